@@ -1,0 +1,1 @@
+"""Anonymization policies and project-specific rules (registered by name)."""

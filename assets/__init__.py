@@ -1,0 +1,1 @@
+"""Dagster definitions of data_pipeline: `dagster dev -m assets.definitions`."""

@@ -1,0 +1,43 @@
+"""The code location: everything assembled from the source schema and the settings.
+
+`dagster dev -m assets.definitions` opens it. Settings come from DP_* environment variables (see
+README); the assets are generated per source table.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.assets import build_anonymized, build_foreign_key_check, build_published, build_snapshot
+from assets.resources import export_settings, pipeline_resource
+from assets.schedules import anonymized_copy_job, nightly_anonymized_copy
+from assets.sensors import record_failed_runs
+from data_pipeline.config import Settings, load_settings
+from data_pipeline.pipeline import Pipeline
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    export_settings(settings)
+    schema = Pipeline(settings).schema
+    job = anonymized_copy_job()
+    return dg.Definitions(
+        assets=[
+            build_snapshot(schema),
+            *[
+                build_anonymized(t, (settings.suites_dir / f"{t.name}.json").exists())
+                for t in schema.tables
+            ],
+            build_published(schema),
+        ],
+        asset_checks=[build_foreign_key_check(t) for t in schema.tables if t.foreign_keys],
+        jobs=[job],
+        schedules=[nightly_anonymized_copy(job, settings.schedule_cron)],
+        sensors=[record_failed_runs],
+        resources={"pipeline": pipeline_resource()},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Loaded lazily by Dagster's tools, so importing this module has no side effects."""
+    return build_definitions(load_settings())

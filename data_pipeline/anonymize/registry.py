@@ -1,0 +1,132 @@
+"""The rule registry: every rule, built-in or project-specific, registers here by name.
+
+A rule is a pure function over a whole column (never per row in Python): it receives the non-NULL
+values of one column chunk and a `RuleContext`, and returns the anonymized values, same length and
+index. NULL stays NULL: the engine never hands NULLs to a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from data_pipeline.anonymize.pools import Pools
+    from data_pipeline.keys import AnonKey
+    from data_pipeline.policy import ColumnPolicy
+    from data_pipeline.schema import Column
+
+ALL_CLASSES = ("pii", "quasi", "key", "safe")
+STRING, INTEGER, NUMBER, DATE = (
+    frozenset({"string", "other"}),
+    frozenset({"integer"}),
+    frozenset({"integer", "float", "numeric"}),
+    frozenset({"date", "datetime", "string"}),
+)
+
+
+@dataclass
+class RuleContext:
+    """What a rule may use besides the column itself. It holds raw data: never log it."""
+
+    key: AnonKey = field(repr=False)
+    policy: ColumnPolicy
+    column: Column
+    frame: pd.DataFrame = field(repr=False)  # the raw chunk, for subject columns and free text
+    anonymized: dict[str, pd.Series] = field(repr=False)  # columns of this chunk already done
+    row_pii: dict[str, str] = field(default_factory=dict)  # pii column -> its rule, same table
+    pools: Pools | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return self.policy.options
+
+    def hash(self, values: pd.Series, domain: str | None = None) -> np.ndarray:
+        from data_pipeline.anonymize.hashing import keyed_hash
+
+        return keyed_hash(values, self.key.hash_key(domain or self.policy.domain))
+
+
+RuleFn = Callable[[pd.Series, RuleContext], pd.Series]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    fn: RuleFn
+    options: dict[str, type] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ALL_CLASSES
+    types: frozenset[str] | None = None  # generic column types it accepts; None: any
+    identifying: bool = False  # its originals identify a person alone: leak-checked everywhere
+    unique_safe: bool = False  # distinct inputs give distinct outputs (up to a 64-bit hash)
+    doc: str = ""
+
+    def check(self, cls: str, options: dict[str, Any], column: Column) -> list[str]:
+        """Problems with using this rule here; empty when fine."""
+        problems = []
+        if cls not in self.classes:
+            problems.append(f"rule `{self.name}` is not allowed for class `{cls}`")
+        for name in self.required:
+            if name not in options:
+                problems.append(f"rule `{self.name}` needs option `{name}`")
+        for name, value in options.items():
+            if name not in self.options:
+                allowed = ", ".join(self.options) or "none"
+                problems.append(f"rule `{self.name}` has no option `{name}` (allowed: {allowed})")
+            elif not isinstance(value, self.options[name]):
+                problems.append(f"option `{name}` of `{self.name}` must be {self.options[name].__name__}")
+        if self.types is not None and column.generic not in self.types:
+            problems.append(f"rule `{self.name}` does not fit column type {column.type}")
+        if self.name == "null" and not column.nullable:
+            problems.append("rule `null` on a NOT NULL column")
+        return problems
+
+
+RULES: dict[str, Rule] = {}
+
+
+def register(
+    name: str,
+    *,
+    options: dict[str, type] | None = None,
+    required: Iterable[str] = (),
+    classes: Iterable[str] = ALL_CLASSES,
+    types: frozenset[str] | None = None,
+    identifying: bool = False,
+    unique_safe: bool = False,
+) -> Callable[[RuleFn], RuleFn]:
+    """Decorator: make a column function available to policies under `name`."""
+
+    def decorate(fn: RuleFn) -> RuleFn:
+        if name in RULES and RULES[name].fn is not fn:
+            raise ValueError(f"rule `{name}` is already registered")
+        RULES[name] = Rule(
+            name=name,
+            fn=fn,
+            options=dict(options or {}),
+            required=tuple(required),
+            classes=tuple(classes),
+            types=types,
+            identifying=identifying,
+            unique_safe=unique_safe,
+            doc=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
+        )
+        return fn
+
+    return decorate
+
+
+def load_plugins(modules: Iterable[str], importer: Callable[[str], object]) -> None:
+    """Import the policy's `plugins:` modules so their rules register."""
+    from data_pipeline.errors import BadInput
+
+    for module in modules:
+        try:
+            importer(module)
+        except ImportError as exc:
+            raise BadInput(f"policy plugin `{module}` cannot be imported: {exc}") from None

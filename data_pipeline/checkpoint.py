@@ -1,0 +1,239 @@
+"""Checkpoints: one table at one step, as Parquet plus a JSON manifest.
+
+A checkpoint is written to a temporary name and renamed only when complete, and its manifest (written
+last, atomically) carries the sha256 of the data: a file without a manifest, or whose bytes do not hash
+to the manifest's sha256, is rejected, never used. Raw checkpoints live only in the vault (0700/0600).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data_pipeline.errors import BadInput
+from data_pipeline.schema import Column, Table, table_from_dict
+
+RAW_STEPS = ("snapshot",)
+BATCH_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """What flows between Dagster assets: a pointer and a hash, never data."""
+
+    id: str
+    step: str
+    table: str
+    path: str
+    sha256: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    id: str
+    step: str  # "snapshot" (raw) or "anonymized"
+    table: dict  # schema.Table as a dict
+    rows: int
+    sha256: str
+    created_at: str
+    expires_at: str | None
+    parents: tuple[str, ...] = ()
+    policy_digest: str | None = None
+    key_epoch: str | None = None
+    source: str | None = None  # URL without password
+    run_id: str | None = None
+    forward_only: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def schema_table(self) -> Table:
+        return table_from_dict(self.table)
+
+
+def new_batch(step: str) -> str:
+    """One batch per run of a step: all tables of one snapshot share it."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{step}-{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def arrow_type(column: Column) -> pa.DataType:
+    """One Arrow type per generic SQL type, so every chunk of a table shares a schema."""
+    return {
+        "integer": pa.int64(),
+        "float": pa.float64(),
+        "numeric": pa.float64(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+        "datetime": pa.timestamp("us", tz="UTC" if column.timezone else None),
+        "binary": pa.binary(),
+    }.get(column.generic, pa.string())
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    return pa.schema([pa.field(c.name, arrow_type(c), nullable=True) for c in table.columns])
+
+
+def _coerce(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Values Arrow cannot take as-is (JSON documents, UUIDs, decimals) become text/float."""
+    out = {}
+    for column in table.columns:
+        values = frame[column.name]
+        if column.generic in ("string", "other") and values.dtype == object:
+            values = values.map(
+                lambda v: v if v is None or isinstance(v, str) else
+                json.dumps(v, default=str) if isinstance(v, dict | list) else str(v)
+            )
+        elif column.generic == "numeric" and values.dtype == object:
+            values = pd.to_numeric(values, errors="coerce")
+        out[column.name] = values
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json_atomic(path: Path, data: dict, mode: int) -> None:
+    tmp = path.with_suffix(".json.partial")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2, default=str)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class CheckpointStore:
+    """Checkpoints of one step under one directory (the vault for raw steps)."""
+
+    def __init__(self, root: Path, step: str) -> None:
+        self.root = root
+        self.step = step
+        self.raw = step in RAW_STEPS
+        self._dir_mode = 0o700 if self.raw else 0o755
+        self._file_mode = 0o600 if self.raw else 0o644
+
+    def batch_dir(self, batch: str) -> Path:
+        path = self.root / batch
+        path.mkdir(parents=True, exist_ok=True, mode=self._dir_mode)
+        for p in (self.root, path):
+            os.chmod(p, self._dir_mode)
+        return path
+
+    def _paths(self, cid: str) -> tuple[Path, Path]:
+        batch, table = cid.split("/", 1)
+        base = self.root / batch / table
+        return base.with_name(f"{table}.parquet"), base.with_name(f"{table}.json")
+
+    def write(
+        self,
+        table: Table,
+        frames: Iterable[pd.DataFrame],
+        *,
+        batch: str,
+        retention: timedelta | None = None,
+        **meta: object,
+    ) -> CheckpointRef:
+        """Stream frames into Parquet (bounded memory), then seal with a manifest."""
+        cid = f"{batch}/{table.name}"
+        final, manifest_path = self._paths(cid)
+        self.batch_dir(batch)
+        partial = final.with_name(f"{table.name}.parquet.partial")
+        schema = arrow_schema(table)
+        rows = 0
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self._file_mode)
+        os.close(fd)
+        try:
+            with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
+                for frame in frames:
+                    batch = pa.Table.from_pandas(
+                        _coerce(frame, table), schema=schema, preserve_index=False, safe=False
+                    )
+                    writer.write_table(batch)
+                    rows += batch.num_rows
+            os.replace(partial, final)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        now = datetime.now(UTC)
+        manifest = Manifest(
+            id=cid,
+            step=self.step,
+            table=asdict(table),
+            rows=rows,
+            sha256=_sha256(final),
+            created_at=now.isoformat(),
+            expires_at=(now + retention).isoformat() if retention else None,
+            forward_only=self.step == "anonymized",
+            **meta,  # type: ignore[arg-type]
+        )
+        _write_json_atomic(manifest_path, asdict(manifest), self._file_mode)
+        return CheckpointRef(cid, self.step, table.name, str(final), manifest.sha256, rows)
+
+    def manifest(self, ref: CheckpointRef | str) -> Manifest:
+        """The manifest of a sealed checkpoint whose data still hashes to it."""
+        cid = ref.id if isinstance(ref, CheckpointRef) else ref
+        data_path, path = self._paths(cid)
+        if not path.exists():
+            raise BadInput(f"checkpoint {cid} has no manifest at {path}: it is incomplete, not used")
+        data = json.loads(path.read_text())
+        data["parents"] = tuple(data.get("parents") or ())
+        manifest = Manifest(**data)
+        if not data_path.exists():
+            raise BadInput(f"checkpoint {cid}: data file {data_path} is missing (purged?)")
+        actual = _sha256(data_path)
+        if actual != manifest.sha256:
+            raise BadInput(
+                f"checkpoint {cid} is corrupt: {data_path} does not match its sha256; "
+                "it was rejected. Re-run to take a fresh one."
+            )
+        return manifest
+
+    def batches(self, ref: CheckpointRef | str) -> Iterator[pd.DataFrame]:
+        """Verified data in bounded batches (at least one, possibly empty)."""
+        manifest = self.manifest(ref)
+        parquet = pq.ParquetFile(self._paths(manifest.id)[0])
+        emitted = False
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+            emitted = True
+            yield batch.to_pandas()
+        if not emitted:
+            yield parquet.schema_arrow.empty_table().to_pandas()
+
+    def read(self, ref: CheckpointRef | str) -> pd.DataFrame:
+        """A whole checkpoint in memory: for checks and tests on bounded tables."""
+        return pd.concat(list(self.batches(ref)), ignore_index=True)
+
+    def all_manifests(self) -> list[Manifest]:
+        """Every sealed manifest (unverified: for listing and retention only)."""
+        found = []
+        for path in sorted(self.root.glob("*/*.json")):
+            if path.name.startswith("_"):
+                continue
+            data = json.loads(path.read_text())
+            data["parents"] = tuple(data.get("parents") or ())
+            found.append(Manifest(**data))
+        return found
+
+    def delete(self, manifest: Manifest) -> list[Path]:
+        removed = []
+        for path in self._paths(manifest.id):
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+        return removed

@@ -1,0 +1,176 @@
+"""Built-in checks: pure functions from data to a `CheckOutcome` holding counts, never values.
+
+They fail closed: row counts kept, every column classified, unique columns unique, every FK resolves,
+no original identifying value anywhere in the output (free text included), k-anonymity on the
+quasi-identifiers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from data_pipeline.anonymize.hashing import as_text, keyed_hash
+from data_pipeline.anonymize.registry import RULES
+from data_pipeline.anonymize.text import PATTERNS
+from data_pipeline.keys import AnonKey
+from data_pipeline.policy import ColumnPolicy
+from data_pipeline.schema import Table
+
+FINGERPRINT_DOMAIN = "leak-fingerprint"
+_NON_ALNUM = re.compile(r"[^0-9a-z]")
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    description: str
+    metadata: dict[str, int | float | str] = field(default_factory=dict)
+
+
+def row_count_kept(source_rows: int, output_rows: int) -> CheckOutcome:
+    return CheckOutcome(
+        "row_count_kept",
+        source_rows == output_rows,
+        f"{output_rows} rows out of {source_rows} in",
+        {"source_rows": source_rows, "output_rows": output_rows},
+    )
+
+
+def columns_classified(table: Table, output_columns: Iterable[str], policy: dict[str, ColumnPolicy]) -> CheckOutcome:
+    cols = list(output_columns)
+    unclassified = [c for c in table.column_names if c not in policy]
+    mismatch = sorted(set(cols) ^ set(table.column_names))
+    problems = unclassified + mismatch
+    return CheckOutcome(
+        "columns_classified",
+        not problems,
+        "every column classified by the policy" if not problems
+        else f"unclassified or unexpected columns: {', '.join(problems)}",
+        {"columns": len(cols), "unclassified": len(problems)},
+    )
+
+
+def unique_columns(frame: pd.DataFrame, table: Table) -> CheckOutcome:
+    dupes = {}
+    for cols in sorted({(c,) for c in table.unique_columns()} | set(table.unique) | {table.primary_key} - {()}):
+        subset = frame[list(cols)].dropna()
+        count = int(subset.duplicated().sum())
+        if count:
+            dupes[",".join(cols)] = count
+    return CheckOutcome(
+        "unique_columns",
+        not dupes,
+        "unique and primary keys stay unique" if not dupes
+        else "duplicates in " + ", ".join(f"{k} ({v})" for k, v in dupes.items()),
+        {"duplicate_keys": sum(dupes.values())},
+    )
+
+
+def foreign_keys_resolve(child: pd.DataFrame, table: Table, parents: dict[str, pd.DataFrame]) -> CheckOutcome:
+    broken = {}
+    for fk in table.foreign_keys:
+        parent = parents[fk.ref_table]
+        left = child[list(fk.columns)].dropna()
+        if left.empty:
+            continue
+        keys = pd.MultiIndex.from_frame(_canonical(parent[list(fk.ref_columns)]))
+        probe = pd.MultiIndex.from_frame(_canonical(left))
+        missing = int((~probe.isin(keys)).sum())
+        if missing:
+            broken[f"{','.join(fk.columns)}->{fk.ref_table}"] = missing
+    return CheckOutcome(
+        "foreign_keys_resolve",
+        not broken,
+        "every foreign key resolves" if not broken
+        else "dangling references: " + ", ".join(f"{k} ({v})" for k, v in broken.items()),
+        {"dangling": sum(broken.values()), "foreign_keys": len(table.foreign_keys)},
+    )
+
+
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Key columns as comparable text: an int column holding NULLs reads back as float."""
+    return pd.DataFrame({c: as_text(frame[c]) for c in frame.columns})
+
+
+def normalize(values: pd.Series) -> pd.Series:
+    """Case and punctuation folded, so '+1 (555) 010' and '+1-555-010' fingerprint alike."""
+    return values.astype(str).str.lower().str.replace(_NON_ALNUM, "", regex=True)
+
+
+def fingerprints(values: pd.Series, key: AnonKey) -> np.ndarray:
+    """Keyed fingerprints of values: a set to test membership against, useless without the key."""
+    folded = normalize(values.dropna())
+    folded = folded[folded.str.len() >= 6]
+    if folded.empty:
+        return np.array([], dtype=np.uint64)
+    return np.unique(keyed_hash(folded, key.hash_key(FINGERPRINT_DOMAIN)))
+
+
+def identifying_columns(policy: dict[str, ColumnPolicy]) -> list[str]:
+    """Columns whose originals identify a person alone: their values must appear nowhere."""
+    return [c for c, p in policy.items() if p.cls == "pii" and RULES[p.rule].identifying]
+
+
+def candidates(frame: pd.DataFrame, policy: dict[str, ColumnPolicy]) -> pd.Series:
+    """Every output value worth testing: whole values, and identifiers found inside text."""
+    parts = []
+    for column, p in policy.items():
+        values = frame[column].dropna()
+        if values.empty or p.rule == "keep" and p.cls in ("key", "safe") and values.dtype != object:
+            continue
+        text = values.astype(str)
+        parts.append(text)
+        if p.rule in ("free_text", "json") or p.cls == "safe":
+            for pattern in PATTERNS.values():
+                found = text.str.findall(pattern).explode().dropna()
+                parts.append(found.astype(str))
+    return pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype=str)
+
+
+def leaked_originals(
+    frame: pd.DataFrame, policy: dict[str, ColumnPolicy], source_prints: np.ndarray, key: AnonKey
+) -> CheckOutcome:
+    found = candidates(frame, policy)
+    hits = 0
+    if len(source_prints) and not found.empty:
+        prints = fingerprints(found, key)
+        hits = int(np.isin(prints, source_prints, assume_unique=True).sum())
+    return CheckOutcome(
+        "no_leaked_originals",
+        hits == 0,
+        "no original identifying value found in the output" if hits == 0
+        else f"{hits} original identifying value(s) found in the output; fix the policy",
+        {"leaked_values": hits, "fingerprints": int(len(source_prints))},
+    )
+
+
+def same_as_original_share(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPolicy]) -> dict[str, float]:
+    """Share of rows whose pii output equals its own original, per column (reported, by design)."""
+    shares = {}
+    for column, p in policy.items():
+        if p.cls != "pii" or p.rule in ("keep", "null"):
+            continue
+        both = raw[column].notna() & out[column].notna()
+        if both.any():
+            same = raw.loc[both, column].astype(str).to_numpy() == out.loc[both, column].astype(str).to_numpy()
+            shares[column] = round(float(same.mean()), 6)
+    return shares
+
+
+def k_anonymity(frame: pd.DataFrame, quasi: list[str], k: int) -> CheckOutcome:
+    if not quasi or frame.empty:
+        return CheckOutcome("k_anonymity", True, "no quasi-identifiers", {"k": k, "smallest_group": -1})
+    sizes = frame[quasi].astype(str).value_counts(dropna=False)
+    smallest = int(sizes.min())
+    return CheckOutcome(
+        "k_anonymity",
+        smallest >= k,
+        f"smallest group over ({', '.join(quasi)}) has {smallest} rows (k={k})",
+        {"k": k, "smallest_group": smallest, "groups_below_k": int((sizes < k).sum())},
+    )

@@ -1,0 +1,163 @@
+"""`data-pipeline`: the command line. Exit codes: 0 ok, 1 a blocking check failed, 2 bad input,
+3 refused because it would cross a forward-only step."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from data_pipeline.config import Settings, load_settings, redact_url
+from data_pipeline.errors import BadInput, PipelineError
+
+app = typer.Typer(
+    help="The third pipeline: anonymized, validated, forward-only releases of production data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., object])
+
+SourceOpt = Annotated[str | None, typer.Option("--source", help="Source SQLAlchemy URL [DP_SOURCE_URL]")]
+TargetOpt = Annotated[str | None, typer.Option("--target", help="Target SQLAlchemy URL [DP_TARGET_URL]")]
+PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML [DP_POLICY]")]
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="State directory [DP_HOME]")]
+
+
+def fails_cleanly(fn: F) -> F:
+    """Our errors become one red line and their exit code, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return fn(*args, **kwargs)
+        except PipelineError as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(source: str | None = None, target: str | None = None, policy: Path | None = None,
+              home: Path | None = None, suites: Path | None = None) -> Settings:
+    return load_settings(home=home, source_url=source, target_url=target, policy=policy, suites=suites)
+
+
+@app.command()
+@fails_cleanly
+def keygen(home: HomeOpt = None) -> None:
+    """Create the anonymization key in DP_HOME (mode 0600) unless one exists. Never printed."""
+    settings = _settings(home=home)
+    from data_pipeline.keys import generate_key_file
+
+    created = generate_key_file(settings.key_file)
+    console.print(f"{'created' if created else 'kept existing'} key file {settings.key_file} (mode 0600)")
+
+
+@app.command("demo-source")
+@fails_cleanly
+def demo_source(
+    rows: Annotated[int, typer.Option(help="Customers; other tables scale with it")] = 1000,
+    out: Annotated[Path | None, typer.Option(help="SQLite file to write")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Write the demo "production" shop database (SQLite, Faker-made)."""
+    from data_pipeline.demo import build_demo_source
+
+    if rows < 1:
+        raise BadInput("--rows must be at least 1")
+    path = out or _settings(home=home).demo_source_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with console.status(f"building demo source with {rows} customers"):
+        counts = build_demo_source(path, rows=rows)
+    console.print(f"wrote {path}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+
+
+@app.command()
+@fails_cleanly
+def scan(
+    source: SourceOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Write the proposed policy here")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Propose a policy that classifies every column (pii/quasi/key/safe/unknown)."""
+    from data_pipeline.db import check_reachable, make_engine
+    from data_pipeline.pipeline import ensure_demo_source
+    from data_pipeline.scan import policy_to_yaml, propose_policy
+
+    settings = _settings(source=source, home=home)
+    ensure_demo_source(settings)
+    engine = make_engine(settings.source_url, role="source")
+    check_reachable(engine, "source")
+    text = policy_to_yaml(propose_policy(engine))
+    if out:
+        out.write_text(text)
+        console.print(f"wrote proposed policy to {out}: review it, then `data-pipeline run --policy {out}`")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+@fails_cleanly
+def run(
+    source: SourceOpt = None,
+    target: TargetOpt = None,
+    policy: PolicyOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Snapshot, anonymize, check and publish everything once, through Dagster, in process."""
+    from data_pipeline.runner import run_once
+
+    settings = _settings(source, target, policy, home)
+    outcome = run_once(settings, console)
+    raise typer.Exit(outcome)
+
+
+@app.command()
+@fails_cleanly
+def gate(
+    target: TargetOpt = None,
+    release: Annotated[int | None, typer.Option(help="Require the target to hold this release")] = None,
+    suites: Annotated[Path | None, typer.Option(help="Suite directory [DP_SUITES]")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary here")] = None,
+    strict: Annotated[bool, typer.Option(help="Failed warnings fail the gate too")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Validate the published target against the expectation suites (exit 0 pass, 1 fail, 2 error)."""
+    from data_pipeline.gate import run_gate
+
+    settings = _settings(target=target, home=home, suites=suites)
+    code = run_gate(settings, release=release, junit=junit, markdown=markdown, strict=strict,
+                    console=console)
+    raise typer.Exit(code)
+
+
+@app.command()
+@fails_cleanly
+def releases(target: TargetOpt = None, home: HomeOpt = None) -> None:
+    """List the releases published to the target, newest last."""
+    from data_pipeline.ledger import Ledger
+
+    settings = _settings(target=target, home=home)
+    ledger = Ledger(settings.ledger_url)
+    table = RichTable(title=f"releases of {redact_url(settings.target_url)}")
+    for column in ("release", "kind", "published at", "tables", "rows", "policy", "key epoch", "note"):
+        table.add_column(column)
+    for r in ledger.releases(settings.target_url):
+        table.add_row(str(r.number), r.kind, r.published_at[:19], str(len(r.rows)),
+                      str(sum(r.rows.values())), r.policy_digest[:12], r.key_epoch,
+                      "REVOKED" if r.revoked else "")
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()

@@ -1,0 +1,96 @@
+"""Settings resolved once: explicit flags first, then environment variables, then defaults.
+
+Every path of state hangs off DP_HOME. Raw (un-anonymized) data may only be written under
+`DP_HOME/vault/`; everything else under DP_HOME must be safe to share.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POLICY = REPO_ROOT / "anonymizers" / "policy.yaml"
+DEFAULT_SUITES = REPO_ROOT / "expectations"
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password hidden: the only form a URL may take in logs and metadata."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL must still never leak
+        return "<unparsable database URL>"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    source_url: str
+    target_url: str
+    policy_path: Path
+    suites_dir: Path = DEFAULT_SUITES
+    raw_retention_days: float = 7.0
+    keep_releases: int = 10
+    k_anonymity: int = 5
+    schedule_cron: str = "0 2 * * *"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def vault(self) -> Path:
+        return self.home / "vault"
+
+    @property
+    def checkpoints(self) -> Path:
+        """Anonymized checkpoints: safe to keep, never raw."""
+        return self.home / "checkpoints"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def ledger_url(self) -> str:
+        return os.environ.get("DP_LEDGER_URL") or f"sqlite:///{self.home / 'ledger.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "anon.key"
+
+    @property
+    def demo_source_path(self) -> Path:
+        return self.home / "demo_source.db"
+
+    @property
+    def docs_dir(self) -> Path:
+        return self.home / "reports" / "data_docs"
+
+
+def load_settings(
+    *,
+    home: str | Path | None = None,
+    source_url: str | None = None,
+    target_url: str | None = None,
+    policy: str | Path | None = None,
+    suites: str | Path | None = None,
+) -> Settings:
+    """Flags win over environment variables, which win over defaults."""
+    env = os.environ
+    home_path = Path(home or env.get("DP_HOME") or Path.cwd() / ".data_pipeline").resolve()
+    return Settings(
+        home=home_path,
+        source_url=source_url or env.get("DP_SOURCE_URL") or f"sqlite:///{home_path / 'demo_source.db'}",
+        target_url=target_url or env.get("DP_TARGET_URL") or f"sqlite:///{home_path / 'target.db'}",
+        policy_path=Path(policy or env.get("DP_POLICY") or DEFAULT_POLICY),
+        suites_dir=Path(suites or env.get("DP_SUITES") or DEFAULT_SUITES),
+        raw_retention_days=float(env.get("DP_RAW_RETENTION", "7")),
+        keep_releases=int(env.get("DP_KEEP_RELEASES", "10")),
+        k_anonymity=int(env.get("DP_K_ANONYMITY", "5")),
+        schedule_cron=env.get("DP_SCHEDULE_CRON", "0 2 * * *"),
+    )
+
+
+def is_default_demo_source(settings: Settings) -> bool:
+    return settings.source_url == f"sqlite:///{settings.demo_source_path}"

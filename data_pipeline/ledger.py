@@ -1,0 +1,131 @@
+"""The release ledger: an append-only event table. Current state is derived from it, never stored.
+
+Events: snapshot_taken, anonymized (forward-only), checks, published, rolled_back, revoked, purged,
+run_failed. Each names its target (URL without password) and carries JSON details (ids, counts,
+hashes; never raw values or secrets).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from data_pipeline.config import redact_url
+from data_pipeline.db import make_engine
+
+metadata = sa.MetaData()
+events = sa.Table(
+    "dp_ledger_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("target", sa.String(400), nullable=True),
+    sa.Column("release", sa.Integer, nullable=True),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("details", sa.Text, nullable=False),
+)
+
+FORWARD_ONLY_KINDS = frozenset({"anonymized"})
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: str
+    kind: str
+    target: str | None
+    release: int | None
+    run_id: str | None
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Release:
+    number: int
+    target: str
+    published_at: str
+    checkpoints: dict[str, str]  # table -> anonymized checkpoint id
+    rows: dict[str, int]
+    policy_digest: str
+    key_epoch: str
+    kind: str  # "published" or "rolled_back"
+    revoked: bool = False
+
+
+class Ledger:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url, role="ledger")
+        metadata.create_all(self.engine)
+
+    def record(
+        self,
+        kind: str,
+        *,
+        target: str | None = None,
+        release: int | None = None,
+        run_id: str | None = None,
+        **details: Any,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                events.insert().values(
+                    at=datetime.now(UTC).isoformat(),
+                    kind=kind,
+                    target=redact_url(target) if target else None,
+                    release=release,
+                    run_id=run_id,
+                    details=json.dumps(
+                        {**details, "forward_only": kind in FORWARD_ONLY_KINDS}, default=str
+                    ),
+                )
+            )
+
+    def events(self, kind: str | None = None, target: str | None = None) -> list[Event]:
+        query = sa.select(events).order_by(events.c.id)
+        if kind:
+            query = query.where(events.c.kind == kind)
+        if target:
+            query = query.where(events.c.target == redact_url(target))
+        with self.engine.connect() as conn:
+            return [
+                Event(r.id, r.at, r.kind, r.target, r.release, r.run_id, json.loads(r.details))
+                for r in conn.execute(query)
+            ]
+
+    def releases(self, target: str | None = None) -> list[Release]:
+        """Every release, oldest first, with revocations applied."""
+        revoked = {(e.target, e.release) for e in self.events("revoked", target)}
+        out = []
+        for e in self.events(target=target):
+            if e.kind not in ("published", "rolled_back") or e.release is None:
+                continue
+            out.append(
+                Release(
+                    number=e.release,
+                    target=e.target or "",
+                    published_at=e.at,
+                    checkpoints=e.details["checkpoints"],
+                    rows=e.details.get("rows", {}),
+                    policy_digest=e.details.get("policy_digest", ""),
+                    key_epoch=e.details.get("key_epoch", ""),
+                    kind=e.kind,
+                    revoked=(e.target, e.release) in revoked,
+                )
+            )
+        return out
+
+    def release(self, target: str, number: int) -> Release | None:
+        return next((r for r in self.releases(target) if r.number == number), None)
+
+    def next_release_number(self, target: str) -> int:
+        return max((r.number for r in self.releases(target)), default=0) + 1
+
+    def current(self, target: str) -> Release | None:
+        """What the target holds now: the last published or rolled-back release."""
+        releases = self.releases(target)
+        return releases[-1] if releases else None

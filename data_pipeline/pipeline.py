@@ -1,0 +1,263 @@
+"""The stages of a run, as plain functions the Dagster assets and the CLI share.
+
+Each stage reads verified checkpoints and writes sealed ones, so a stage can be re-run (or resumed)
+on its own. Stage functions never log values: outcomes carry counts only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from data_pipeline import checks
+from data_pipeline.anonymize.engine import TableAnonymizer
+from data_pipeline.anonymize.pools import Pools
+from data_pipeline.checkpoint import CheckpointRef, CheckpointStore, new_batch
+from data_pipeline.config import Settings, is_default_demo_source, redact_url
+from data_pipeline.db import check_reachable, make_engine
+from data_pipeline.errors import BadInput, ChecksFailed
+from data_pipeline.keys import AnonKey, load_key
+from data_pipeline.ledger import Ledger, Release
+from data_pipeline.policy import ResolvedPolicy, load_policy
+from data_pipeline.publish import publish
+from data_pipeline.schema import Schema, Table, reflect
+from data_pipeline.snapshot import take_snapshot
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class TableResult:
+    ref: CheckpointRef
+    outcomes: tuple[checks.CheckOutcome, ...]
+    suite: object | None = None  # expectations.SuiteResult when the table has a suite
+    same_as_original: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes) and (
+            self.suite is None or not self.suite.failed_critical
+        )
+
+
+def ensure_demo_source(settings: Settings) -> None:
+    """The embedded default source is created on first use."""
+    if is_default_demo_source(settings) and not settings.demo_source_path.exists():
+        from data_pipeline.demo import build_demo_source
+
+        settings.home.mkdir(parents=True, exist_ok=True)
+        build_demo_source(settings.demo_source_path)
+
+
+class Pipeline:
+    """One configured pipeline: source, policy, key, stores and ledger, resolved lazily."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def source(self) -> sa.Engine:
+        ensure_demo_source(self.settings)
+        engine = make_engine(self.settings.source_url, role="source")
+        check_reachable(engine, "source")
+        return engine
+
+    @cached_property
+    def target(self) -> sa.Engine:
+        engine = make_engine(self.settings.target_url, role="target")
+        check_reachable(engine, "target")
+        return engine
+
+    @cached_property
+    def schema(self) -> Schema:
+        schema = reflect(self.source)
+        if not schema.tables:
+            raise BadInput(f"source {redact_url(self.settings.source_url)} has no tables")
+        return schema
+
+    @cached_property
+    def policy(self) -> ResolvedPolicy:
+        return load_policy(self.settings.policy_path, self.schema)
+
+    @cached_property
+    def key(self) -> AnonKey:
+        return load_key(self.settings.key_file)
+
+    @cached_property
+    def vault(self) -> CheckpointStore:
+        return CheckpointStore(self.settings.vault, "snapshot")
+
+    @cached_property
+    def anonymized(self) -> CheckpointStore:
+        return CheckpointStore(self.settings.checkpoints, "anonymized")
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        return Ledger(self.settings.ledger_url)
+
+    def preflight(self) -> None:
+        """Everything that can be refused before a single row is copied (exit 2)."""
+        _ = self.schema, self.policy, self.key, self.target
+
+    # -- stages ---------------------------------------------------------------------------------
+
+    def snapshot(self, run_id: str | None = None, progress: Progress | None = None) -> dict[str, CheckpointRef]:
+        self.preflight()
+        refs = take_snapshot(
+            self.source,
+            self.schema,
+            self.vault,
+            retention=timedelta(days=self.settings.raw_retention_days),
+            run_id=run_id,
+            progress=progress,
+        )
+        self.ledger.record(
+            "snapshot_taken",
+            run_id=run_id,
+            source=redact_url(self.settings.source_url),
+            checkpoints={t: r.id for t, r in refs.items()},
+            rows={t: r.rows for t, r in refs.items()},
+        )
+        return refs
+
+    def source_fingerprints(self, snapshot: CheckpointRef) -> np.ndarray:
+        """Keyed fingerprints of every identifying original in the snapshot batch (cached, in vault)."""
+        batch_dir = Path(snapshot.path).parent
+        cache = batch_dir / f"_fingerprints-{self.key.epoch}-{self.policy.digest[:12]}.npy"
+        if cache.exists():
+            return np.load(cache)
+        prints = [np.array([], dtype=np.uint64)]
+        for manifest_path in sorted(batch_dir.glob("*.json")):
+            table = manifest_path.stem
+            if table not in self.policy.columns:
+                continue
+            columns = checks.identifying_columns(self.policy.for_table(table))
+            if not columns:
+                continue
+            for frame in self.vault.batches(f"{batch_dir.name}/{table}"):
+                for column in columns:
+                    prints.append(checks.fingerprints(frame[column], self.key))
+        result = np.unique(np.concatenate(prints))
+        tmp = cache.with_suffix(".tmp.npy")
+        np.save(tmp, result)
+        tmp.chmod(0o600)
+        tmp.replace(cache)
+        return result
+
+    def anonymize(self, snapshot: CheckpointRef, run_id: str | None = None, batch: str | None = None) -> TableResult:
+        """Forward-only: raw checkpoint -> anonymized checkpoint, then the table's blocking checks."""
+        table = self.schema.table(snapshot.table)
+        policy = self.policy.for_table(table.name)
+        anonymizer = TableAnonymizer(table, policy, self.key, Pools(self.policy.locale))
+        ref = self.anonymized.write(
+            table,
+            (anonymizer(frame) for frame in self.vault.batches(snapshot)),
+            batch=batch or new_batch("anonymized"),
+            parents=(snapshot.id,),
+            policy_digest=self.policy.digest,
+            key_epoch=self.key.epoch,
+            run_id=run_id,
+        )
+        out = self.anonymized.read(ref)
+        outcomes = [
+            checks.row_count_kept(snapshot.rows, ref.rows),
+            checks.columns_classified(table, out.columns, policy),
+            checks.unique_columns(out, table),
+            checks.leaked_originals(out, policy, self.source_fingerprints(snapshot), self.key),
+            checks.k_anonymity(out, self.policy.quasi_columns(table.name), self.settings.k_anonymity),
+        ]
+        raw = self.vault.read(snapshot)
+        same = checks.same_as_original_share(raw, out, policy)
+        del raw
+        suite = self.run_suite(table.name, out)
+        result = TableResult(ref, tuple(outcomes), suite, same)
+        self.ledger.record(
+            "anonymized",
+            run_id=run_id,
+            table=table.name,
+            checkpoint=ref.id,
+            parent=snapshot.id,
+            rows=ref.rows,
+            policy_digest=self.policy.digest,
+            key_epoch=self.key.epoch,
+            checks={o.name: o.passed for o in outcomes},
+            suite_passed=None if suite is None else not suite.failed_critical,
+        )
+        return result
+
+    def run_suite(self, table: str, frame: pd.DataFrame):  # noqa: ANN201 - lazy GE types
+        path = self.settings.suites_dir / f"{table}.json"
+        if not path.exists():
+            return None
+        from data_pipeline.expectations import load_suite, validate_frame
+
+        return validate_frame(frame, load_suite(path), docs_dir=self.settings.docs_dir)
+
+    def check_foreign_keys(self, table: str, refs: dict[str, CheckpointRef]) -> checks.CheckOutcome:
+        spec = self.schema.table(table)
+        parents = {fk.ref_table: self.anonymized.read(refs[fk.ref_table]) for fk in spec.foreign_keys}
+        child = parents.get(table)
+        if child is None:
+            child = self.anonymized.read(refs[table])
+        return checks.foreign_keys_resolve(child, spec, parents)
+
+    def unchecked_or_failed(self, refs: dict[str, CheckpointRef]) -> list[str]:
+        """Tables whose anonymized checkpoint has no passing record of its blocking checks."""
+        verdicts = {e.details.get("checkpoint"): e.details for e in self.ledger.events("anonymized")}
+        bad = []
+        for table, ref in refs.items():
+            record = verdicts.get(ref.id)
+            if record is None or not all(record["checks"].values()) or record.get("suite_passed") is False:
+                bad.append(table)
+        return bad
+
+    def publish(self, refs: dict[str, CheckpointRef], run_id: str | None = None,
+                progress: Progress | None = None) -> Release:
+        """Verify the whole release (fail closed), then write it to the target atomically."""
+        missing = [t for t in self.schema.names if t not in refs]
+        if missing:
+            raise BadInput(f"no anonymized checkpoint for table(s): {', '.join(missing)}")
+        problems = [
+            f"{t}: {o.description}"
+            for t in self.schema.names
+            if not (o := self.check_foreign_keys(t, refs)).passed
+        ]
+        if problems:
+            raise ChecksFailed("release refused, nothing published: " + "; ".join(problems))
+        return self._publish(refs, self.schema, self.policy.digest, self.key.epoch, run_id, progress, "published")
+
+    def _publish(self, refs: dict[str, CheckpointRef | str], schema: Schema, policy_digest: str,
+                 key_epoch: str, run_id: str | None, progress: Progress | None, kind: str,
+                 number: int | None = None) -> Release:
+        target_url = self.settings.target_url
+        number = number or self.ledger.next_release_number(target_url)
+        manifests = {t: self.anonymized.manifest(r) for t, r in refs.items()}  # verifies sha256
+        self.ledger.record("publish_started", target=target_url, release=number, run_id=run_id)
+
+        def data(table: Table):
+            return self.anonymized.batches(manifests[table.name].id)
+
+        rows = publish(self.target, schema, data, release=number, policy_digest=policy_digest,
+                       progress=progress)
+        self.ledger.record(
+            kind,
+            target=target_url,
+            release=number,
+            run_id=run_id,
+            checkpoints={t: m.id for t, m in manifests.items()},
+            rows=rows,
+            policy_digest=policy_digest,
+            key_epoch=key_epoch,
+            schema=schema.to_dict(),
+        )
+        release = self.ledger.current(target_url)
+        assert release is not None
+        return release

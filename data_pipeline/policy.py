@@ -1,0 +1,196 @@
+"""The anonymization policy: load it, and resolve it against the source schema, failing closed.
+
+Resolution is a pure function (schema, policy document) -> ResolvedPolicy. It refuses any column
+the policy does not classify, `unknown` classes, unknown rules, `keep` on personal data, and rules
+whose options are wrong. FK columns inherit the rule and hashing domain of the key they reference, so
+joins survive anonymization.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from data_pipeline.anonymize.registry import RULES, load_plugins
+from data_pipeline.errors import BadInput
+from data_pipeline.schema import Schema, Table
+
+CLASSES = ("pii", "quasi", "key", "safe", "unknown")
+
+
+@dataclass(frozen=True)
+class ColumnPolicy:
+    table: str
+    column: str
+    cls: str
+    rule: str
+    domain: str
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    inherited_from: str | None = None  # "table.column" of the key an FK column maps like
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+@dataclass(frozen=True)
+class ResolvedPolicy:
+    locale: str
+    columns: dict[str, dict[str, ColumnPolicy]]  # table -> column -> policy
+    digest: str  # sha256 of the policy document: recorded with every release
+
+    def for_table(self, table: str) -> dict[str, ColumnPolicy]:
+        return self.columns[table]
+
+    def quasi_columns(self, table: str) -> list[str]:
+        return [c for c, p in self.columns[table].items() if p.cls == "quasi"]
+
+
+def load_policy_document(path: Path) -> dict[str, Any]:
+    """Read the YAML, with one clear line for a missing file or malformed YAML."""
+    if not path.exists():
+        raise BadInput(f"policy file {path} not found: write one with `data-pipeline scan --out {path}`")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise BadInput(f"policy file {path} is not valid YAML{where}: fix it or re-run scan") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("tables"), dict):
+        raise BadInput(f"policy file {path} must be a mapping with a `tables:` section")
+    return doc
+
+
+def policy_digest(doc: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def snippet_for(missing: list[tuple[str, str]]) -> str:
+    """A ready-to-paste YAML block for columns the policy does not cover (marked unknown)."""
+    by_table: dict[str, dict[str, Any]] = {}
+    for table, column in missing:
+        by_table.setdefault(table, {"columns": {}})["columns"][column] = {
+            "class": "unknown",
+            "rule": "null",
+        }
+    return yaml.safe_dump({"tables": by_table}, sort_keys=False).rstrip()
+
+
+def _root_key(schema: Schema, table: Table, column: str) -> tuple[str, str]:
+    """Follow FKs to the key a column ultimately references (self references included)."""
+    seen = set()
+    while (found := table.fk_for(column)) is not None and (table.name, column) not in seen:
+        seen.add((table.name, column))
+        fk, ref_column = found
+        if fk.ref_table == table.name and ref_column == column:
+            break
+        table, column = schema.table(fk.ref_table), ref_column
+    return table.name, column
+
+
+def resolve(schema: Schema, doc: dict[str, Any], source: str = "policy") -> ResolvedPolicy:
+    """Check the policy against the schema and give every source column exactly one rule."""
+    load_plugins(doc.get("plugins") or [], importer=importlib.import_module)
+    tables_doc: dict[str, Any] = doc.get("tables") or {}
+    missing: list[tuple[str, str]] = []
+    problems: list[str] = []
+    raw: dict[str, dict[str, dict[str, Any]]] = {}
+    for table in schema.tables:
+        columns_doc = ((tables_doc.get(table.name) or {}).get("columns")) or {}
+        raw[table.name] = {}
+        for column in table.columns:
+            spec = columns_doc.get(column.name)
+            if spec is None:
+                missing.append((table.name, column.name))
+                continue
+            if not isinstance(spec, dict) or "class" not in spec or "rule" not in spec:
+                problems.append(f"{table.name}.{column.name}: needs `class:` and `rule:`")
+                continue
+            raw[table.name][column.name] = spec
+    if missing:
+        names = ", ".join(f"{t}.{c}" for t, c in missing)
+        raise BadInput(
+            f"{source} does not classify {len(missing)} source column(s): {names}. "
+            f"Nothing was copied. Classify them, e.g. paste and edit:\n{snippet_for(missing)}"
+        )
+    stale = [
+        f"{t}.{c}"
+        for t, spec in tables_doc.items()
+        for c in ((spec or {}).get("columns") or {})
+        if t in raw and c not in raw[t]
+    ]
+    if stale:
+        problems.append(f"policy names columns the source lacks: {', '.join(stale)}")
+
+    resolved: dict[str, dict[str, ColumnPolicy]] = {}
+    for table in schema.tables:
+        resolved[table.name] = {}
+        for column in table.columns:
+            spec = dict(raw[table.name][column.name])
+            cls, rule_name = spec.pop("class"), spec.pop("rule")
+            where = f"{table.name}.{column.name}"
+            spec.pop("note", None)
+            domain = spec.pop("domain", None) or rule_name
+            if cls not in CLASSES:
+                problems.append(f"{where}: class `{cls}` is not one of {', '.join(CLASSES)}")
+                continue
+            if cls == "unknown":
+                problems.append(f"{where}: classified `unknown`; decide pii/quasi/key/safe")
+                continue
+            rule = RULES.get(rule_name)
+            if rule is None:
+                problems.append(f"{where}: unknown rule `{rule_name}` (see docs/POLICY.md)")
+                continue
+            problems += [f"{where}: {p}" for p in rule.check(cls, spec, column)]
+            resolved[table.name][column.name] = ColumnPolicy(
+                table.name, column.name, cls, rule_name, domain, spec
+            )
+    if problems:
+        raise BadInput("policy problems (nothing was copied):\n  " + "\n  ".join(problems))
+
+    # FK columns map exactly like the key they reference.
+    for table in schema.tables:
+        for column in table.columns:
+            root_table, root_column = _root_key(schema, table, column.name)
+            if (root_table, root_column) == (table.name, column.name):
+                continue
+            root = resolved[root_table][root_column]
+            mine = resolved[table.name][column.name]
+            if mine.rule not in ("keep", root.rule):
+                raise BadInput(
+                    f"{mine.qualified} references {root.qualified} but has rule `{mine.rule}` "
+                    f"instead of `{root.rule}`: FK columns must map like their key"
+                )
+            resolved[table.name][column.name] = ColumnPolicy(
+                table.name,
+                column.name,
+                mine.cls,
+                root.rule,
+                f"{root_table}.{root_column}" if root.rule == "keep" else root.domain,
+                root.options,
+                inherited_from=root.qualified,
+            )
+    for table in schema.tables:
+        for name, column_policy in resolved[table.name].items():
+            subject = column_policy.options.get("subject")
+            if subject is None:
+                continue
+            if subject not in table.column_names:
+                raise BadInput(f"{column_policy.qualified}: subject column `{subject}` does not exist")
+            root = ".".join(_root_key(schema, table, subject))
+            resolved[table.name][name] = replace(
+                column_policy, options={**column_policy.options, "subject_domain": root}
+            )
+    return ResolvedPolicy(
+        locale=str(doc.get("locale") or "en_US"), columns=resolved, digest=policy_digest(doc)
+    )
+
+
+def load_policy(path: Path, schema: Schema) -> ResolvedPolicy:
+    return resolve(schema, load_policy_document(path), source=f"policy {path}")
