@@ -104,7 +104,7 @@ def build_snapshot(schema: Schema) -> dg.AssetsDefinition:
     def snapshot(context: dg.AssetExecutionContext, pipeline: PipelineResource):
         p = pipeline.pipeline()
         refs = p.snapshot(
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             progress=lambda table, rows: context.log.info(f"snapshot/{table}: {rows} rows"),
         )
         for table, ref in refs.items():
@@ -141,7 +141,7 @@ def build_anonymized(table: Table, has_suite: bool) -> dg.AssetsDefinition:
     )
     def anonymized(context: dg.AssetExecutionContext, pipeline: PipelineResource):
         p = pipeline.pipeline()
-        result = p.anonymize(latest_ref(context.instance, snapshot_key(table.name)), run_id=context.run_id)
+        result = p.anonymize(latest_ref(context.instance, snapshot_key(table.name)), run_id=context.run.run_id)
         context.log.info(f"anonymized/{table.name}: {result.ref.rows} rows (forward-only)")
         checks = [check_result(o, key) for o in result.outcomes]
         if has_suite and result.suite is not None:
@@ -208,7 +208,7 @@ def build_published(schema: Schema) -> dg.AssetsDefinition:
             raise ChecksFailed(f"release refused, nothing published: checks failed for {', '.join(failed)}")
         release = p.publish(
             refs,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             progress=lambda table, rows: context.log.info(f"published {table}: {rows} rows"),
         )
         return dg.MaterializeResult(metadata={

@@ -46,10 +46,11 @@ _COUNT_KEYS = frozenset(
         "unexpected_percent_nonmissing",
     }
 )
-_SUITE_KEYS = frozenset({"name", "expectations", "meta", "notes", "id", "suite_parameters"})
+_SUITE_KEYS = frozenset({"name", "expectations", "meta", "notes", "id"})
 _EXPECTATION_KEYS = frozenset({"type", "kwargs", "meta", "id", "notes", "description"})
 _ERROR_MAX = 300
 _DOCS_SITE = "data_pipeline"
+_DOCS_STATE = "_gx_state"  # scrubbed suites and results the shared site is built from
 _VALUE_SET_MAX = 20
 _WIDEN = 0.10
 
@@ -199,8 +200,7 @@ def validate_frame(
     """Run `suite` on `df` with GE in a throwaway in-memory context; optionally write Data Docs.
 
     A fresh ephemeral context per call keeps runs independent (no project directory, no state).
-    `docs_dir` holds one suite's site: GE's index builder deletes pages whose results are not in
-    the building context, so give each table its own directory (e.g. `docs_root / table`).
+    Runs of several tables can share one `docs_dir`: its index lists them all.
     """
     import great_expectations as gx
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -231,7 +231,9 @@ def validate_frame(
     columns = {str(c) for c in df.columns} | _suite_columns(checked)
     results = sorted(result.results, key=lambda r: order.get(r.expectation_config.id, len(order)))
     outcomes = tuple(_outcome(r, columns) for r in results)
-    docs_index = _write_docs(context, result, Path(docs_dir), columns) if docs_dir else None
+    docs_index = None
+    if docs_dir is not None:
+        docs_index = _write_docs(context, checked, result, Path(docs_dir), columns)
     return SuiteResult(
         suite=name, success=bool(result.success), outcomes=outcomes, docs_index=docs_index
     )
@@ -301,25 +303,41 @@ def _redact(message: str, columns: set[str]) -> str:
     return text[:_ERROR_MAX]
 
 
-def _write_docs(context: Any, result: Any, docs_dir: Path, columns: set[str]) -> Path:
-    """Build a local Data Docs site from a scrubbed copy of the stored result.
+def _write_docs(
+    context: Any, suite: dict, result: Any, docs_dir: Path, columns: set[str]
+) -> Path:
+    """Add this run to the Data Docs site in `docs_dir`, from a scrubbed copy of the result.
 
     GE renders aggregate `observed_value`s (a column's max, its distinct values, ...) and
-    exception messages into the pages, so those are replaced in the stored result first.
+    exception messages into the pages, so those are replaced first. The site is built by a second
+    context whose suite and result stores are files under `docs_dir/_gx_state`: GE's index
+    builder deletes pages whose results its context does not hold, so one shared `docs_dir` keeps
+    every table only if earlier runs' (scrubbed) results stay readable. Raw results never get there.
     """
-    docs_dir.mkdir(parents=True, exist_ok=True)
-    context.add_data_docs_site(
-        site_name=_DOCS_SITE,
-        site_config={
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(docs_dir),
-            },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        },
+    import great_expectations as gx
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        FilesystemStoreBackendDefaults,
     )
+
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    site = {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(docs_dir),
+        },
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    state = FilesystemStoreBackendDefaults(root_directory=str(docs_dir / _DOCS_STATE))
+    config = DataContextConfig(store_backend_defaults=state, data_docs_sites={_DOCS_SITE: site})
+    docs_context = gx.get_context(mode="ephemeral", project_config=config)
+    docs_context.suites.add_or_update(
+        ExpectationSuite(name=suite["name"], expectations=suite["expectations"], meta=suite["meta"])
+    )
+
     scrubbed = copy.deepcopy(result)
     for res in scrubbed.results:
         if not res.expectation_config.type.startswith("expect_table_"):
@@ -330,10 +348,9 @@ def _write_docs(context: Any, result: Any, docs_dir: Path, columns: set[str]) ->
             "exception_message": error,
             "exception_traceback": error or "",  # the renderer needs a string here
         }
-    store = context.validation_results_store
-    for key in store.list_keys():  # a fresh context holds only this run's result
-        store.set(key, scrubbed)
-    context.build_data_docs(site_names=[_DOCS_SITE])
+    for key in context.validation_results_store.list_keys():  # the fresh context has one: ours
+        docs_context.validation_results_store.set(key, scrubbed)
+    docs_context.build_data_docs(site_names=[_DOCS_SITE])
     index = docs_dir / "index.html"
     if not index.is_file():
         raise RuntimeError(f"GE did not write Data Docs index {index}")

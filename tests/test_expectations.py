@@ -63,10 +63,19 @@ FAILING = {
 }
 
 
+SECOND = {
+    "name": "orders",
+    "expectations": [exp("expect_column_values_to_be_in_set", column="tier", value_set=["gold"])],
+}
+
+
 @pytest.fixture(scope="module")
 def failing(tmp_path_factory: pytest.TempPathFactory):
+    """The failing suite's run, then a second table's run into the same Data Docs directory."""
     docs = tmp_path_factory.mktemp("docs")
-    return validate_frame(frame(), FAILING, docs_dir=docs), docs
+    result = validate_frame(frame(), FAILING, docs_dir=docs)
+    validate_frame(frame(), SECOND, docs_dir=docs)
+    return result, docs
 
 
 def test_passing_suite_reports_counts_in_suite_order() -> None:
@@ -130,9 +139,10 @@ def test_results_keep_no_data_values(failing) -> None:
 def test_data_docs_are_built_and_hold_no_planted_value(failing) -> None:
     result, docs = failing
     assert result.docs_index == docs / "index.html" and result.docs_index.is_file()
-    pages = list(docs.rglob("*.html"))
-    assert any("validations" in p.parts for p in pages), pages  # the run's own page, not just index
-    assert "customers" in result.docs_index.read_text(encoding="utf-8")
+    for table in ("customers", "orders"):  # a shared directory keeps both tables' pages
+        assert list((docs / "validations" / table).rglob("*.html")), table
+        assert (docs / "expectations" / f"{table}.html").is_file()
+        assert f"validations/{table}/" in result.docs_index.read_text(encoding="utf-8")
     for path in (p for p in docs.rglob("*") if p.is_file()):
         content = path.read_bytes()
         for planted in (PLANTED_REGEX, PLANTED_COMMON, PLANTED_DUP):

@@ -1,0 +1,470 @@
+"""PII scan: propose an anonymization policy from column names and sampled values.
+
+The proposal is a draft a person must review, never a verdict: `run` refuses `unknown` columns
+until someone decides them. Where evidence conflicts it leans towards "personal", because a missed
+column leaks real data while an over-classified one only costs some realism.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import functools
+import importlib
+import re
+import statistics
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+
+from data_pipeline.checksums import iban_valid, luhn_valid
+
+# Column-name vocabulary per kind, in priority order (the first kind whose words end the name
+# wins, so `email_address` is an email and not a street). `_` inside a word is optional.
+_NAME_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ip_address", ("ip", "ip_address", "ip_addr", "ipv4", "ipv6", "remote_addr", "ip_adresse")),
+    ("email", ("email", "e_mail", "mail", "email_address", "mail_address", "email_adresse",
+               "mail_adresse", "e_mail_adresse", "adresse_mail", "adresse_email", "courriel",
+               "correo", "correo_electronico", "email_adres")),
+    ("username", ("username", "user_name", "login", "login_name", "benutzername", "benutzer",
+                  "nom_utilisateur", "usuario", "nombre_usuario", "gebruikersnaam", "screen_name",
+                  "nickname")),
+    ("card_number", ("card_number", "card_no", "card_num", "credit_card", "credit_card_number",
+                     "cc_number", "cc_num", "ccnum", "pan", "karten_nummer", "kreditkarte",
+                     "kreditkarten_nummer", "numero_carte", "carte_bancaire", "numero_tarjeta",
+                     "tarjeta", "tarjeta_credito", "kaart_nummer")),
+    ("iban", ("iban", "iban_number", "iban_nr")),
+    ("national_id", ("ssn", "social_security", "social_security_number", "sozialversicherungs_nummer",
+                     "sv_nummer", "svnr", "steuer_id", "steuer_nummer", "tax_id", "national_id",
+                     "nino", "bsn", "dni", "nif", "nie", "nir", "numero_securite_sociale",
+                     "passport", "passport_number", "reisepass", "ausweis_nummer", "id_card",
+                     "driver_license", "drivers_license", "fuehrerschein")),
+    ("birth_date", ("birth_date", "date_of_birth", "dob", "birthday", "born", "born_on",
+                    "geburts_datum", "geburtstag", "geb_datum", "gebdat", "date_naissance",
+                    "date_de_naissance", "naissance", "fecha_nacimiento", "fecha_de_nacimiento",
+                    "nacimiento", "geboorte_datum")),
+    ("first_name", ("first_name", "fname", "given_name", "forename", "vorname", "prenom", "nombre",
+                    "voornaam")),
+    ("last_name", ("last_name", "lname", "surname", "family_name", "nachname", "familien_name",
+                   "zuname", "nom", "nom_de_famille", "nom_famille", "apellido", "apellidos",
+                   "achternaam", "maiden_name", "geburtsname")),
+    ("full_name", ("full_name", "person_name", "customer_name", "client_name", "contact_name",
+                   "contact_person", "employee_name", "patient_name", "member_name", "owner_name",
+                   "account_holder", "holder_name", "card_holder", "cardholder_name",
+                   "kunden_name", "ansprech_partner", "nom_complet", "nombre_completo",
+                   "volledige_naam", "recipient", "recipient_name", "empfaenger", "shipping_name",
+                   "billing_name")),
+    ("phone", ("phone", "phone_number", "phone_no", "tel", "tel_no", "telephone",
+               "telephone_number", "telefon", "telefon_nummer", "telefono", "telefoon",
+               "telefoon_nummer", "mobile", "mobile_phone", "mobile_number", "mobil",
+               "mobil_nummer", "mobiel", "handy", "handy_nummer", "cell", "cell_phone", "fax",
+               "fax_nummer", "portable", "movil", "gsm", "ruf_nummer", "numero_telephone",
+               "numero_de_telephone")),
+    ("postal_code", ("zip", "zip_code", "postal_code", "post_code", "plz", "postleitzahl",
+                     "code_postal", "cp", "codigo_postal", "cod_postal")),
+    ("street_address", ("street", "street_address", "address", "address_line", "addr", "adresse",
+                        "anschrift", "strasse", "str", "haus_nummer", "house_number", "rue", "voie",
+                        "calle", "direccion", "domicilio", "straat", "adres", "huis_nummer")),
+    ("city", ("city", "town", "ort", "wohnort", "stadt", "ville", "commune", "ciudad", "localidad",
+              "municipio", "plaats", "woonplaats", "stad", "locality", "municipality")),
+    ("company", ("company", "company_name", "employer", "firma", "firmen_name", "arbeitgeber",
+                 "unternehmen", "societe", "entreprise", "empresa", "bedrijf")),
+    ("gender", ("gender", "sex", "geschlecht", "sexe", "sexo", "genero", "geslacht", "salutation",
+                "anrede", "civilite")),
+    ("salary", ("salary", "income", "wage", "wages", "gehalt", "lohn", "einkommen", "salaire",
+                "revenu", "salario", "sueldo", "salaris", "inkomen")),
+    ("free_text", ("note", "notes", "comment", "comments", "remark", "remarks", "body", "text",
+                   "message", "description", "details", "content", "subject", "memo", "feedback",
+                   "bemerkung", "bemerkungen", "kommentar", "notiz", "notizen", "anmerkung",
+                   "nachricht", "beschreibung", "betreff", "remarque", "commentaire",
+                   "observation", "objet", "comentario", "comentarios", "observaciones", "nota",
+                   "notas", "mensaje", "asunto", "descripcion", "opmerking", "opmerkingen",
+                   "omschrijving", "bericht", "onderwerp")),
+    ("safe", ("status", "state", "category", "kategorie", "categorie", "categoria", "sku", "price",
+              "amount", "total", "subtotal", "quantity", "qty", "count", "currency", "country",
+              "country_code", "land", "pays", "pais", "method", "type", "kind", "discount", "tax",
+              "vat", "weight", "line_no", "line_number", "sort_order", "rank", "priority",
+              "version", "code", "preis", "betrag", "summe", "menge", "anzahl", "waehrung", "prix",
+              "montant", "quantite", "precio", "importe", "cantidad", "prijs", "bedrag", "aantal",
+              "product_name", "brand", "color", "colour", "size", "unit")),
+)  # fmt: skip
+_AMBIGUOUS_NAMES = frozenset({"name", "title", "label", "display_name", "bezeichnung", "titel"})
+_QUALIFIERS = frozenset({"primary", "secondary", "home", "work", "private", "privat", "business",
+                         "personal", "alt", "alternate", "old", "new", "prev", "previous",
+                         "current"})  # fmt: skip
+_EVENT = re.compile(
+    r"(?:^|_)(?:at|on|date|time|ts|timestamp|datetime|datum|zeit|fecha|created|updated|modified"
+    r"|deleted)$"
+)
+_NAME_RULES = tuple(
+    (kind, re.compile(r"(?:^|_)(?:" + "|".join(w.replace("_", "_?") for w in words) + r")$"))
+    for kind, words in _NAME_WORDS
+)
+
+# What each detected kind proposes (POLICY.md); options ride along beside class and rule.
+_PROPOSALS: dict[str, dict[str, Any]] = {
+    "first_name": {"class": "pii", "rule": "first_name"},
+    "last_name": {"class": "pii", "rule": "last_name"},
+    "full_name": {"class": "pii", "rule": "full_name"},
+    "email": {"class": "pii", "rule": "email"},
+    "phone": {"class": "pii", "rule": "phone"},
+    "street_address": {"class": "pii", "rule": "street_address"},
+    "city": {"class": "pii", "rule": "city"},
+    "postal_code": {"class": "quasi", "rule": "generalize_postal", "keep": 2},
+    "birth_date": {"class": "quasi", "rule": "generalize_date", "to": "year"},
+    "card_number": {"class": "pii", "rule": "card_number"},
+    "iban": {"class": "pii", "rule": "iban"},
+    "free_text": {"class": "pii", "rule": "free_text"},
+    "national_id": {"class": "pii", "rule": "token"},
+    "username": {"class": "pii", "rule": "username"},
+    "company": {"class": "pii", "rule": "company"},
+    "gender": {"class": "quasi", "rule": "keep"},
+    "salary": {"class": "quasi", "rule": "generalize_number", "bucket": 1000},
+    "safe": {"class": "safe", "rule": "keep"},
+}
+# Kinds whose rules only work on text columns, and kinds that need numbers or dates.
+_TEXT_KINDS = frozenset(
+    {"first_name", "last_name", "full_name", "email", "phone", "street_address", "city",
+     "postal_code", "card_number", "iban", "free_text", "username", "company"}
+)  # fmt: skip
+_NEEDS = {"salary": {"integer", "float", "numeric"}, "birth_date": {"date", "datetime", "string"}}
+_PERSON_KINDS = ("full_name", "first_name", "last_name")
+_STRONG_VALUE_KINDS = frozenset({"email", "card_number", "iban"})  # shapes names cannot fake
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE_SHAPE = re.compile(r"[+(]?[0-9][0-9 ().\-/]{4,24}[0-9]")
+_PHONE_IN_TEXT = re.compile(r"(?<![\w+\-/.])[+(]?[0-9][0-9 ().\-/]{4,24}[0-9](?![\w\-/])")
+_CARD_IN_TEXT = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+_IBAN_IN_TEXT = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_MONEY = re.compile(r"-?\d+[.,]\d{1,2}")
+_STREET = re.compile(
+    r"\d{1,5}\s?[a-z]?,?\s+[^\d\s][^\d]*\s[^\d]+"  # 12 Main Street, 3 rue de la Paix
+    r"|[^\d,]*(?:strasse|straße|str\.|weg|platz|allee|gasse|ring|damm|ufer|chaussee|pfad)"
+    r"\s+\d{1,5}\s?[a-z]?",  # Hauptstraße 12
+    re.IGNORECASE,
+)
+
+MIN_SHARE = 0.8  # share of sampled values that must have a shape to call the column by it
+NAME_SHARE = 0.5  # share of values found in Faker's name lists of the locale
+CONTRADICTS = 0.1  # below this share of matching values, the values contradict the column name
+MIN_EVIDENCE = 20  # fewer sampled values never contradict a name
+
+
+def _fold(text: str) -> str:
+    """Lowercase ASCII, so 'Straße'/'strasse' and 'Prénom'/'prenom' compare equal."""
+    text = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ẞ", "SS"))
+    return text.encode("ascii", "ignore").decode().lower()
+
+
+def normalize_name(name: str) -> str:
+    """snake_case ASCII without trailing qualifiers: 'ePhoneNumber2_home' -> 'e_phone_number'."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    tokens = [t for t in re.split(r"[^a-z0-9]+", _fold(snake)) if t]
+    while len(tokens) > 1 and (tokens[-1] in _QUALIFIERS or tokens[-1].isdigit()):
+        tokens.pop()
+    if tokens and re.fullmatch(r"[a-z]+\d", tokens[-1]):  # address1, phone2
+        tokens[-1] = tokens[-1].rstrip("0123456789")
+    return "_".join(tokens)
+
+
+def classify_by_name(name: str) -> str | None:
+    """The kind a column name suggests, in several languages; None when the name says nothing.
+
+    Kinds: the keys of the proposal table, plus `ip_address`, `event_time` (a when-it-happened
+    column) and `ambiguous_name` (`name`, `title`: a person's or a thing's, only values can tell).
+    """
+    norm = normalize_name(name)
+    if not norm:
+        return None
+    for kind, pattern in _NAME_RULES:
+        if pattern.search(norm):
+            return kind
+    if _EVENT.search(norm):
+        return "event_time"
+    if norm in _AMBIGUOUS_NAMES or norm.endswith("_title"):
+        return "ambiguous_name"
+    return None
+
+
+# ------------------------------------------------------------------------------------- values
+
+
+def is_email(text: str) -> bool:
+    return _EMAIL.fullmatch(text) is not None
+
+
+def is_phone(text: str) -> bool:
+    """Looks like a phone number: 7-15 digits in a phone-like layout, not a date or an amount."""
+    if not _PHONE_SHAPE.fullmatch(text) or _ISO_DATE.fullmatch(text) or _MONEY.fullmatch(text):
+        return False
+    digits = sum(ch.isdigit() for ch in text)
+    if not 7 <= digits <= 15:
+        return False
+    if text.isdigit():  # bare digits are mostly ids and amounts; trust only trunk-prefixed ones
+        return text.startswith("00") or (text.startswith("0") and digits >= 10)
+    return True
+
+
+def is_card_number(text: str) -> bool:
+    digits = re.sub(r"[ -]", "", text)
+    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+def _as_date(value: object) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date() if value.time() == dt.time() else None
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and (m := _ISO_DATE.fullmatch(value.strip())):
+        if value.strip()[10:].strip(" T0:.") != "":  # a time of day: an event, not a birthday
+            return None
+        try:
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return None
+    return None
+
+
+def looks_like_birth_dates(values: Sequence[object], today: dt.date | None = None) -> bool:
+    """Dates between 1900 and ten years ago, spread over more than a decade when we have many."""
+    today = today or dt.date.today()
+    dates = [_as_date(v) for v in values]
+    if not dates or any(d is None for d in dates):
+        return False
+    limit = today.replace(year=today.year - 10, day=min(today.day, 28))
+    inside = sum(dt.date(1900, 1, 1) <= d <= limit for d in dates if d)  # type: ignore[operator]
+    spread = (max(dates) - min(dates)).days / 365.25  # type: ignore[operator, type-var]
+    return inside / len(dates) >= 0.95 and (len(dates) < MIN_EVIDENCE or spread >= 15)
+
+
+@functools.lru_cache(maxsize=8)
+def name_lists(locale: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Folded first and last names from Faker's person provider of `locale` (en_US if missing)."""
+    try:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+    except ModuleNotFoundError:
+        provider = importlib.import_module("faker.providers.person.en_US").Provider
+    lists: dict[str, set[str]] = {"first_name": set(), "last_name": set()}
+    for attr in dir(provider):
+        for kind, found in lists.items():
+            if attr.startswith(kind) and isinstance(getattr(provider, attr), (tuple, list, dict)):
+                found.update(_fold(str(n)) for n in getattr(provider, attr))
+    return frozenset(lists["first_name"]), frozenset(lists["last_name"])
+
+
+def _person_kind(texts: list[str], locale: str) -> str | None:
+    """full/first/last name when enough values are made of Faker's names for the locale."""
+    firsts, lasts = name_lists(locale)
+    words = [re.split(r"[\s,]+", _fold(t).strip()) for t in texts]
+    n = len(words)
+    single = [w[0] for w in words if len(w) == 1]
+    full = sum(
+        len(w) >= 2 and ((w[0] in firsts and w[-1] in lasts) or (w[0] in lasts and w[-1] in firsts))
+        for w in words
+    )
+    if full / n >= NAME_SHARE:
+        return "full_name"
+    first_share = sum(w in firsts for w in single) / n
+    last_share = sum(w in lasts for w in single) / n
+    if max(first_share, last_share) >= NAME_SHARE:
+        return "first_name" if first_share >= last_share else "last_name"
+    return None
+
+
+def is_prose(texts: list[str]) -> bool:
+    """Sentences rather than codes or names: free text, where PII hides inside the value."""
+    return statistics.median(len(t.split()) for t in texts) >= 5
+
+
+def mentions_pii(text: str) -> bool:
+    """True if the text contains an email, a phone number, a card number or an IBAN."""
+    if _EMAIL.search(text):
+        return True
+    if any(is_card_number(m) for m in _CARD_IN_TEXT.findall(text)):
+        return True
+    if any(iban_valid(m) for m in _IBAN_IN_TEXT.findall(text)):
+        return True
+    return any(is_phone(m.strip()) for m in _PHONE_IN_TEXT.findall(text))
+
+
+def _share(texts: list[str], test: Any) -> float:
+    return sum(1 for t in texts if test(t)) / len(texts) if texts else 0.0
+
+
+def _texts(values: Sequence[object]) -> list[str]:
+    out = []
+    for v in values:
+        if v is None or isinstance(v, bytes | bytearray | memoryview):
+            continue
+        text = str(v).strip()
+        if text:
+            out.append(text)
+    return out
+
+
+def classify_by_values(
+    values: Sequence[object], family: str = "string", locale: str = "en_US"
+) -> str | None:
+    """The kind sampled non-NULL `values` show; None when they show nothing personal.
+
+    `family` is the column's generic type ('string', 'integer', 'date', ...): dates are tested
+    for birth dates, integers for card numbers, text for every shape.
+    """
+    texts = _texts(values)
+    if not texts:
+        return None
+    if family in ("date", "datetime"):
+        return "birth_date" if looks_like_birth_dates(values) else None
+    if family == "integer":
+        return "card_number" if _share(texts, is_card_number) >= MIN_SHARE else None
+    if family != "string":
+        return None
+    if _share(texts, lambda t: _ISO_DATE.fullmatch(t) is not None) >= 0.95:
+        return "birth_date" if looks_like_birth_dates(texts) else None
+    for kind, test in (("email", is_email), ("card_number", is_card_number),
+                       ("iban", iban_valid), ("phone", is_phone)):  # fmt: skip
+        if _share(texts, test) >= MIN_SHARE:
+            return kind
+    if _share(texts, lambda t: _STREET.fullmatch(t) is not None) >= 0.7:
+        return "street_address"
+    if person := _person_kind(texts, locale):
+        return person
+    if any(mentions_pii(t) for t in texts):
+        return "free_text"
+    return None
+
+
+_SHAPE_TESTS = {"email": is_email, "phone": is_phone, "card_number": is_card_number,
+                "iban": iban_valid}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------- policy
+
+
+def type_family(col_type: sa.types.TypeEngine) -> str:
+    """SQLAlchemy's generic family of a column type, as the policy resolver names them."""
+    try:
+        py = col_type.python_type
+    except NotImplementedError:
+        return "other"
+    return {int: "integer", float: "float", decimal.Decimal: "numeric", str: "string",
+            bool: "boolean", dt.datetime: "datetime", dt.date: "date",
+            bytes: "binary"}.get(py, "other")  # fmt: skip
+
+
+def _fits(kind: str, family: str) -> bool:
+    if kind in _TEXT_KINDS:
+        return family == "string"
+    return family in _NEEDS.get(kind, {family})
+
+
+def _unknown(note: str) -> dict[str, Any]:
+    return {"class": "unknown", "rule": "keep", "note": note}
+
+
+def _propose(kind: str, family: str, note: str | None = None) -> dict[str, Any]:
+    if not _fits(kind, family):
+        return _unknown(f"looks like {kind} but its type is {family}: no rule fits; decide")
+    out = dict(_PROPOSALS[kind])
+    if note:
+        out["note"] = note
+    return out
+
+
+def propose_column(
+    name: str, family: str, values: Sequence[object], locale: str = "en_US"
+) -> dict[str, Any]:
+    """Policy entry for a non-key column from its name, type family and sampled values."""
+    by_name = classify_by_name(name)
+    by_values = classify_by_values(values, family, locale)
+    texts = _texts(values)
+    seen = f"{len(texts)} sampled values"
+
+    if by_values in _STRONG_VALUE_KINDS and by_values != by_name:
+        return _propose(by_values, family, f"values are {by_values} ({seen})")
+    if by_name == "ip_address":
+        return _unknown("IP address: no built-in rule; use null, token or a project rule")
+    if by_name in _SHAPE_TESTS and family == "string" and len(texts) >= MIN_EVIDENCE:
+        share = _share(texts, _SHAPE_TESTS[by_name])
+        if share < CONTRADICTS:
+            return _unknown(f"name suggests {by_name} but only {share:.0%} of {seen} look like one")
+    if by_name in ("safe", "event_time"):  # only the strong shapes above overrule these names
+        return _propose("safe", family)
+    if by_name in _PROPOSALS:
+        return _propose(by_name, family)
+    if by_name == "ambiguous_name":
+        if by_values in _PERSON_KINDS or by_values == "free_text":
+            return _propose(by_values, family, f"values look like {by_values} ({seen})")
+        if not texts:
+            return _unknown("a name/title column in an empty table: a person's or a thing's?")
+        return _propose("safe", family, f"name/title values are not person names ({seen})")
+    if by_values is not None:
+        return _propose(by_values, family, f"detected from values ({seen})")
+    if family in ("integer", "float", "numeric", "boolean"):
+        return _propose("safe", family)
+    if family in ("date", "datetime"):
+        return _propose("safe", family, "a date/time that does not look like a birth date")
+    if family == "string":
+        if not texts:
+            return _unknown("no name evidence and the table is empty")
+        distinct = len(set(texts))
+        average = sum(map(len, texts)) / len(texts)
+        prose = " prose without emails/phones," if is_prose(texts) else ""
+        return _unknown(
+            f"no name or value evidence:{prose} {distinct} distinct of {seen}, "
+            f"{average:.0f} characters on average"
+        )
+    return _unknown(f"type family {family}: values cannot be inspected; decide")
+
+
+def _sample(conn: sa.Connection, table: str, columns: list[str], limit: int) -> list[tuple]:
+    query = sa.select(*(sa.column(c) for c in columns)).select_from(sa.table(table)).limit(limit)
+    return [tuple(row) for row in conn.execute(query)]
+
+
+def propose_policy(engine: sa.Engine, sample_rows: int = 1000, locale: str = "en_US") -> dict:
+    """Reflect every table of the default schema and propose a policy (POLICY.md format).
+
+    PK/FK columns are keys (kept when integer, tokenized when natural keys); every other column is
+    judged by its name and by the first `sample_rows` rows of values.
+    """
+    inspector = sa.inspect(engine)
+    tables: dict[str, Any] = {}
+    with engine.connect() as conn:
+        for table in inspector.get_table_names():
+            columns = inspector.get_columns(table)
+            keys = set(inspector.get_pk_constraint(table).get("constrained_columns") or [])
+            for fk in inspector.get_foreign_keys(table):
+                keys.update(fk.get("constrained_columns") or [])
+            names = [c["name"] for c in columns]
+            rows = _sample(conn, table, names, sample_rows) if names else []
+            proposed: dict[str, Any] = {}
+            for i, col in enumerate(columns):
+                family = type_family(col["type"])
+                if col["name"] in keys:
+                    rule = "keep" if family == "integer" else "token"
+                    proposed[col["name"]] = {"class": "key", "rule": rule}
+                    continue
+                values = [row[i] for row in rows if row[i] is not None]
+                proposed[col["name"]] = propose_column(col["name"], family, values, locale)
+            tables[table] = {"columns": proposed}
+    return {"version": 1, "locale": locale, "tables": tables}
+
+
+_HEADER = """\
+# Anonymization policy PROPOSED by `data_pipeline.scan` from column names and sampled values.
+# It is a draft: review every column before use. The scan can miss personal data (it only saw a
+# sample), and `run` refuses columns classified `unknown` until a person decides them.
+"""
+
+
+def policy_to_yaml(policy: dict) -> str:
+    """The policy as YAML, one line per column, under a header saying it must be reviewed."""
+    body = yaml.safe_dump(
+        policy, sort_keys=False, default_flow_style=None, allow_unicode=True, width=100
+    )
+    return _HEADER + body
