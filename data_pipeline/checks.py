@@ -117,19 +117,47 @@ def identifying_columns(policy: dict[str, ColumnPolicy]) -> list[str]:
     return [c for c, p in policy.items() if p.cls == "pii" and RULES[p.rule].identifying]
 
 
+HIGH_PRECISION = ("email", "card_number", "iban")  # checksums/shape make false hits rare
+
+
+def embedded_identifiers(text: pd.Series, kinds: Iterable[str] = HIGH_PRECISION) -> pd.Series:
+    """Identifiers found inside text, validated where a checksum exists."""
+    from data_pipeline.anonymize.text import VALID
+
+    parts = []
+    for kind in kinds:
+        found = text.str.findall(PATTERNS[kind]).explode().dropna().astype(str)
+        if kind in VALID and not found.empty:
+            found = found[found.map(VALID[kind])]
+        parts.append(found)
+    return pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype=str)
+
+
+def source_values_to_protect(frame: pd.DataFrame, table: Table, policy: dict[str, ColumnPolicy]) -> list[pd.Series]:
+    """What must never reappear: identifying pii values, plus identifiers found in ANY text
+    column, so a column misclassified as `safe` is still caught."""
+    out = [frame[c] for c in identifying_columns(policy)]
+    for column in table.columns:
+        if column.generic != "string":
+            continue
+        text = frame[column.name].dropna().astype(str)
+        kinds = (*HIGH_PRECISION, "phone") if policy[column.name].rule == "free_text" else HIGH_PRECISION
+        out.append(embedded_identifiers(text, kinds))
+    return out
+
+
 def candidates(frame: pd.DataFrame, policy: dict[str, ColumnPolicy]) -> pd.Series:
     """Every output value worth testing: whole values, and identifiers found inside text."""
     parts = []
     for column, p in policy.items():
         values = frame[column].dropna()
-        if values.empty or p.rule == "keep" and p.cls in ("key", "safe") and values.dtype != object:
+        textual = pd.api.types.is_string_dtype(values.dtype) or values.dtype == object
+        if values.empty or not textual:
             continue
         text = values.astype(str)
         parts.append(text)
         if p.rule in ("free_text", "json") or p.cls == "safe":
-            for pattern in PATTERNS.values():
-                found = text.str.findall(pattern).explode().dropna()
-                parts.append(found.astype(str))
+            parts.append(embedded_identifiers(text, PATTERNS))
     return pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype=str)
 
 

@@ -411,9 +411,8 @@ class _Shop:
         people = self._names(n)
         ids = np.arange(1, n + 1)
         first_day, last_day = np.datetime64("2010-01-01"), np.datetime64("2025-06-01")
-        hired = first_day + np.sort(rng.integers(0, (last_day - first_day).astype(np.int64), n)).astype(
-            "timedelta64[D]"
-        )
+        span = (last_day - first_day).astype(np.int64)
+        hired = first_day + np.sort(rng.integers(0, span, n)).astype("timedelta64[D]")
         self.hired = hired
         chiefs = len(_CHIEFS)
         manager = 1 + (rng.random(n) * np.maximum(ids - 1, 1)).astype(np.int64)

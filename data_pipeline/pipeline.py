@@ -139,12 +139,10 @@ class Pipeline:
             table = manifest_path.stem
             if table not in self.policy.columns:
                 continue
-            columns = checks.identifying_columns(self.policy.for_table(table))
-            if not columns:
-                continue
+            policy, spec = self.policy.for_table(table), self.schema.table(table)
             for frame in self.vault.batches(f"{batch_dir.name}/{table}"):
-                for column in columns:
-                    prints.append(checks.fingerprints(frame[column], self.key))
+                for values in checks.source_values_to_protect(frame, spec, policy):
+                    prints.append(checks.fingerprints(values, self.key))
         result = np.unique(np.concatenate(prints))
         tmp = cache.with_suffix(".tmp.npy")
         np.save(tmp, result)

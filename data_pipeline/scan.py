@@ -37,8 +37,9 @@ _NAME_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
                      "kreditkarten_nummer", "numero_carte", "carte_bancaire", "numero_tarjeta",
                      "tarjeta", "tarjeta_credito", "kaart_nummer")),
     ("iban", ("iban", "iban_number", "iban_nr")),
-    ("national_id", ("ssn", "social_security", "social_security_number", "sozialversicherungs_nummer",
-                     "sv_nummer", "svnr", "steuer_id", "steuer_nummer", "tax_id", "national_id",
+    ("national_id", ("ssn", "social_security", "social_security_number",
+                     "sozialversicherungs_nummer", "sv_nummer", "svnr", "steuer_id",
+                     "steuer_nummer", "tax_id", "national_id",
                      "nino", "bsn", "dni", "nif", "nie", "nir", "numero_securite_sociale",
                      "passport", "passport_number", "reisepass", "ausweis_nummer", "id_card",
                      "driver_license", "drivers_license", "fuehrerschein")),
@@ -141,12 +142,36 @@ _CARD_IN_TEXT = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 _IBAN_IN_TEXT = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _MONEY = re.compile(r"-?\d+[.,]\d{1,2}")
-_STREET = re.compile(
-    r"\d{1,5}\s?[a-z]?,?\s+[^\d\s][^\d]*\s[^\d]+"  # 12 Main Street, 3 rue de la Paix
-    r"|[^\d,]*(?:strasse|straße|str\.|weg|platz|allee|gasse|ring|damm|ufer|chaussee|pfad)"
-    r"\s+\d{1,5}\s?[a-z]?",  # Hauptstraße 12
-    re.IGNORECASE,
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$", re.IGNORECASE)
+# Addresses (matched on folded text): "12 Main Street Apt. 3", "3, rue de la Paix",
+# "Hauptstraße 12/1", "Via Roma, 5", "Davidpad 44", "Flat 3\nHall Island".
+_HOUSE_NO = r"\d{1,5}(?:\s?[a-z]\b|[/-]\d{1,5})?"
+_STREET_WORDS = (
+    "street|st|avenue|ave|road|rd|lane|ln|drive|dr|way|blvd|boulevard|court|ct|place|pl|square"
+    "|terrace|parkway|highway|hwy|circle|trail|crescent|close|row|walk|rue|chemin|impasse|allee"
+    "|quai|route|calle|avenida|plaza|paseo|camino|ronda|pasaje|carretera|urbanizacion|acceso"
+    "|cuesta|canada|travesia|glorieta|callejon|rambla|carrer|via|viale|piazza|piazzale|strada"
+    "|corso|vicolo|largo|contrada|stretto|incrocio|borgo|rotonda|lungomare"
 )
+_STREET_SUFFIXES = (  # German and Dutch compounds: Hauptstraße, Mozart-Platz, Amelialaan
+    "strasse|str|weg|platz|allee|gasse|ring|damm|ufer|chaussee|pfad|steig|markt|straat|laan"
+    "|plein|pad|hof|steeg|singel|gracht|dijk|kade|baan|boulevard"
+)
+_NUMBER_FIRST = re.compile(
+    rf"{_HOUSE_NO},?\s+[^\W\d_][^\d]*(?:,?\s*(?:apt|suite|unit|flat|no|#)\.?\s*\w+)?"
+)
+_NAMED_STREET = re.compile(
+    rf"(?:\b(?:{_STREET_WORDS})\b|(?:{_STREET_SUFFIXES})\b\.?)[^\d]*?,?\s+{_HOUSE_NO}\b"
+)
+_STREET_FIRST = re.compile(  # French/Spanish/Italian addresses often have no house number
+    r"(?:rue|boulevard|bd|avenue|av|chemin|impasse|allee|quai|calle|avenida|plaza|paseo|via"
+    r"|viale|piazza|contrada)\s+\D+"
+)
+_BUILDING_FIRST = re.compile(r"(?:flat|studio|apartment|apt|unit|suite)\s+\w+\s+\D+")
+_HONORIFICS = frozenset(
+    {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "herr", "frau", "mme", "mlle", "sr", "sra",
+     "jr", "ii", "iii", "iv", "md", "phd", "dds", "dvm"}
+)  # fmt: skip
 
 MIN_SHARE = 0.8  # share of sampled values that must have a shape to call the column by it
 NAME_SHARE = 0.5  # share of values found in Faker's name lists of the locale
@@ -199,6 +224,7 @@ def is_email(text: str) -> bool:
 
 def is_phone(text: str) -> bool:
     """Looks like a phone number: 7-15 digits in a phone-like layout, not a date or an amount."""
+    text = _EXTENSION.sub("", text)
     if not _PHONE_SHAPE.fullmatch(text) or _ISO_DATE.fullmatch(text) or _MONEY.fullmatch(text):
         return False
     digits = sum(ch.isdigit() for ch in text)
@@ -212,6 +238,17 @@ def is_phone(text: str) -> bool:
 def is_card_number(text: str) -> bool:
     digits = re.sub(r"[ -]", "", text)
     return 13 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+def is_street_address(text: str) -> bool:
+    """A house number next to street words, in the orders of several countries."""
+    folded = " ".join(_fold(text).split())
+    return bool(
+        _NUMBER_FIRST.fullmatch(folded)
+        or _NAMED_STREET.search(folded)
+        or _STREET_FIRST.fullmatch(folded)
+        or _BUILDING_FIRST.fullmatch(folded)
+    )
 
 
 def _as_date(value: object) -> dt.date | None:
@@ -259,13 +296,23 @@ def name_lists(locale: str) -> tuple[frozenset[str], frozenset[str]]:
 def _person_kind(texts: list[str], locale: str) -> str | None:
     """full/first/last name when enough values are made of Faker's names for the locale."""
     firsts, lasts = name_lists(locale)
-    words = [re.split(r"[\s,]+", _fold(t).strip()) for t in texts]
+    words = [
+        [w for w in re.split(r"[\s,]+", _fold(t)) if w and "." not in w and w not in _HONORIFICS]
+        or [""]
+        for t in texts
+    ]
     n = len(words)
     single = [w[0] for w in words if len(w) == 1]
-    full = sum(
-        len(w) >= 2 and ((w[0] in firsts and w[-1] in lasts) or (w[0] in lasts and w[-1] in firsts))
-        for w in words
-    )
+    def known(word: str, names: frozenset[str]) -> bool:
+        return word in names or all(part in names for part in word.split("-"))
+
+    def full_name(w: list[str]) -> bool:
+        return len(w) >= 2 and (
+            (known(w[0], firsts) and known(w[-1], lasts))
+            or (known(w[0], lasts) and known(w[-1], firsts))  # "Doe, Jane"
+        )
+
+    full = sum(full_name(w) for w in words)
     if full / n >= NAME_SHARE:
         return "full_name"
     first_share = sum(w in firsts for w in single) / n
@@ -329,7 +376,7 @@ def classify_by_values(
                        ("iban", iban_valid), ("phone", is_phone)):  # fmt: skip
         if _share(texts, test) >= MIN_SHARE:
             return kind
-    if _share(texts, lambda t: _STREET.fullmatch(t) is not None) >= 0.7:
+    if _share(texts, is_street_address) >= 0.7:
         return "street_address"
     if person := _person_kind(texts, locale):
         return person

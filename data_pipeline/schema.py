@@ -137,17 +137,17 @@ def reflect(engine: sa.Engine, schema: str | None = None) -> Schema:
         if sa_table.name.startswith(INTERNAL_PREFIX):
             continue
         unique = [
-            tuple(uc["column_names"])
+            tuple(map(str, uc["column_names"]))
             for uc in inspector.get_unique_constraints(sa_table.name, schema=schema)
         ]
         unique += [
-            tuple(ix["column_names"])
+            tuple(map(str, ix["column_names"]))
             for ix in inspector.get_indexes(sa_table.name, schema=schema)
             if ix.get("unique")
         ]
         columns = tuple(
             Column(
-                name=c.name,
+                name=str(c.name),
                 type=_compile(c.type, engine.dialect),
                 generic=_generic(c.type),
                 nullable=bool(c.nullable) and not c.primary_key,
@@ -161,17 +161,17 @@ def reflect(engine: sa.Engine, schema: str | None = None) -> Schema:
         )
         fks = tuple(
             ForeignKey(
-                columns=tuple(e.parent.name for e in fk.elements),
-                ref_table=fk.referred_table.name,
-                ref_columns=tuple(e.column.name for e in fk.elements),
+                columns=tuple(str(e.parent.name) for e in fk.elements),
+                ref_table=str(fk.referred_table.name),
+                ref_columns=tuple(str(e.column.name) for e in fk.elements),
             )
             for fk in sa_table.foreign_key_constraints
         )
         tables.append(
             Table(
-                name=sa_table.name,
+                name=str(sa_table.name),
                 columns=columns,
-                primary_key=tuple(c.name for c in sa_table.primary_key.columns),
+                primary_key=tuple(str(c.name) for c in sa_table.primary_key.columns),
                 foreign_keys=fks,
                 unique=tuple(dict.fromkeys(u for u in unique if u)),
             )

@@ -22,7 +22,7 @@ def _restore_environment() -> Iterator[None]:
     """The CLI exports DP_* variables for Dagster; no test may see another's."""
     saved = dict(os.environ)
     for name in list(os.environ):
-        if name.startswith("DP_"):
+        if name.startswith("DP_") and not name.startswith("DP_TEST_"):
             del os.environ[name]
     yield
     os.environ.clear()
@@ -96,3 +96,25 @@ def run_cli(cli: CliRunner, settings: Settings):
         return cli.invoke(app, [command, *cli_args(settings, *extra)], env=env)
 
     return invoke
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database on the server `.ci/run` starts (DP_TEST_PG_URL)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    base = os.environ.get("DP_TEST_PG_URL")
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail("DP_TEST_PG_URL is not set in CI: scripts/test.sh starts PostgreSQL")
+        pytest.skip("no PostgreSQL: run the tests through scripts/test.sh")
+    name = f"dp_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield base.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()

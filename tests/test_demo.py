@@ -1,4 +1,4 @@
-"""The demo source must look like a real production database: constraints, NULLs, valid checksums."""
+"""The demo source must look like a production database: constraints, NULLs, valid checksums."""
 
 from __future__ import annotations
 
@@ -169,7 +169,8 @@ def test_totals_add_up(demo) -> None:
     wrong = _scalar(
         engine,
         "SELECT COUNT(*) FROM orders o JOIN (SELECT order_id, SUM(quantity * unit_price) s "
-        "FROM order_items GROUP BY order_id) i ON i.order_id = o.id WHERE ABS(o.total - i.s) > 0.005",
+        "FROM order_items GROUP BY order_id) i ON i.order_id = o.id "
+        "WHERE ABS(o.total - i.s) > 0.005",
     )
     assert wrong == 0
     unpaid = _scalar(

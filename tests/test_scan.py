@@ -1,4 +1,4 @@
-"""The scan must find the personal data of the demo shop, in several languages, and say when unsure."""
+"""The scan must find the demo shop's personal data, in several languages, and say when unsure."""
 
 from __future__ import annotations
 
@@ -209,8 +209,8 @@ def test_keys_and_contradicting_values(tmp_path: Path) -> None:
         conn.execute(countries.insert(), [{"iso": "DE"}, {"iso": "FR"}])
         conn.execute(
             people.insert(),
-            [{"id": i, "country_iso": "DE", "phone": "yes" if i % 2 else "no", "notes": "all emails"}
-             for i in range(1, 31)],
+            [{"id": i, "country_iso": "DE", "phone": "yes" if i % 2 else "no",
+              "notes": "all emails"} for i in range(1, 31)],
         )  # fmt: skip
     policy = propose_policy(engine)
     assert columns(policy, "countries")["iso"] == {"class": "key", "rule": "token"}

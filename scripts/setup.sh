@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Creates .venv and installs data_pipeline (with test extras when given "dev").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip uv >/dev/null
+EXTRA=""
+[ "${1:-}" = "dev" ] && EXTRA="[dev]"
+.venv/bin/python -m uv pip install -q -p .venv/bin/python -e ".${EXTRA}"
