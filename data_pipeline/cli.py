@@ -161,3 +161,7 @@ def releases(target: TargetOpt = None, home: HomeOpt = None) -> None:
 
 def main() -> None:  # pragma: no cover - console script entry
     app()
+
+
+if __name__ == "__main__":  # python -m data_pipeline.cli
+    app()

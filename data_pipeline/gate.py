@@ -1,0 +1,66 @@
+"""The release gate for code CI: the published target against the expectation suites.
+
+Exit 0 all critical expectations pass (and warnings too with --strict), 1 one failed, 2 the gate could
+not run (missing suites, unreachable target, wrong release). Reports carry counts, never values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from rich.console import Console
+
+from data_pipeline.config import Settings, redact_url
+from data_pipeline.db import check_reachable, make_engine
+from data_pipeline.errors import BadInput
+from data_pipeline.publish import published_release
+
+
+def run_gate(
+    settings: Settings,
+    *,
+    release: int | None,
+    junit: Path | None,
+    markdown: Path | None,
+    strict: bool,
+    console: Console,
+) -> int:
+    from data_pipeline.expectations import load_suites, validate_frame
+    from data_pipeline.reports import gate_exit_code, junit_xml, markdown_summary
+
+    if not settings.suites_dir.is_dir():
+        raise BadInput(f"suite directory {settings.suites_dir} not found: pass --suites DIR")
+    try:
+        suites = load_suites(settings.suites_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        raise BadInput(str(exc)) from None
+    if not suites:
+        raise BadInput(f"no suites (*.json) in {settings.suites_dir}")
+    engine = make_engine(settings.target_url, role="target")
+    check_reachable(engine, "target")
+    held = published_release(engine)
+    where = redact_url(settings.target_url)
+    if held is None:
+        raise BadInput(f"target {where} holds no release: run `data-pipeline run` first")
+    if release is not None and held != release:
+        raise BadInput(f"target {where} holds release {held}, not {release}")
+    tables = set(sa.inspect(engine).get_table_names())
+    missing = sorted(set(suites) - tables)
+    if missing:
+        raise BadInput(f"suites for tables the target lacks: {', '.join(missing)}")
+    results = []
+    with engine.connect() as conn:
+        for table, suite in sorted(suites.items()):
+            frame = pd.read_sql_table(table, conn)
+            results.append(validate_frame(frame, suite))
+    code = gate_exit_code(results, strict)
+    if junit:
+        junit_xml(results, junit, strict=strict)
+    summary = markdown_summary(results, strict)
+    if markdown:
+        markdown.write_text(summary)
+    console.print(summary, markup=False, highlight=False)
+    console.print(f"gate on release {held} of {where}: {'PASS' if code == 0 else 'FAIL'}")
+    return code
