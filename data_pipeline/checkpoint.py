@@ -204,20 +204,20 @@ class CheckpointStore:
             )
         return manifest
 
-    def batches(self, ref: CheckpointRef | str) -> Iterator[pd.DataFrame]:
+    def batches(self, ref: CheckpointRef | str, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """Verified data in bounded batches (at least one, possibly empty)."""
         manifest = self.manifest(ref)
         parquet = pq.ParquetFile(self._paths(manifest.id)[0])
         emitted = False
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
             emitted = True
             yield batch.to_pandas()
         if not emitted:
-            yield parquet.schema_arrow.empty_table().to_pandas()
+            yield parquet.schema_arrow.empty_table().to_pandas()[columns or slice(None)]
 
-    def read(self, ref: CheckpointRef | str) -> pd.DataFrame:
-        """A whole checkpoint in memory: for checks and tests on bounded tables."""
-        return pd.concat(list(self.batches(ref)), ignore_index=True)
+    def read(self, ref: CheckpointRef | str, columns: list[str] | None = None) -> pd.DataFrame:
+        """A whole checkpoint (or some columns of it) in memory."""
+        return pd.concat(list(self.batches(ref, columns)), ignore_index=True)
 
     def all_manifests(self) -> list[Manifest]:
         """Every sealed manifest (unverified: for listing and retention only)."""

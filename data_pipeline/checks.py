@@ -202,3 +202,99 @@ def k_anonymity(frame: pd.DataFrame, quasi: list[str], k: int) -> CheckOutcome:
         f"smallest group over ({', '.join(quasi)}) has {smallest} rows (k={k})",
         {"k": k, "smallest_group": smallest, "groups_below_k": int((sizes < k).sum())},
     )
+
+
+def k_anonymity_from_counts(sizes: pd.Series, quasi: list[str], k: int) -> CheckOutcome:
+    if not quasi or sizes.empty:
+        return CheckOutcome("k_anonymity", True, "no quasi-identifiers", {"k": k, "smallest_group": -1})
+    smallest = int(sizes.min())
+    return CheckOutcome(
+        "k_anonymity",
+        smallest >= k,
+        f"smallest group over ({', '.join(quasi)}) has {smallest} rows (k={k})",
+        {"k": k, "smallest_group": smallest, "groups_below_k": int((sizes < k).sum())},
+    )
+
+
+class TableAudit:
+    """The blocking checks of one table, accumulated batch by batch so memory stays bounded.
+
+    Keeps only counts and 64-bit keyed hashes (of unique keys), never values.
+    """
+
+    def __init__(self, table: Table, policy: dict[str, ColumnPolicy], quasi: list[str],
+                 source_prints: np.ndarray, key: AnonKey, k: int) -> None:
+        self.table, self.policy, self.quasi, self.k = table, policy, quasi, k
+        self.source_prints, self.key = source_prints, key
+        self.rows = 0
+        self.columns: list[str] | None = None
+        self.unique_sets = sorted(
+            {(c,) for c in table.unique_columns()} | set(table.unique) | {table.primary_key} - {()}
+        )
+        self._unique_hashes: dict[tuple[str, ...], list[np.ndarray]] = {u: [] for u in self.unique_sets}
+        self._group_sizes: pd.Series | None = None
+        self.leaks = 0
+        self._same: dict[str, list[int]] = {}
+
+    def add(self, raw: pd.DataFrame, out: pd.DataFrame) -> None:
+        self.rows += len(out)
+        if self.columns is None:
+            self.columns = list(out.columns)
+        hash_key = self.key.hash_key("unique-audit")
+        for cols in self.unique_sets:
+            subset = out[list(cols)].dropna()
+            if subset.empty:
+                continue
+            text = _canonical(subset).agg("\x1f".join, axis=1) if len(cols) > 1 else pd.Series(as_text(subset[cols[0]]))
+            self._unique_hashes[cols].append(keyed_hash(text, hash_key))
+        if self.quasi and len(out):
+            sizes = out[self.quasi].astype(str).value_counts(dropna=False)
+            if self._group_sizes is None:
+                self._group_sizes = sizes
+            else:
+                self._group_sizes = self._group_sizes.add(sizes, fill_value=0)
+        if len(self.source_prints) and len(out):
+            found = candidates(out, self.policy)
+            if not found.empty:
+                self.leaks += int(np.isin(fingerprints(found, self.key), self.source_prints).sum())
+        for column, share in same_as_original_share(raw, out, self.policy).items():
+            both = int((raw[column].notna() & out[column].notna()).sum())
+            same, total = self._same.setdefault(column, [0, 0])
+            self._same[column] = [same + round(share * both), total + both]
+
+    def outcomes(self, source_rows: int) -> list[CheckOutcome]:
+        dupes = {}
+        for cols, parts in self._unique_hashes.items():
+            if parts:
+                hashes = np.concatenate(parts)
+                count = len(hashes) - len(np.unique(hashes))
+                if count:
+                    dupes[",".join(cols)] = count
+        unique = CheckOutcome(
+            "unique_columns",
+            not dupes,
+            "unique and primary keys stay unique" if not dupes
+            else "duplicates in " + ", ".join(f"{k} ({v})" for k, v in dupes.items()),
+            {"duplicate_keys": sum(dupes.values())},
+        )
+        leak = CheckOutcome(
+            "no_leaked_originals",
+            self.leaks == 0,
+            "no original identifying value found in the output" if self.leaks == 0
+            else f"{self.leaks} original identifying value(s) found in the output; fix the policy",
+            {"leaked_values": self.leaks, "fingerprints": int(len(self.source_prints))},
+        )
+        return [
+            row_count_kept(source_rows, self.rows),
+            columns_classified(self.table, self.columns or self.table.column_names, self.policy),
+            unique,
+            leak,
+            k_anonymity_from_counts(
+                self._group_sizes if self._group_sizes is not None else pd.Series(dtype="int64"),
+                self.quasi, self.k,
+            ),
+        ]
+
+    @property
+    def same_as_original(self) -> dict[str, float]:
+        return {c: round(s / t, 6) for c, (s, t) in self._same.items() if t}

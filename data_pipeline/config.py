@@ -35,6 +35,7 @@ class Settings:
     raw_retention_days: float = 7.0
     keep_releases: int = 10
     k_anonymity: int = 5
+    ge_max_rows: int = 1_000_000  # GE validates in memory: the first N rows of big tables
     schedule_cron: str = "0 2 * * *"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -88,6 +89,7 @@ def load_settings(
         raw_retention_days=float(env.get("DP_RAW_RETENTION", "7")),
         keep_releases=int(env.get("DP_KEEP_RELEASES", "10")),
         k_anonymity=int(env.get("DP_K_ANONYMITY", "5")),
+        ge_max_rows=int(env.get("DP_GE_MAX_ROWS", "1000000")),
         schedule_cron=env.get("DP_SCHEDULE_CRON", "0 2 * * *"),
     )
 
