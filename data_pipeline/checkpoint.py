@@ -230,6 +230,9 @@ class CheckpointStore:
             found.append(Manifest(**data))
         return found
 
+    def has(self, cid: str) -> bool:
+        return all(p.exists() for p in self._paths(cid))
+
     def delete(self, manifest: Manifest) -> list[Path]:
         removed = []
         for path in self._paths(manifest.id):

@@ -112,13 +112,92 @@ def run(
     target: TargetOpt = None,
     policy: PolicyOpt = None,
     home: HomeOpt = None,
+    allow_destructive: Annotated[bool, typer.Option(help="Accept destructive schema changes")] = False,
+    resume: Annotated[bool, typer.Option(help="Reuse the newest valid checkpoints (no re-extract)")] = False,
 ) -> None:
     """Snapshot, anonymize, check and publish everything once, through Dagster, in process."""
     from data_pipeline.runner import run_once
 
     settings = _settings(source, target, policy, home)
-    outcome = run_once(settings, console)
-    raise typer.Exit(outcome)
+    raise typer.Exit(run_once(settings, console, allow_destructive=allow_destructive, resume=resume))
+
+
+@app.command()
+@fails_cleanly
+def plan(source: SourceOpt = None, target: TargetOpt = None, policy: PolicyOpt = None,
+         home: HomeOpt = None) -> None:
+    """Show the next run's stages, forward-only marks and schema changes. Changes nothing."""
+    from data_pipeline.pipeline import Pipeline
+
+    pipeline = Pipeline(_settings(source, target, policy, home))
+    _ = pipeline.policy  # an unclassified column is refused here too
+    the_plan = pipeline.plan()
+    console.print(the_plan.render(), markup=False, highlight=False)
+    if the_plan.destructive:
+        console.print("destructive changes: `run` refuses them unless --allow-destructive")
+
+
+@app.command()
+@fails_cleanly
+def rollback(
+    to: Annotated[str, typer.Option("--to", help="Release number, or `raw` (always refused)")],
+    target: TargetOpt = None,
+    source: SourceOpt = None,
+    policy: PolicyOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Re-publish release N's anonymized checkpoints atomically (exit 3 if that crosses anonymization)."""
+    from data_pipeline.pipeline import Pipeline
+    from data_pipeline.releases import rollback as do_rollback
+    from data_pipeline.runner import run_lock
+
+    settings = _settings(source, target, policy, home)
+    with run_lock(settings.home):
+        release = do_rollback(Pipeline(settings), to)
+    console.print(f"target {redact_url(settings.target_url)} now holds release {release.number} again")
+
+
+@app.command()
+@fails_cleanly
+def revoke(
+    release: Annotated[int, typer.Argument(help="Release whose policy leaked")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the ledger)")] = "policy leaks",
+    target: TargetOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Mark a release's policy as leaking: its releases are never re-published again."""
+    from data_pipeline.pipeline import Pipeline
+    from data_pipeline.releases import revoke as do_revoke
+
+    settings = _settings(target=target, home=home)
+    revoked = do_revoke(Pipeline(settings), release, reason)
+    console.print(f"revoked policy {revoked.policy_digest[:12]} of release {release}; "
+                  "roll forward with a fixed policy: data-pipeline roll-forward --policy FILE")
+
+
+@app.command("roll-forward")
+@fails_cleanly
+def roll_forward(source: SourceOpt = None, target: TargetOpt = None, policy: PolicyOpt = None,
+                 home: HomeOpt = None) -> None:
+    """Re-anonymize the newest raw checkpoint within retention with the current policy; publish."""
+    from data_pipeline.runner import run_once
+
+    settings = _settings(source, target, policy, home)
+    raise typer.Exit(run_once(settings, console, require_snapshot=True))
+
+
+@app.command()
+@fails_cleanly
+def purge(home: HomeOpt = None, target: TargetOpt = None) -> None:
+    """Delete expired raw checkpoints (and anonymized ones beyond DP_KEEP_RELEASES), then verify."""
+    from data_pipeline.pipeline import Pipeline
+    from data_pipeline.retention import purge as do_purge
+
+    report = do_purge(Pipeline(_settings(home=home, target=target)))
+    console.print(
+        f"purged {len(report.raw_removed)} raw and {len(report.anonymized_removed)} anonymized "
+        f"checkpoint(s); kept {report.raw_kept} raw, {report.anonymized_kept} anonymized"
+    )
 
 
 @app.command()

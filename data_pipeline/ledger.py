@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,13 +55,24 @@ class Release:
     policy_digest: str
     key_epoch: str
     kind: str  # "published" or "rolled_back"
-    revoked: bool = False
+    revoked: bool = False  # its policy was later marked leaking: never re-published
+    schema: dict | None = None
 
 
 class Ledger:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """`create=False` reads only (for plans): a missing ledger is an empty one."""
         self.engine = make_engine(url, role="ledger")
-        metadata.create_all(self.engine)
+        if create:
+            metadata.create_all(self.engine)
+        database = self.engine.url.database
+        if not create and self.engine.dialect.name == "sqlite" and database and not Path(database).exists():
+            self._exists = False  # inspecting would create the file
+        else:
+            self._exists = create or sa.inspect(self.engine).has_table(events.name)
+
+    def revoked_policies(self) -> set[str]:
+        return {e.details["policy_digest"] for e in self.events("revoked")}
 
     def record(
         self,
@@ -86,6 +98,8 @@ class Ledger:
             )
 
     def events(self, kind: str | None = None, target: str | None = None) -> list[Event]:
+        if not self._exists:
+            return []
         query = sa.select(events).order_by(events.c.id)
         if kind:
             query = query.where(events.c.kind == kind)
@@ -99,7 +113,7 @@ class Ledger:
 
     def releases(self, target: str | None = None) -> list[Release]:
         """Every release, oldest first, with revocations applied."""
-        revoked = {(e.target, e.release) for e in self.events("revoked", target)}
+        revoked = self.revoked_policies()
         out = []
         for e in self.events(target=target):
             if e.kind not in ("published", "rolled_back") or e.release is None:
@@ -114,7 +128,8 @@ class Ledger:
                     policy_digest=e.details.get("policy_digest", ""),
                     key_epoch=e.details.get("key_epoch", ""),
                     kind=e.kind,
-                    revoked=(e.target, e.release) in revoked,
+                    revoked=e.details.get("policy_digest") in revoked,
+                    schema=e.details.get("schema"),
                 )
             )
         return out

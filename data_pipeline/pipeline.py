@@ -25,6 +25,7 @@ from data_pipeline.db import check_reachable, make_engine
 from data_pipeline.errors import BadInput, ChecksFailed
 from data_pipeline.keys import AnonKey, load_key
 from data_pipeline.ledger import Ledger, Release
+from data_pipeline.plan import Plan, build_plan
 from data_pipeline.policy import ResolvedPolicy, load_policy
 from data_pipeline.publish import publish
 from data_pipeline.schema import Schema, Table, reflect
@@ -106,6 +107,23 @@ class Pipeline:
     def preflight(self) -> None:
         """Everything that can be refused before a single row is copied (exit 2)."""
         _ = self.schema, self.policy, self.key, self.target
+        if self.policy.digest in self.ledger.revoked_policies():
+            raise BadInput(
+                f"policy {self.settings.policy_path} was revoked as leaking (digest "
+                f"{self.policy.digest[:12]}); fix it before running again"
+            )
+
+    def plan(self) -> Plan:
+        """The next run's stages and schema changes, computed with no side effects."""
+        ledger = Ledger(self.settings.ledger_url, create=False)
+        current = ledger.current(self.settings.target_url)
+        previous = None
+        if current is not None and current.schema:
+            previous = (current.number, Schema.from_dict(current.schema))
+        return build_plan(
+            self.settings.source_url, self.settings.target_url, self.schema, previous,
+            ledger.next_release_number(self.settings.target_url),
+        )
 
     # -- stages ---------------------------------------------------------------------------------
 

@@ -101,7 +101,8 @@ def publish(
     rows: dict[str, int] = {}
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
+            # concurrent publishers to one target queue here instead of interleaving
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('data_pipeline.publish'))")
         ours = (set(meta.tables) | _previous_tables(conn, existing)) & existing
         if ours:
             old = sa.MetaData()

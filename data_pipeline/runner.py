@@ -5,13 +5,24 @@ The same asset graph the UI and the nightly schedule use; only the executor diff
 
 from __future__ import annotations
 
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 from rich.console import Console
 
-from data_pipeline.config import Settings, redact_url
+from data_pipeline.config import Settings
+from data_pipeline.errors import BadInput, PipelineError
 from data_pipeline.pipeline import Pipeline
+
+
+class Busy(PipelineError):
+    """Another run holds DP_HOME (exit 4): nothing was touched."""
+
+    exit_code = 4
 
 DAGSTER_YAML = """\
 # Embedded default: Dagster's own storage is SQLite under DP_HOME/dagster.
@@ -31,29 +42,97 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
-def run_once(settings: Settings, console: Console) -> int:
+@contextmanager
+def run_lock(home: Path) -> Iterator[None]:
+    """One run per DP_HOME at a time: a second one fails at once with a clear message."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "run.lock"
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise Busy(f"another data-pipeline run (pid {holder}) holds {path}; wait for it to finish") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def resumable(pipeline: Pipeline, instance: dg.DagsterInstance) -> list[dg.AssetKey] | None:
+    """What is left to do when the newest snapshot is still valid: the assets after it, or only
+    `published` when every table's anonymized checkpoint already matches policy, key and checks."""
+    from assets.assets import anonymized_key, latest_ref, snapshot_key
+    from data_pipeline.releases import newest_raw_snapshot
+
+    snapshot = newest_raw_snapshot(pipeline)
+    if snapshot is None:
+        return None
+    tables = pipeline.schema.names
+    try:
+        snaps = {t: latest_ref(instance, snapshot_key(t)) for t in tables}
+    except dg.Failure:
+        return None
+    if any(not ref.id.startswith(snapshot.batch + "/") for ref in snaps.values()):
+        return None
+    for ref in snaps.values():
+        pipeline.vault.manifest(ref)  # sha256 verified: a corrupt checkpoint is never resumed from
+    downstream = [anonymized_key(t) for t in tables] + [dg.AssetKey("published")]
+    try:
+        anons = {t: latest_ref(instance, anonymized_key(t)) for t in tables}
+    except dg.Failure:
+        return downstream
+    for table, ref in anons.items():
+        manifest = pipeline.anonymized.manifest(ref) if pipeline.anonymized.has(ref.id) else None
+        if (manifest is None or manifest.parents != (snaps[table].id,)
+                or manifest.policy_digest != pipeline.policy.digest
+                or manifest.key_epoch != pipeline.key.epoch):
+            return downstream
+    if pipeline.unchecked_or_failed(anons):
+        return downstream
+    return [dg.AssetKey("published")]
+
+
+def run_once(settings: Settings, console: Console, *, allow_destructive: bool = False,
+             resume: bool = False, require_snapshot: bool = False) -> int:
     """0 published, 1 a blocking check failed (nothing published), 2 bad input."""
     from assets.definitions import build_definitions
     from assets.schedules import ANONYMIZED_COPY_JOB
 
     pipeline = Pipeline(settings)
-    pipeline.preflight()  # bad URL, policy, key: exit 2 before anything is copied
-    tables = pipeline.schema.names
-    console.print(
-        f"source {redact_url(settings.source_url)}: {len(tables)} tables; "
-        f"target {redact_url(settings.target_url)}"
-    )
-    prepare_dagster_home(settings)
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def(ANONYMIZED_COPY_JOB)
-    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-        with console.status("running snapshot -> anonymize -> checks -> publish"):
-            result = job.execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    with run_lock(settings.home):
+        pipeline.preflight()  # bad URL, policy, key: exit 2 before anything is copied
+        plan = pipeline.plan()
+        console.print(plan.render(), markup=False, highlight=False)
+        if plan.destructive and not allow_destructive:
+            raise BadInput(
+                f"{len(plan.destructive)} destructive schema change(s) against release "
+                f"{plan.previous_release}; nothing was copied. Re-run with --allow-destructive to accept."
             )
-        return report(result, tables, console)
+        tables = pipeline.schema.names
+        prepare_dagster_home(settings)
+        defs = build_definitions(settings)
+        job = defs.resolve_job_def(ANONYMIZED_COPY_JOB)
+        with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+            selection = resumable(pipeline, instance) if resume or require_snapshot else None
+            if require_snapshot and selection is None:
+                raise BadInput("no raw checkpoint within retention to roll forward from: run `data-pipeline run`")
+            if selection:
+                console.print(f"resuming from the newest valid checkpoints: {len(selection)} asset(s) to run")
+            with console.status("running snapshot -> anonymize -> checks -> publish"):
+                result = job.execute_in_process(
+                    instance=instance,
+                    raise_on_error=False,
+                    asset_selection=selection,
+                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                )
+            return report(result, tables, console)
 
 
 def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: Console) -> int:
