@@ -85,9 +85,12 @@ def check_result(outcome: CheckOutcome, key: dg.AssetKey) -> dg.AssetCheckResult
     )
 
 
-def build_snapshot(schema: Schema) -> dg.AssetsDefinition:
+def build_snapshot(schema: Schema, pool: str | None = None) -> dg.AssetsDefinition:
+    """`pool`: the source database's concurrency pool (assets.execution.database_pool)."""
+
     @dg.multi_asset(
         name="snapshot",
+        pool=pool,
         specs=[
             dg.AssetSpec(
                 snapshot_key(t.name),
@@ -141,7 +144,8 @@ def build_anonymized(table: Table, has_suite: bool) -> dg.AssetsDefinition:
     )
     def anonymized(context: dg.AssetExecutionContext, pipeline: PipelineResource):
         p = pipeline.pipeline()
-        result = p.anonymize(latest_ref(context.instance, snapshot_key(table.name)), run_id=context.run.run_id)
+        snapshot = latest_ref(context.instance, snapshot_key(table.name))
+        result = p.anonymize(snapshot, run_id=context.run.run_id)
         context.log.info(f"anonymized/{table.name}: {result.ref.rows} rows (forward-only)")
         checks = [check_result(o, key) for o in result.outcomes]
         if has_suite and result.suite is not None:
@@ -157,7 +161,10 @@ def build_anonymized(table: Table, has_suite: bool) -> dg.AssetsDefinition:
                     "failed_critical": len(suite.failed_critical),
                     "failed_warning": len(suite.failed_warning),
                     "unexpected_total": sum(o.unexpected_count or 0 for o in suite.outcomes),
-                    **({"data_docs": dg.MetadataValue.path(str(suite.docs_index))} if suite.docs_index else {}),
+                    **(
+                        {"data_docs": dg.MetadataValue.path(str(suite.docs_index))}
+                        if suite.docs_index else {}
+                    ),
                 },
             ))
         metadata = ref_metadata(result.ref, table, forward_only=True)
@@ -190,9 +197,12 @@ def build_foreign_key_check(table: Table) -> dg.AssetChecksDefinition:
     return foreign_keys_resolve
 
 
-def build_published(schema: Schema) -> dg.AssetsDefinition:
+def build_published(schema: Schema, pool: str | None = None) -> dg.AssetsDefinition:
+    """`pool`: the target database's concurrency pool (assets.execution.database_pool)."""
+
     @dg.asset(
         key="published",
+        pool=pool,
         deps=[anonymized_key(t.name) for t in schema.tables],
         group_name="release",
         kinds={"sqlalchemy"},

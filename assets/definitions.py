@@ -1,7 +1,8 @@
 """The code location: everything assembled from the source schema and the settings.
 
 `dagster dev -m assets.definitions` opens it. Settings come from DP_* environment variables (see
-README); the assets are generated per source table.
+README); the assets are generated per source table. Runs use Dagster's multiprocess executor (or the
+one DP_EXECUTOR names) with a concurrency pool per database: see assets/execution.py.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.assets import build_anonymized, build_foreign_key_check, build_published, build_snapshot
+from assets.execution import build_executor, database_pool
 from assets.resources import export_settings, pipeline_resource
 from assets.schedules import anonymized_copy_job, nightly_anonymized_copy
 from assets.sensors import record_failed_runs
@@ -22,18 +24,19 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     job = anonymized_copy_job()
     return dg.Definitions(
         assets=[
-            build_snapshot(schema),
+            build_snapshot(schema, pool=database_pool(settings.source_url)),
             *[
                 build_anonymized(t, (settings.suites_dir / f"{t.name}.json").exists())
                 for t in schema.tables
             ],
-            build_published(schema),
+            build_published(schema, pool=database_pool(settings.target_url)),
         ],
         asset_checks=[build_foreign_key_check(t) for t in schema.tables if t.foreign_keys],
         jobs=[job],
         schedules=[nightly_anonymized_copy(job, settings.schedule_cron)],
         sensors=[record_failed_runs],
         resources={"pipeline": pipeline_resource()},
+        executor=build_executor(),
     )
 
 

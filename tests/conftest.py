@@ -70,14 +70,14 @@ def settings(home: Path, source_db: Path, no_suites: Path) -> Settings:
     )
 
 
-def cli_args(settings: Settings, *extra: str) -> list[str]:
-    return [
-        "--home", str(settings.home),
-        "--source", settings.source_url,
-        "--target", settings.target_url,
-        "--policy", str(settings.policy_path),
-        *extra,
-    ]
+TARGET_ONLY = {"revoke", "purge", "releases", "gate"}
+
+
+def cli_args(settings: Settings, *extra: str, command: str = "run") -> list[str]:
+    args = ["--home", str(settings.home), "--target", settings.target_url]
+    if command not in TARGET_ONLY:
+        args += ["--source", settings.source_url, "--policy", str(settings.policy_path)]
+    return [*args, *extra]
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def run_cli(cli: CliRunner, settings: Settings):
     def invoke(command: str = "run", *extra: str, env: dict[str, str] | None = None,
                suites: Path | None = None):
         os.environ["DP_SUITES"] = str(suites or settings.suites_dir)
-        return cli.invoke(app, [command, *cli_args(settings, *extra)], env=env)
+        return cli.invoke(app, [command, *cli_args(settings, *extra, command=command)], env=env)
 
     return invoke
 

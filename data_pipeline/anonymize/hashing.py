@@ -1,33 +1,77 @@
 """Keyed, vectorized hashing: the one source of determinism for every rule.
 
-pandas' `hash_array` is SipHash-2-4 keyed by a 16-byte key, but it ignores the key for numeric
-dtypes, so every value is hashed as text. `mix` derives further independent 64-bit streams from one
-hash (splitmix64), so a rule needs only one pass of SipHash per column.
+Every value is hashed as its canonical text (`as_text`: 42, 42.0 and '42' agree) with SipHash-2-4 under
+a 16-byte sub-key, through pandas' `hash_array` (SipHash-2-4, then a bijective splitmix finalizer).
+pandas ignores the key for numeric dtypes, which is why numbers are hashed as text. Two speed-ups that
+never change a hash: text goes in as `bytes` (pandas skips re-encoding), and columns with many repeats
+are dictionary-encoded by Arrow first so each distinct value is hashed once.
+
+`mix` derives further independent 64-bit streams from one hash (splitmix64), so a rule needs only one
+SipHash pass per column. Builders at the bottom turn digit matrices into Arrow strings without Python
+objects, so outputs stay columnar.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 ALPHABET36 = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+_SAMPLE = 4096  # rows looked at to decide whether dictionary-encoding pays
 
 
 def as_text(values: pd.Series) -> np.ndarray:
     """Canonical text of each value, so 42, 42.0 (an int column with NULLs) and '42' agree."""
-    if pd.api.types.is_float_dtype(values.dtype) and (values % 1 == 0).all():
-        values = values.astype("int64")
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values.dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(dtype=object)
-    return values.astype(str).to_numpy(dtype=object)
+    return np.asarray(text_array(values).to_numpy(zero_copy_only=False), dtype=object)
 
 
-def keyed_hash(values: pd.Series, hash_key: str) -> np.ndarray:
+def text_array(values: pd.Series) -> pa.Array:
+    """`as_text` as an Arrow string array (no NULLs expected); cheap for Arrow-backed text."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return pa.array(np.where(values.to_numpy(dtype=bool), "True", "False"), type=pa.string())
+    if pd.api.types.is_float_dtype(dtype):
+        numbers = values.to_numpy(dtype="float64")
+        if len(numbers) and np.isfinite(numbers).all() and (numbers % 1 == 0).all():
+            return pc.cast(pa.array(numbers.astype(np.int64)), pa.string())
+        return pa.array(values.astype(str).to_numpy(dtype=object), type=pa.string())
+    if pd.api.types.is_integer_dtype(dtype):
+        return pc.cast(pa.array(values.to_numpy(dtype=np.int64)), pa.string())
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return pa.array(values.dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(dtype=object), type=pa.string())
+    if pd.api.types.is_string_dtype(dtype) and dtype != object:
+        return _plain(pa.array(values.array))
+    try:
+        return pa.array(values.to_numpy(dtype=object), type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: their str()
+        return pa.array(values.astype(str).to_numpy(dtype=object), type=pa.string())
+
+
+def _plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous `string` array (not large_string, not chunked)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    return arr.cast(pa.string()) if arr.type != pa.string() else arr
+
+
+def keyed_hash(values: pd.Series | pa.Array, hash_key: str) -> np.ndarray:
     """SipHash-2-4 of each value's text under `hash_key`: uint64, same order as `values`."""
-    return pd.util.hash_array(as_text(values), hash_key=hash_key, categorize=True)
+    text = _plain(values) if isinstance(values, pa.Array | pa.ChunkedArray) else text_array(values)
+    if len(text) > 2 * _SAMPLE and pc.count_distinct(text.slice(0, _SAMPLE)).as_py() < _SAMPLE // 2:
+        encoded = pc.dictionary_encode(text)
+        distinct = _siphash(encoded.dictionary, hash_key)
+        return distinct[encoded.indices.to_numpy(zero_copy_only=False)]
+    return _siphash(text, hash_key)
+
+
+def _siphash(text: pa.Array, hash_key: str) -> np.ndarray:
+    raw = text.cast(pa.binary()).to_numpy(zero_copy_only=False)
+    return pd.util.hash_array(np.asarray(raw, dtype=object), hash_key=hash_key, categorize=False)
 
 
 def mix(h: np.ndarray, salt: int) -> np.ndarray:
@@ -39,24 +83,50 @@ def mix(h: np.ndarray, salt: int) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def digit_matrix(h: np.ndarray, width: int, base: int = 10) -> np.ndarray:
-    """(n, width) keyed digits in [0, base): column j comes from stream j of each hash."""
-    out = np.empty((len(h), width), dtype=np.uint8)
-    for j in range(width):
-        out[:, j] = mix(h, 1000 + j) % np.uint64(base)
+def radix_digits(x: np.ndarray, width: int, base: int) -> np.ndarray:
+    """(n, width) digits of each uint64 in `base`, most significant first: an exact encoding
+    when base**width >= 2**64, otherwise the low `width` digits."""
+    out = np.empty((len(x), width), dtype=np.uint8)
+    x = x.copy()
+    b = np.uint64(base)
+    for j in range(width - 1, -1, -1):
+        out[:, j] = x % b
+        x //= b
     return out
 
 
-def base36(x: np.ndarray, width: int) -> np.ndarray:
-    """Fixed-width lowercase base-36 text of each uint64 (zero-padded), as an object array."""
-    digits = np.empty((len(x), width), dtype=np.uint8)
-    x = x.copy()
-    for j in range(width - 1, -1, -1):
-        digits[:, j] = ALPHABET36[(x % np.uint64(36)).astype(np.intp)]
-        x //= np.uint64(36)
-    return digits.view(f"S{width}").ravel().astype(str).astype(object)
+def digit_matrix(h: np.ndarray, width: int, base: int = 10) -> np.ndarray:
+    """(n, width) keyed digits in [0, base): every 64-bit stream yields as many as it holds."""
+    per_stream = max(1, int(np.floor(64 / np.log2(base))) - 1)  # drop one: keeps the bias tiny
+    parts = []
+    for s in range(0, width, per_stream):
+        parts.append(radix_digits(mix(h, 1000 + s), per_stream, base))
+    return np.concatenate(parts, axis=1)[:, :width] if parts else np.empty((len(h), 0), np.uint8)
 
 
-def pick(pool: np.ndarray, h: np.ndarray) -> np.ndarray:
+def fixed_strings(chars: np.ndarray) -> pa.Array:
+    """(n, w) ASCII byte matrix -> Arrow strings of length w, built from buffers (no objects)."""
+    n, w = chars.shape
+    offsets = np.arange(0, (n + 1) * w, w, dtype=np.int32) if n else np.zeros(1, np.int32)
+    data = np.ascontiguousarray(chars, dtype=np.uint8)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def base36(x: np.ndarray, width: int) -> pa.Array:
+    """Fixed-width lowercase base-36 text of each uint64 (zero-padded)."""
+    return fixed_strings(ALPHABET36[radix_digits(x, width, 36)])
+
+
+def digits_text(matrix: np.ndarray) -> pa.Array:
+    """(n, w) digits 0-9 -> Arrow strings of w digits."""
+    return fixed_strings(matrix.astype(np.uint8) + 48)
+
+
+def index(h: np.ndarray, size: int) -> np.ndarray:
+    """A position in [0, size) chosen by each hash."""
+    return (h % np.uint64(size)).astype(np.intp)
+
+
+def pick(pool: pa.Array, h: np.ndarray) -> pa.Array:
     """Pool entry chosen by each hash."""
-    return pool[(h % np.uint64(len(pool))).astype(np.intp)]
+    return pool.take(pa.array(index(h, len(pool))))

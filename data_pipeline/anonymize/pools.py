@@ -1,21 +1,43 @@
 """Faker value pools, built once per run and locale, then indexed by keyed hashes.
 
 A seeded Faker gives a deterministic *sequence*, not a *mapping*; indexing a fixed, sorted pool with a
-keyed hash of the value gives a mapping that does not depend on row order. Pools depend on Faker's
-version and locale, which is why both are pinned and recorded.
+keyed hash of the value gives a mapping that does not depend on row order. Names come straight from the
+locale's provider lists (complete and instant); other kinds are seeded draws. Pools depend on Faker's
+version and locale, which is why both are pinned and a known-vector test watches the mapping.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 
 import numpy as np
+import pyarrow as pa
 from faker import Faker
 
 POOL_SEED = 20261127
-_DRAWS = {"first_name": 30_000, "last_name": 30_000, "city": 8_000, "street_address": 8_000,
-          "company": 8_000, "job": 3_000, "word": 5_000}
+FALLBACK_LOCALE = "en_US"
+_LISTS = {"first_name": "first_names", "last_name": "last_names"}
+_DRAWS = {"city": 3_000, "street_address": 3_000, "company": 2_000, "postcode": 3_000}
+_MIN_SLUGS = 20  # a locale with fewer ASCII name slugs (ja_JP, say) uses the fallback's
+
+# ISO 3166-1 alpha-2 -> Faker locale, for rules with `country_column`.
+COUNTRY_LOCALES: dict[str, str] = {
+    "US": "en_US", "GB": "en_GB", "UK": "en_GB", "IE": "en_IE", "CA": "en_CA", "AU": "en_AU",
+    "NZ": "en_NZ", "IN": "en_IN", "DE": "de_DE", "AT": "de_AT", "CH": "de_CH", "FR": "fr_FR",
+    "BE": "fr_BE", "NL": "nl_NL", "ES": "es_ES", "MX": "es_MX", "IT": "it_IT", "PT": "pt_PT",
+    "BR": "pt_BR", "PL": "pl_PL", "CZ": "cs_CZ", "SE": "sv_SE", "DK": "da_DK", "NO": "no_NO",
+    "FI": "fi_FI", "JP": "ja_JP",
+}  # fmt: skip
+
+
+def _provider_list(fake: Faker, attr: str) -> list[str]:
+    for provider in fake.providers:
+        values = getattr(provider, attr, None)
+        if values:
+            return list(values)  # tuples, lists, and OrderedDicts of weights (keys)
+    return []
 
 
 @cache
@@ -23,22 +45,46 @@ def pool(locale: str, kind: str) -> np.ndarray:
     """Sorted distinct values of `Faker(locale).<kind>()`; the same on every run."""
     fake = Faker(locale)
     fake.seed_instance(POOL_SEED)
-    method = getattr(fake, kind)
-    values = sorted({method() for _ in range(_DRAWS.get(kind, 5_000))})
-    return np.array(values, dtype=object)
+    values = _provider_list(fake, _LISTS[kind]) if kind in _LISTS else []
+    if not values:
+        method = getattr(fake, kind)
+        values = [method() for _ in range(_DRAWS.get(kind, 3_000))]
+    cleaned = {" ".join(str(v).split()).replace(" ,", ",") for v in values}  # en_GB has '\n' inside
+    return np.array(sorted(cleaned - {""}), dtype=object)
+
+
+def slug(text: str) -> str:
+    """Lowercase ASCII letters of a name, accents folded: 'Jérôme-Élie' -> 'jeromeelie'."""
+    plain = unicodedata.normalize("NFKD", text.replace("ß", "ss")).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z]", "", plain.lower())
 
 
 @cache
 def slug_pool(locale: str, kind: str) -> np.ndarray:
-    """Lowercase ASCII versions of a name pool, for emails and usernames."""
-    slugs = sorted({re.sub(r"[^a-z]", "", v.lower()) for v in pool(locale, kind)} - {""})
+    """Distinct ASCII slugs of a name pool, for emails and usernames."""
+    slugs = sorted({slug(v) for v in pool(locale, kind)} - {""})
+    if len(slugs) < _MIN_SLUGS and locale != FALLBACK_LOCALE:
+        return slug_pool(FALLBACK_LOCALE, kind)
     return np.array(slugs, dtype=object)
 
 
-class Pools:
-    """Per-run access to pools for one locale."""
+@cache
+def _arrow(values: tuple[str, str, bool]) -> pa.Array:
+    locale, kind, slugs = values
+    return pa.array((slug_pool if slugs else pool)(locale, kind), type=pa.string())
 
-    def __init__(self, locale: str = "en_US") -> None:
+
+def locale_for(country: str | None, default: str) -> str:
+    """The Faker locale of a country code; unknown countries get the policy's locale."""
+    if not isinstance(country, str):
+        return default
+    return COUNTRY_LOCALES.get(country.strip().upper(), default)
+
+
+class Pools:
+    """Per-run access to pools: one default locale, others on demand (country-consistent rules)."""
+
+    def __init__(self, locale: str = FALLBACK_LOCALE) -> None:
         self.locale = locale
 
     def __getitem__(self, kind: str) -> np.ndarray:
@@ -46,3 +92,14 @@ class Pools:
 
     def slugs(self, kind: str) -> np.ndarray:
         return slug_pool(self.locale, kind)
+
+    def arrow(self, kind: str, locale: str | None = None, slugs: bool = False) -> pa.Array:
+        """The pool as an Arrow string array (what rules index with `take`)."""
+        return _arrow((locale or self.locale, kind, slugs))
+
+    def warm(self, kinds: tuple[str, ...] = ("first_name", "last_name", "city", "street_address")) -> None:
+        """Build pools ahead of the first chunk (the benchmark times this separately)."""
+        for kind in kinds:
+            self.arrow(kind)
+        self.arrow("first_name", slugs=True)
+        self.arrow("last_name", slugs=True)

@@ -2,7 +2,9 @@
 
 A rule is a pure function over a whole column (never per row in Python): it receives the non-NULL
 values of one column chunk and a `RuleContext`, and returns the anonymized values, same length and
-index. NULL stays NULL: the engine never hands NULLs to a rule.
+index. NULL stays NULL: the engine never hands NULLs to a rule. A rule's output for a value depends
+only on the key, the value, its options (and the row's subject or country where an option names one):
+never on row order, chunking or the other rows, so every table and run maps a value alike.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 if TYPE_CHECKING:
     from data_pipeline.anonymize.pools import Pools
@@ -45,10 +48,22 @@ class RuleContext:
     def options(self) -> dict[str, Any]:
         return self.policy.options
 
-    def hash(self, values: pd.Series, domain: str | None = None) -> np.ndarray:
+    def hash(self, values: pd.Series | pa.Array, domain: str | None = None) -> np.ndarray:
         from data_pipeline.anonymize.hashing import keyed_hash
 
         return keyed_hash(values, self.key.hash_key(domain or self.policy.domain))
+
+    def locales(self, values: pd.Series) -> np.ndarray | None:
+        """Faker locale of each row from the `country_column` option; None without the option."""
+        from data_pipeline.anonymize.pools import locale_for
+
+        column = self.options.get("country_column")
+        if not column or self.pools is None:
+            return None
+        countries = self.frame.loc[values.index, column]
+        codes, uniques = pd.factorize(countries)
+        table = np.array([locale_for(c, self.pools.locale) for c in uniques] + [self.pools.locale], dtype=object)
+        return table[codes]  # code -1 (NULL country) takes the last entry: the policy locale
 
 
 RuleFn = Callable[[pd.Series, RuleContext], pd.Series]
@@ -64,6 +79,7 @@ class Rule:
     types: frozenset[str] | None = None  # generic column types it accepts; None: any
     identifying: bool = False  # its originals identify a person alone: leak-checked everywhere
     unique_safe: bool = False  # distinct inputs give distinct outputs (up to a 64-bit hash)
+    validate: Callable[[dict[str, Any]], list[str]] | None = None  # checks option values
     doc: str = ""
 
     def check(self, cls: str, options: dict[str, Any], column: Column) -> list[str]:
@@ -78,8 +94,13 @@ class Rule:
             if name not in self.options:
                 allowed = ", ".join(self.options) or "none"
                 problems.append(f"rule `{self.name}` has no option `{name}` (allowed: {allowed})")
-            elif not isinstance(value, self.options[name]):
-                problems.append(f"option `{name}` of `{self.name}` must be {self.options[name].__name__}")
+            elif not isinstance(value, self.options[name]) or (
+                isinstance(value, bool) and self.options[name] in (int, (int, float))
+            ):
+                kind = getattr(self.options[name], "__name__", "a number")
+                problems.append(f"option `{name}` of `{self.name}` must be {kind}")
+        if self.validate is not None and not problems:
+            problems += [f"rule `{self.name}`: {p}" for p in self.validate(options)]
         if self.types is not None and column.generic not in self.types:
             problems.append(f"rule `{self.name}` does not fit column type {column.type}")
         if self.name == "null" and not column.nullable:
@@ -99,6 +120,7 @@ def register(
     types: frozenset[str] | None = None,
     identifying: bool = False,
     unique_safe: bool = False,
+    validate: Callable[[dict[str, Any]], list[str]] | None = None,
 ) -> Callable[[RuleFn], RuleFn]:
     """Decorator: make a column function available to policies under `name`."""
 
@@ -114,6 +136,7 @@ def register(
             types=types,
             identifying=identifying,
             unique_safe=unique_safe,
+            validate=validate,
             doc=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
         )
         return fn

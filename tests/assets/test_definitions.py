@@ -7,8 +7,8 @@ import dagster as dg
 from assets.assets import FORWARD_ONLY_TAG, IN_STEP_CHECKS
 from assets.definitions import build_definitions
 from data_pipeline.config import DEFAULT_SUITES, Settings
-from data_pipeline.schema import reflect
 from data_pipeline.db import make_engine
+from data_pipeline.schema import reflect
 
 
 def test_definitions_load_with_every_table(settings: Settings) -> None:

@@ -1,0 +1,86 @@
+"""How runs execute: Dagster's own executors and concurrency pools, nothing home-made.
+
+- Every step runs in its own process (Dagster's multiprocess executor, `forkserver` start method with
+  the code location preloaded, so a step does not pay for importing pandas and Dagster again).
+- Steps that hold a database connection are in one Dagster concurrency pool per database
+  (`db:<backend>:<host:port>/<database>`): the instance's `concurrency: pools:` settings in
+  dagster.yaml cap how many such steps run at once across all runs (deploy/dagster.yaml: 1).
+- `DP_EXECUTOR` grows the same code location into other Dagster executors: `celery` (dagster-celery)
+  or `k8s` (dagster-k8s), configured by the YAML file in `DP_EXECUTOR_CONFIG` (see deploy/).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import dagster as dg
+import yaml
+from sqlalchemy.engine import make_url
+
+from data_pipeline.db import normalize_url
+from data_pipeline.errors import BadInput
+
+EXECUTOR_ENV = "DP_EXECUTOR"
+EXECUTOR_CONFIG_ENV = "DP_EXECUTOR_CONFIG"
+FORKSERVER_PRELOAD = ["dagster", "assets.definitions"]
+
+# name -> (module, attribute, the package to install, pinned like dagster-postgres)
+EXTERNAL_EXECUTORS = {
+    "celery": ("dagster_celery", "celery_executor", "dagster-celery==0.29.27"),
+    "k8s": ("dagster_k8s", "k8s_job_executor", "dagster-k8s==0.29.27"),
+}
+EXECUTORS = ("multiprocess", "in_process", *EXTERNAL_EXECUTORS)
+
+
+def database_pool(url: str) -> str:
+    """The concurrency pool of one database: backend, host, port and database name, never the user,
+    password or query string (pool names show in the UI)."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except Exception:  # noqa: BLE001 - an unparsable URL fails later, with its own clear message
+        return "db:unparsable-url"
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        where = parsed.database or "memory"
+    else:
+        port = f":{parsed.port}" if parsed.port else ""
+        where = f"{parsed.host or 'localhost'}{port}/{parsed.database or ''}"
+    return re.sub(r"\s+", "_", f"db:{backend}:{where}")
+
+
+def executor_config(env: Mapping[str, str] = os.environ) -> dict:
+    path = env.get(EXECUTOR_CONFIG_ENV)
+    if not path:
+        return {}
+    try:
+        config = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise BadInput(f"{EXECUTOR_CONFIG_ENV}={path}: {exc.__class__.__name__}: {exc}") from None
+    if not isinstance(config, dict):
+        raise BadInput(f"{EXECUTOR_CONFIG_ENV}={path}: expected a mapping of executor config")
+    return config
+
+
+def build_executor(env: Mapping[str, str] = os.environ) -> dg.ExecutorDefinition:
+    """The executor every job of the code location uses, chosen by DP_EXECUTOR (default multiprocess)."""
+    name = env.get(EXECUTOR_ENV) or "multiprocess"
+    config = executor_config(env)
+    if name == "multiprocess":
+        config = {"start_method": {"forkserver": {"preload_modules": FORKSERVER_PRELOAD}}, **config}
+        return dg.multiprocess_executor.configured(config, name="multiprocess")
+    if name == "in_process":
+        base = dg.in_process_executor
+    elif name in EXTERNAL_EXECUTORS:
+        module, attribute, package = EXTERNAL_EXECUTORS[name]
+        try:
+            base = getattr(importlib.import_module(module), attribute)
+        except ImportError:
+            hint = f"{EXECUTOR_ENV}={name} needs the {package} package: pip install {package}"
+            raise BadInput(hint) from None
+    else:
+        raise BadInput(f"{EXECUTOR_ENV}={name} is not one of {', '.join(EXECUTORS)}")
+    return base.configured(config, name=base.name) if config else base

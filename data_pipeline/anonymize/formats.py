@@ -1,0 +1,176 @@
+"""Format-true replacement of characters, on the UTF-8 buffers of whole Arrow columns.
+
+Phones, postal codes, card numbers and IBANs keep their layout (separators, spaces, case, length) and
+only their ASCII letters/digits change. Working on the flat byte buffer, with each character's row and
+its rank among the row's letters or digits, keeps this vectorized: no Python loop over rows. ASCII
+bytes never occur inside multi-byte UTF-8 sequences, so other characters pass through untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from data_pipeline.anonymize.hashing import _plain, digit_matrix, mix
+
+
+@dataclass(frozen=True)
+class Chars:
+    """The bytes of a string column, with the row of every byte."""
+
+    offsets: np.ndarray  # int64, n + 1
+    data: np.ndarray  # uint8
+    row: np.ndarray  # int32 row of each byte
+
+    @classmethod
+    def of(cls, text: pa.Array) -> Chars:
+        text = _plain(text)
+        n = len(text)
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + n + 1]
+        offsets = offsets.astype(np.int64)
+        buffer = text.buffers()[2]
+        raw = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+        data = raw[offsets[0] : offsets[-1]].copy() if n else np.zeros(0, np.uint8)
+        offsets -= offsets[0] if n else 0
+        row = np.repeat(np.arange(n, dtype=np.int32), np.diff(offsets))
+        return cls(offsets, data, row)
+
+    @property
+    def digits(self) -> np.ndarray:
+        return (self.data >= 48) & (self.data <= 57)
+
+    @property
+    def letters(self) -> np.ndarray:
+        upper = (self.data >= 65) & (self.data <= 90)
+        return upper | ((self.data >= 97) & (self.data <= 122))
+
+    def ranks(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Positions where `mask` holds, their rows, and their rank among the row's masked bytes."""
+        counts = np.cumsum(mask, dtype=np.int64)
+        before = np.concatenate([[0], counts])[self.offsets[:-1]]
+        pos = np.flatnonzero(mask)
+        rows = self.row[pos]
+        return pos, rows, counts[pos] - 1 - before[rows]
+
+    def per_row(self, mask: np.ndarray) -> np.ndarray:
+        """How many masked bytes each row has."""
+        return np.bincount(self.row[mask], minlength=len(self.offsets) - 1)
+
+    def subset(self, mask: np.ndarray) -> pa.Array:
+        """The masked bytes of each row, as strings (what gets hashed: e.g. a number's digits)."""
+        offsets = np.concatenate([[0], np.cumsum(self.per_row(mask))]).astype(np.int32)
+        return to_arrow(offsets, self.data[mask])
+
+    def with_data(self, data: np.ndarray) -> pa.Array:
+        return to_arrow(self.offsets.astype(np.int32), data)
+
+
+def to_arrow(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
+    data = np.ascontiguousarray(data, dtype=np.uint8)
+    return pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def fill(chars: Chars, mask: np.ndarray, replacement: np.ndarray) -> pa.Array:
+    """The k-th masked byte of row r becomes replacement[r, k]; everything else stays."""
+    pos, rows, rank = chars.ranks(mask)
+    data = chars.data.copy()
+    if len(pos):
+        data[pos] = replacement[rows, rank]
+    return chars.with_data(data)
+
+
+def keyed_chars(chars: Chars, mask: np.ndarray, h: np.ndarray, *, nonzero_lead: bool = False) -> np.ndarray:
+    """New bytes for the masked positions: digit for digit, letter for letter (case kept).
+
+    The k-th masked character of a row comes from stream k of its hash, so two layouts of the same
+    characters (e.g. '020 7946 0000' and '0207 946 0000') get the same replacement characters.
+    """
+    width = int(chars.per_row(mask).max()) if len(h) and mask.any() else 0
+    digits = digit_matrix(h, width, 10)
+    letters = digit_matrix(mix(h, 77), width, 26)
+    pos, rows, rank = chars.ranks(mask)
+    data = chars.data.copy()
+    original = data[pos]
+    is_digit = (original >= 48) & (original <= 57)
+    new_digit = 48 + digits[rows, rank]
+    if nonzero_lead:  # house numbers: no '0' at the start of a run of digits
+        lead = (pos == chars.offsets[rows]) | ~_isdigit(data[np.maximum(pos - 1, 0)])
+        lead &= is_digit
+        new_digit = np.where(lead, 49 + digits[rows, rank] % 9, new_digit)
+    base = np.where(original >= 97, 97, 65)
+    data[pos] = np.where(is_digit, new_digit, base + letters[rows, rank])
+    return data
+
+
+def _isdigit(b: np.ndarray) -> np.ndarray:
+    return (b >= 48) & (b <= 57)
+
+
+def scramble(text: pa.Array, h: np.ndarray, *, letters: bool = True, nonzero_lead: bool = False) -> pa.Array:
+    """Every ASCII digit (and letter) replaced by a keyed one; layout, case and length kept."""
+    chars = Chars.of(text)
+    mask = chars.digits | chars.letters if letters else chars.digits
+    return chars.with_data(keyed_chars(chars, mask, h, nonzero_lead=nonzero_lead))
+
+
+def phone_parts(chars: Chars) -> tuple[np.ndarray, np.ndarray]:
+    """(digits to replace, digits to keep) of phone numbers.
+
+    Kept: a leading '+' country code (the digits up to the first separator, at most 3), a national
+    trunk '0' leading a number written without '+', and the '(0)' of '+49 (0)30 ...'. What is
+    replaced is the national significant number, which is also what gets hashed, so one number
+    written in several formats maps to the same fake digits.
+    """
+    data, starts, ends = chars.data, chars.offsets[:-1], chars.offsets[1:]
+    digit = _isdigit(data)
+    keep = np.zeros(len(data), dtype=bool)
+    nonempty = ends > starts
+    plus = np.zeros(len(starts), dtype=bool)
+    plus[nonempty] = data[starts[nonempty]] == ord("+")
+    run = plus.copy()
+    for k in range(1, 4):  # country code: up to three digits right after '+'
+        at = starts + k
+        inside = run & (at < ends)
+        run = inside.copy()
+        run[inside] = digit[at[inside]]
+        keep[at[run]] = True
+    pos, rows, rank = chars.ranks(digit)
+    first = pos[(rank == 0) & ~plus[rows]]
+    keep[first[data[first] == ord("0")]] = True  # trunk prefix
+    zero = np.flatnonzero(data == ord("0"))
+    inner = zero[(zero > 0) & (zero + 1 < len(data))]
+    inner = inner[(data[inner - 1] == ord("(")) & (data[inner + 1] == ord(")"))]
+    keep[inner] = True
+    return digit & ~keep, keep
+
+
+def luhn_complete(digits: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Sets digit lengths-1 of each row so the first `lengths` digits pass the Luhn check."""
+    n, width = digits.shape
+    k = np.arange(width)[None, :]
+    last = (lengths - 1)[:, None]
+    body = k < last
+    doubled = body & ((last - k) % 2 == 1)
+    values = digits.astype(np.int64) * np.where(doubled, 2, 1)
+    values = np.where(values > 9, values - 9, values) * body
+    check = (10 - values.sum(axis=1) % 10) % 10
+    out = digits.copy()
+    rows = np.flatnonzero(lengths > 0)
+    out[rows, lengths[rows] - 1] = check[rows]
+    return out
+
+
+def mod97_check(chars: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """ISO 13616 check digits for (n, w) uppercase IBAN bytes (positions 2-3 ignored), vectorized."""
+    n, width = chars.shape
+    values = np.where(chars >= 65, chars.astype(np.int64) - 55, chars.astype(np.int64) - 48)
+    scale = np.where(chars >= 65, 100, 10)
+    rem = np.zeros(n, dtype=np.int64)
+    for k in range(4, width):
+        live = k < lengths
+        rem = np.where(live, (rem * scale[:, k] + values[:, k]) % 97, rem)
+    for k in (0, 1):  # the country letters, then '00'
+        rem = (rem * 100 + values[:, k]) % 97
+    return 98 - (rem * 100) % 97

@@ -1,0 +1,26 @@
+"""Helpers shared by tests (importable module: pytest's conftest is not)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from data_pipeline.config import Settings
+from data_pipeline.schema import reflect
+
+
+def dump(url: str) -> dict[str, list[tuple]]:
+    """Every table of a database, rows sorted: equal dumps mean equal databases."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        out = {
+            t.name: sorted(
+                (tuple(r) for r in conn.execute(sa.text(f'SELECT * FROM "{t.name}"'))), key=repr
+            )
+            for t in reflect(engine).tables
+        }
+    engine.dispose()
+    return out
+
+
+def dump_target(settings: Settings) -> dict[str, list[tuple]]:
+    return dump(settings.target_url)
