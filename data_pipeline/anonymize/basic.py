@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
+from data_pipeline.anonymize.hashing import as_series, text_array
 from data_pipeline.anonymize.registry import NUMBER, STRING, RuleContext, register
 
 
 @register("keep", classes=("key", "safe", "quasi"), unique_safe=True)
 def keep(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """The value unchanged: only for keys, safe data and quasi-identifiers."""
+    """The value unchanged: for keys and safe data, and for quasi-identifiers that the blocking
+    k-anonymity check measures (gender, country); never for pii."""
     return values
 
 
-@register("null")
+@register("null", unique_safe=True)
 def null(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """Drops the value."""
+    """Drops the value (NULLs never collide, so a unique column stays unique)."""
     return pd.Series([None] * len(values), index=values.index, dtype=object)
 
 
@@ -26,18 +29,29 @@ def constant(values: pd.Series, ctx: RuleContext) -> pd.Series:
     return pd.Series([ctx.options["value"]] * len(values), index=values.index, dtype=object)
 
 
-@register("generalize_number", options={"bucket": (int, float)}, required=("bucket",), types=NUMBER)
+def _positive(name: str, default: float | None = None):
+    def validate(options: dict) -> list[str]:
+        value = options.get(name, default)
+        return [] if value is None or value > 0 else [f"`{name}` must be greater than 0"]
+
+    return validate
+
+
+@register("generalize_number", options={"bucket": (int, float)}, required=("bucket",), types=NUMBER,
+          validate=_positive("bucket"))
 def generalize_number(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Floors numbers to buckets: 53,200 with bucket 10,000 becomes 50,000."""
     bucket = ctx.options["bucket"]
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
     floored = np.floor(numbers / bucket) * bucket
-    if ctx.column.generic == "integer":
+    if ctx.column.generic == "integer" and floored.notna().all():
         return floored.astype("int64")
     return floored
 
 
-@register("generalize_postal", options={"keep": int}, classes=("pii", "quasi"), types=STRING)
+@register("generalize_postal", options={"keep": int}, classes=("pii", "quasi"), types=STRING,
+          validate=_positive("keep", 2))
 def generalize_postal(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Keeps the first N characters of a postal code (default 2): an area, not an address."""
-    return values.astype(str).str.slice(0, int(ctx.options.get("keep", 2)))
+    text = text_array(values)
+    return as_series(pc.utf8_slice_codeunits(text, 0, int(ctx.options.get("keep", 2))), values)

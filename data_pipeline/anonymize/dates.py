@@ -1,7 +1,9 @@
-"""Date rules: one keyed shift per subject, and generalization to month or year.
+"""Date rules: one keyed shift per subject, and generalization to month, year or decade.
 
 A shift per *subject* (e.g. per customer) moves every date of that person together, so intervals and
-event order survive; per-value noise would break them and can be averaged away.
+event order survive; per-value noise would break them and can be averaged away. Dates stay datetime64
+throughout (date columns come back as midnight datetimes, which Arrow stores as date32); text dates
+are parsed once per distinct value and written back in their own format.
 """
 
 from __future__ import annotations
@@ -13,18 +15,39 @@ from data_pipeline.anonymize.hashing import mix
 from data_pipeline.anonymize.registry import DATE, RuleContext, register
 
 
-def _to_datetimes(values: pd.Series) -> pd.Series:
+def _stamps(values: pd.Series) -> pd.Series:
+    """datetime64 values (tz kept) of dates, datetimes or ISO text; text parsed per distinct value."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values
+    if pd.api.types.is_string_dtype(values.dtype) and not _python_dates(values):
+        codes, uniques = pd.factorize(values)
+        parsed = pd.to_datetime(pd.Series(uniques), errors="raise", format="mixed").to_numpy()
+        return pd.Series(parsed[codes], index=values.index)
     return pd.to_datetime(values, errors="raise", format="mixed")
 
 
-def _back(shifted: pd.Series, like: pd.Series, generic: str) -> pd.Series:
-    """Same kind of value as the input: dates stay dates, text stays ISO text."""
-    if generic == "date":
-        return pd.Series(shifted.dt.date, index=like.index, dtype=object)
-    if generic == "string":
-        fmt = "%Y-%m-%d" if like.astype(str).str.len().max() <= 10 else "%Y-%m-%d %H:%M:%S"
-        return shifted.dt.strftime(fmt)
-    return shifted
+def _python_dates(values: pd.Series) -> bool:
+    return values.dtype == object and len(values) > 0 and not isinstance(values.iloc[0], str)
+
+
+def _back(stamps: pd.Series, like: pd.Series) -> pd.Series:
+    """Same kind as the input: datetimes stay datetimes, text stays ISO text of the same shape."""
+    if not pd.api.types.is_string_dtype(like.dtype) or _python_dates(like):
+        return stamps
+    codes, uniques = pd.factorize(stamps)
+    fmt = "%Y-%m-%d" if like.astype(str).str.len().max() <= 10 else "%Y-%m-%d %H:%M:%S"
+    text = pd.DatetimeIndex(uniques).strftime(fmt).to_numpy(dtype=object)
+    return pd.Series(text[codes], index=like.index, dtype=object)
+
+
+def _shift_options(options: dict) -> list[str]:
+    return [] if options.get("max_days", 30) >= 1 else ["`max_days` must be 1 or more"]
+
+
+def offsets_days(h: np.ndarray, max_days: int) -> np.ndarray:
+    """A keyed offset per hash in [-max_days, -1] or [1, max_days]: never 0."""
+    days = (mix(h, 11) % np.uint64(max_days)).astype(np.int64) + 1
+    return np.where(mix(h, 13) & np.uint64(1), days, -days)
 
 
 @register(
@@ -32,36 +55,60 @@ def _back(shifted: pd.Series, like: pd.Series, generic: str) -> pd.Series:
     options={"subject": str, "max_days": int, "subject_domain": str},
     classes=("pii", "quasi"),
     types=DATE,
+    validate=_shift_options,
 )
 def date_shift(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """Shifts by 1..max_days days (either way), one keyed offset per subject."""
+    """Shifts by 1..max_days days (either way), one keyed offset per subject.
+
+    The subject's hash is taken in the domain of the key it ultimately references (set by policy
+    resolution), so customers.created_at and orders.ordered_at of one customer move together. A row
+    without a subject is shifted by a hash of its own value.
+    """
     max_days = int(ctx.options.get("max_days", 30))
     subject_col = ctx.options.get("subject")
     if subject_col:
-        subjects = ctx.frame.loc[values.index, subject_col]
-        has_subject = subjects.notna()
-        h = np.zeros(len(values), dtype=np.uint64)
+        column = ctx.frame[subject_col]
+        subjects = column if column.index.equals(values.index) else column.loc[values.index]
+        has_subject = subjects.notna().to_numpy()
         domain = ctx.options.get("subject_domain") or f"{ctx.policy.table}.{subject_col}"
-        if has_subject.any():
-            h[has_subject.to_numpy()] = ctx.hash(subjects[has_subject], domain=domain)
-        if (~has_subject).any():
-            h[~has_subject.to_numpy()] = ctx.hash(values[~has_subject])
+        if has_subject.all():
+            h = ctx.hash(subjects, domain=domain)
+        else:
+            h = np.zeros(len(values), dtype=np.uint64)
+            if has_subject.any():
+                h[has_subject] = ctx.hash(subjects[has_subject], domain=domain)
+            h[~has_subject] = ctx.hash(values[~has_subject])
     else:
         h = ctx.hash(values)
-    days = (mix(h, 11) % np.uint64(max_days)).astype(np.int64) + 1
-    sign = np.where(mix(h, 13) & np.uint64(1), 1, -1)
-    shifted = _to_datetimes(values) + pd.to_timedelta(days * sign, unit="D")
-    return _back(shifted, values, ctx.column.generic)
+    stamps = _stamps(values)
+    unit = getattr(stamps.dtype, "unit", None) or np.datetime_data(stamps.dtype)[0]
+    shift = pd.to_timedelta(offsets_days(h, max_days), unit="D").as_unit(unit).to_numpy()
+    return _back(stamps + shift, values)
 
 
-@register("generalize_date", options={"to": str}, classes=("pii", "quasi"), types=DATE)
+def _generalize_options(options: dict) -> list[str]:
+    to = options.get("to", "year")
+    return [] if to in ("month", "year", "decade") else [f"`to` must be month, year or decade, not {to!r}"]
+
+
+@register("generalize_date", options={"to": str}, classes=("pii", "quasi"), types=DATE,
+          validate=_generalize_options)
 def generalize_date(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Truncates to the first day of the month, the year or the decade."""
     to = ctx.options.get("to", "year")
-    if to not in ("month", "year", "decade"):
-        raise ValueError(f"generalize_date: `to` must be month, year or decade, not {to!r}")
-    stamps = _to_datetimes(values)
-    period = stamps.dt.to_period("M" if to == "month" else "Y").dt.start_time
-    if to == "decade":
-        period = pd.to_datetime((period.dt.year // 10 * 10).astype(str) + "-01-01")
-    return _back(period, values, ctx.column.generic)
+    stamps = _stamps(values)
+    tz = getattr(stamps.dt, "tz", None)
+    local = stamps.dt.tz_localize(None) if tz is not None else stamps
+    raw = local.to_numpy()
+    if to == "month":
+        cut = raw.astype("datetime64[M]")
+    else:
+        years = raw.astype("datetime64[Y]")
+        if to == "decade":
+            year = years.astype(np.int64) + 1970
+            years = (year - year % 10 - 1970).astype("datetime64[Y]")
+        cut = years
+    out = pd.Series(cut.astype(raw.dtype), index=values.index)
+    if tz is not None:
+        out = out.dt.tz_localize(tz)
+    return _back(out, values)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from data_pipeline.anonymize.hashing import _plain, digit_matrix, mix
+from data_pipeline.anonymize.hashing import plain, digit_matrix, mix
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Chars:
 
     @classmethod
     def of(cls, text: pa.Array) -> Chars:
-        text = _plain(text)
+        text = plain(text)
         n = len(text)
         offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + n + 1]
         offsets = offsets.astype(np.int64)

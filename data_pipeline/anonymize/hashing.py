@@ -45,14 +45,14 @@ def text_array(values: pd.Series) -> pa.Array:
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return pa.array(values.dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(dtype=object), type=pa.string())
     if pd.api.types.is_string_dtype(dtype) and dtype != object:
-        return _plain(pa.array(values.array))
+        return plain(pa.array(values.array))
     try:
         return pa.array(values.to_numpy(dtype=object), type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: their str()
         return pa.array(values.astype(str).to_numpy(dtype=object), type=pa.string())
 
 
-def _plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+def plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """One contiguous `string` array (not large_string, not chunked)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
@@ -61,7 +61,7 @@ def _plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def keyed_hash(values: pd.Series | pa.Array, hash_key: str) -> np.ndarray:
     """SipHash-2-4 of each value's text under `hash_key`: uint64, same order as `values`."""
-    text = _plain(values) if isinstance(values, pa.Array | pa.ChunkedArray) else text_array(values)
+    text = plain(values) if isinstance(values, pa.Array | pa.ChunkedArray) else text_array(values)
     if len(text) > 2 * _SAMPLE and pc.count_distinct(text.slice(0, _SAMPLE)).as_py() < _SAMPLE // 2:
         encoded = pc.dictionary_encode(text)
         distinct = _siphash(encoded.dictionary, hash_key)
@@ -130,3 +130,12 @@ def index(h: np.ndarray, size: int) -> np.ndarray:
 def pick(pool: pa.Array, h: np.ndarray) -> pa.Array:
     """Pool entry chosen by each hash."""
     return pool.take(pa.array(index(h, len(pool))))
+
+
+def as_series(values: pa.Array | np.ndarray, like: pd.Series) -> pd.Series:
+    """Rule output with the input's index (Arrow-backed text stays Arrow-backed)."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        out = values.to_pandas()
+        out.index = like.index
+        return out
+    return pd.Series(values, index=like.index)

@@ -1,90 +1,109 @@
-"""Identifier rules: keyed tokens, checksum-valid card numbers and IBANs, masks."""
+"""Identifier rules: keyed tokens, checksum-valid card numbers and IBANs, masks.
+
+Card numbers and IBANs are hashed without their spaces/hyphens (and IBANs upper-cased), so
+'4111 1111 1111 1111' and '4111111111111111' get the same fake, each written in its own layout.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from data_pipeline.anonymize.hashing import base36, digit_matrix, mix
+from data_pipeline.anonymize.formats import Chars, fill, keyed_chars, luhn_complete, mod97_check
+from data_pipeline.anonymize.hashing import as_series, base36, digit_matrix, mix, text_array
+from data_pipeline.anonymize.people import SHORT_WIDTH
 from data_pipeline.anonymize.registry import STRING, RuleContext, register
 
-CARD_PREFIX = "9"  # ISO/IEC 7812 major industry identifier 9 (national use): never an issued card
-
-
-def _series(values: np.ndarray, like: pd.Series) -> pd.Series:
-    return pd.Series(values, index=like.index, dtype=object)
-
-
-def _digits_text(matrix: np.ndarray) -> np.ndarray:
-    """(n, w) digits 0-9 -> object array of w-character strings."""
-    return (matrix + 48).astype(np.uint8).view(f"S{matrix.shape[1]}").ravel().astype(str).astype(object)
-
-
-def luhn_check_digit(body: np.ndarray) -> np.ndarray:
-    """Check digits for (n, w) digit rows: appending them makes each row Luhn-valid."""
-    doubled = body[:, ::-1].astype(np.int64)
-    doubled[:, ::2] *= 2
-    doubled = np.where(doubled > 9, doubled - 9, doubled)
-    return (10 - doubled.sum(axis=1) % 10) % 10
+CARD_PREFIX = 9  # ISO/IEC 7812 major industry identifier 9 (national use): never an issued card
 
 
 @register("token", options={"prefix": str}, classes=("pii", "key", "quasi"), identifying=True,
           unique_safe=True)
 def token(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """A keyed token: prefix + 13 base-36 chars of text, or a positive 63-bit integer."""
+    """A keyed token: prefix + 13 base-36 chars (all 64 bits), or a positive 63-bit integer."""
     h = ctx.hash(values)
     if ctx.column.generic == "integer":
         return pd.Series((h >> np.uint64(1)).astype(np.int64), index=values.index)
-    return _series(ctx.options.get("prefix", "") + base36(h, 13), values)
+    body = base36(h, SHORT_WIDTH)
+    prefix = ctx.options.get("prefix", "")
+    return as_series(pc.binary_join_element_wise(prefix, body, "") if prefix else body, values)
 
 
-@register("card_number", classes=("pii",), types=STRING, identifying=True, unique_safe=False)
+def fake_cards(text: pa.Array, ctx: RuleContext) -> pa.Array:
+    """9 + keyed digits + Luhn check digit, as many digits as the original, in its layout."""
+    chars = Chars.of(text)
+    digits = chars.digits
+    h = ctx.hash(chars.subset(digits))
+    lengths = chars.per_row(digits)
+    width = int(lengths.max()) if len(lengths) else 0
+    matrix = digit_matrix(h, width)
+    if width:
+        matrix[:, 0] = CARD_PREFIX
+    return fill(chars, digits, 48 + luhn_complete(matrix, lengths))
+
+
+@register("card_number", classes=("pii",), types=STRING, identifying=True)
 def card_number(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """16 digits starting with 9, Luhn-valid, keyed: the format of a card, never a real one."""
-    h = ctx.hash(values)
-    body = np.concatenate(
-        [np.full((len(h), 1), int(CARD_PREFIX), dtype=np.uint8), digit_matrix(h, 14)], axis=1
-    )
-    full = np.concatenate([body, luhn_check_digit(body)[:, None].astype(np.uint8)], axis=1)
-    return _series(_digits_text(full), values)
+    """Starts with 9, Luhn-valid, keyed, same length and layout: the format of a card, never a real
+    one. Not unique-safe: a 16-digit fake has 14 free digits (see docs/POLICY.md)."""
+    return as_series(fake_cards(text_array(values), ctx), values)
 
 
-def iban_check_digits(country: np.ndarray, bban_digits: np.ndarray) -> np.ndarray:
-    """ISO 13616 check digits (98 - n mod 97) for numeric BBANs, vectorized."""
-    rem = np.zeros(len(country), dtype=np.int64)
-    for j in range(bban_digits.shape[1]):
-        rem = (rem * 10 + bban_digits[:, j]) % 97
-    letters = np.array([[ord(c[0]) - 55, ord(c[1]) - 55] for c in country], dtype=np.int64)
-    for j in range(2):
-        rem = (rem * 100 + letters[:, j]) % 97
-    rem = (rem * 100) % 97
-    return 98 - rem
+def fake_ibans(text: pa.Array, ctx: RuleContext) -> pa.Array:
+    """Same country, length and letter/digit shape; keyed BBAN; valid mod-97 check digits."""
+    chars = Chars.of(text)
+    alnum = chars.digits | chars.letters
+    upper = np.where((chars.data >= 97) & (chars.data <= 122), chars.data - 32, chars.data).astype(np.uint8)
+    normalized = Chars(chars.offsets, upper, chars.row)
+    h = ctx.hash(normalized.subset(alnum))
+    new = keyed_chars(normalized, alnum, mix(h, 41))
+    new = np.where((new >= 97) & (new <= 122), new - 32, new).astype(np.uint8)
+    lengths = chars.per_row(alnum)
+    width = int(lengths.max()) if len(lengths) else 0
+    pos, rows, rank = chars.ranks(alnum)
+    matrix = np.zeros((len(lengths), max(width, 4)), dtype=np.uint8)
+    matrix[rows, rank] = new[pos]
+    original = np.zeros_like(matrix)
+    original[rows, rank] = upper[pos]
+    matrix[:, :2] = original[:, :2]  # the country stays
+    shaped = (lengths >= 15) & _letters(original[:, 0]) & _letters(original[:, 1])
+    shaped &= _digits(original[:, 2]) & _digits(original[:, 3])
+    check = mod97_check(matrix, lengths)
+    matrix[:, 2] = np.where(shaped, 48 + check // 10, matrix[:, 2])
+    matrix[:, 3] = np.where(shaped, 48 + check % 10, matrix[:, 3])
+    return fill(chars, alnum, matrix)
+
+
+def _letters(b: np.ndarray) -> np.ndarray:
+    return (b >= 65) & (b <= 90)
+
+
+def _digits(b: np.ndarray) -> np.ndarray:
+    return (b >= 48) & (b <= 57)
 
 
 @register("iban", classes=("pii",), types=STRING, identifying=True)
 def iban(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """Same country and length, keyed numeric BBAN, valid check digits."""
-    text = values.astype(str).str.replace(" ", "", regex=False).str.upper()
-    h = ctx.hash(text)
-    country = text.str.slice(0, 2).to_numpy(dtype=object)
-    lengths = text.str.len().to_numpy()
-    out = np.empty(len(text), dtype=object)
-    for length in np.unique(lengths):  # one vectorized pass per IBAN length
-        rows = lengths == length
-        bban = digit_matrix(mix(h[rows], 41), max(int(length) - 4, 1))
-        check = iban_check_digits(country[rows], bban)
-        out[rows] = country[rows] + np.char.zfill(check.astype(str), 2).astype(object) + _digits_text(bban)
-    return _series(out, values)
+    """Same country, length and layout; keyed BBAN (letters stay letters); valid check digits."""
+    return as_series(fake_ibans(text_array(values), ctx), values)
 
 
-@register("mask", options={"keep_last": int}, types=STRING)
+def _mask_options(options: dict) -> list[str]:
+    keep_last = options.get("keep_last", 4)
+    return [] if keep_last >= 0 else ["`keep_last` must be 0 or more"]
+
+
+@register("mask", options={"keep_last": int}, types=STRING, validate=_mask_options)
 def mask(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """Replaces all but the last N characters (default 4) by '*'."""
+    """All but the last N characters (default 4) become '*'; a value of N characters or fewer is
+    masked entirely, or keeping its 'last N' would keep all of it."""
     keep_last = int(ctx.options.get("keep_last", 4))
-    text = values.astype(str)
-    lengths = text.str.len()
-    stars = pd.Series(["*"] * len(text), index=text.index).str.repeat((lengths - keep_last).clip(lower=0))
-    tail = text.str.slice(-keep_last) if keep_last else ""
-    return (stars + tail).astype(object)
-
-
+    text = text_array(values)
+    lengths = pc.utf8_length(text)
+    keeps = pc.greater(lengths, keep_last)
+    kept = pc.if_else(keeps, keep_last, 0)
+    stars = pc.binary_repeat("*", pc.subtract(lengths, kept))
+    tail = pc.if_else(keeps, pc.utf8_slice_codeunits(text, -keep_last) if keep_last else "", "")
+    return as_series(pc.binary_join_element_wise(stars, tail, ""), values)

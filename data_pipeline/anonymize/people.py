@@ -1,127 +1,219 @@
-"""Rules for personal data: names, emails, phones, addresses.
+"""Rules for personal data: names, emails, usernames, phones, addresses.
 
-Each output is a keyed function of the input value alone (never of row order or of other rows), so the
-same person maps to the same fake everywhere the domain is shared, and unique inputs stay unique.
+Each output is a keyed function of the input value alone (and of the row's country where the rule has
+`country_column`), never of row order or of other rows, so the same person maps to the same fake
+everywhere the domain is shared. Emails and usernames encode all 64 bits of the keyed hash, so distinct
+inputs give distinct outputs unless SipHash itself collides.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from data_pipeline.anonymize.hashing import base36, digit_matrix, mix, pick
+from data_pipeline.anonymize.formats import Chars, keyed_chars, phone_parts, scramble
+from data_pipeline.anonymize.hashing import plain, as_series, base36, index, mix, pick, text_array
 from data_pipeline.anonymize.registry import STRING, RuleContext, register
 
-EMAIL_DOMAINS = np.array(["example.com", "example.net", "example.org"], dtype=object)  # RFC 2606
+EMAIL_DOMAINS = pa.array(["example.com", "example.net", "example.org"])  # RFC 2606: never deliverable
+SHORT_WIDTH = 13  # base-36 characters that hold a whole 64-bit hash (36**13 > 2**64)
+REPICKS = 4  # a pick equal to its own original is re-drawn this many times at most
 
 
-def _series(values: np.ndarray, like: pd.Series) -> pd.Series:
-    return pd.Series(values, index=like.index, dtype=object)
+def _country_option(options: dict) -> list[str]:
+    column = options.get("country_column")
+    return [] if column is None or (isinstance(column, str) and column) else ["`country_column` names a column"]
+
+
+def _pick_by_locale(ctx: RuleContext, kind: str, h: np.ndarray, locales: np.ndarray | None) -> pa.Array:
+    """A keyed pick from the pool of each row's locale (one `take` per locale present)."""
+    if locales is None:
+        return pick(ctx.pools.arrow(kind), h)
+    positions = np.zeros(len(h), dtype=np.int64)
+    picked = []
+    offset = 0
+    for locale in sorted(set(locales.tolist())):
+        rows = np.flatnonzero(locales == locale)
+        pool = ctx.pools.arrow(kind, locale)
+        picked.append(pick(pool, h[rows]))
+        positions[rows] = offset + np.arange(len(rows))
+        offset += len(rows)
+    return pa.concat_arrays(picked).take(pa.array(positions))
+
+
+def _differs(out: pa.Array, original: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.not_equal(out, original), True).to_numpy(zero_copy_only=False)
+
+
+def pool_pick(original: pa.Array, h: np.ndarray, locales: np.ndarray | None, ctx: RuleContext,
+              kind: str) -> pa.Array:
+    """Keyed pick; a fake equal to its own original is re-drawn (still a function of the value)."""
+    out = _pick_by_locale(ctx, kind, h, locales)
+    for attempt in range(1, REPICKS + 1):
+        same = np.flatnonzero(~_differs(out, original))
+        if not len(same):
+            break
+        redo = _pick_by_locale(ctx, kind, mix(h[same], attempt), None if locales is None else locales[same])
+        out = _patch(out, same, redo)
+    return out
+
+
+def _patch(out: pa.Array, rows: np.ndarray, replacement: pa.Array) -> pa.Array:
+    """`out` with `rows` replaced (vectorized: one take over the concatenation)."""
+    take = np.arange(len(out), dtype=np.int64)
+    take[rows] = len(out) + np.arange(len(rows))
+    return pa.concat_arrays([plain(out), plain(replacement)]).take(pa.array(take))
 
 
 def _pool_rule(kind: str, salt: int):
     def rule(values: pd.Series, ctx: RuleContext) -> pd.Series:
-        pool = ctx.pools[kind]
-        h = ctx.hash(values)
-        out = pick(pool, mix(h, salt))
-        # A fake equal to its own original is re-picked (still a function of the value alone).
-        same = out == values.to_numpy(dtype=object)
-        if same.any():
-            out[same] = pick(pool, mix(h[same], salt + 1))
-        return _series(out, values)
+        original = text_array(values)
+        h = mix(ctx.hash(original), salt)
+        return as_series(pool_pick(original, h, ctx.locales(values), ctx, kind), values)
 
-    rule.__doc__ = f"A keyed pick from Faker's {kind} pool."
+    rule.__doc__ = f"A keyed pick from Faker's {kind} pool (of the row's country with `country_column`)."
     return rule
 
 
-for _kind, _salt in [
-    ("first_name", 1),
-    ("last_name", 2),
-    ("company", 3),
-    ("city", 4),
-    ("street_address", 5),
-]:
-    register(_kind, classes=("pii", "quasi"), types=STRING)(_pool_rule(_kind, _salt * 100))
+for _kind, _salt in [("first_name", 1), ("last_name", 2), ("company", 3), ("city", 4)]:
+    register(_kind, options={"country_column": str}, classes=("pii", "quasi"), types=STRING,
+             validate=_country_option)(_pool_rule(_kind, _salt * 100))
 
 
-@register("full_name", classes=("pii",), types=STRING)
+@register("street_address", options={"country_column": str}, classes=("pii", "quasi"), types=STRING,
+          validate=_country_option)
+def street_address(values: pd.Series, ctx: RuleContext) -> pd.Series:
+    """A keyed pick from Faker's street addresses whose numbers are keyed too: ~10^5 addresses
+    per pool entry, so a million customers do not share a few thousand addresses."""
+    original = text_array(values)
+    h = ctx.hash(original)
+    picked = pool_pick(original, mix(h, 500), ctx.locales(values), ctx, "street_address")
+    out = scramble(picked, mix(h, 501), letters=False, nonzero_lead=True)
+    same = ~_differs(out, original)
+    if same.any():
+        out = pc.if_else(pa.array(~same), out, scramble(picked, mix(h, 502), letters=False, nonzero_lead=True))
+    return as_series(out, values)
+
+
+@register("full_name", options={"country_column": str}, classes=("pii",), types=STRING,
+          validate=_country_option)
 def full_name(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """First and last name from two independent keyed picks."""
     h = ctx.hash(values)
-    first = pick(ctx.pools["first_name"], mix(h, 21))
-    last = pick(ctx.pools["last_name"], mix(h, 22))
-    return _series(first + " " + last, values)
+    locales = ctx.locales(values)
+    first = _pick_by_locale(ctx, "first_name", mix(h, 21), locales)
+    last = _pick_by_locale(ctx, "last_name", mix(h, 22), locales)
+    return as_series(pc.binary_join_element_wise(first, last, " "), values)
 
 
-def _name_stem(h: np.ndarray, ctx: RuleContext, sep: str) -> tuple[np.ndarray, np.ndarray]:
-    """first<sep>last picked from slug pools, and the hash bits not used by the picks."""
-    firsts, lasts = ctx.pools.slugs("first_name"), ctx.pools.slugs("last_name")
-    n_first, n_last = np.uint64(len(firsts)), np.uint64(len(lasts))
-    stem = firsts[(h % n_first).astype(np.intp)] + sep + lasts[((h // n_first) % n_last).astype(np.intp)]
-    return stem, h // (n_first * n_last)
+def suffix_width(n_first: int, n_last: int) -> int:
+    """Base-36 characters needed so (first, last, suffix) encodes every 64-bit hash exactly."""
+    rest = math.ceil(2**64 / (n_first * n_last))
+    width = 1
+    while 36**width < rest:
+        width += 1
+    return width
+
+
+def _stem(h: np.ndarray, ctx: RuleContext) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """first and last slug, and a base-36 suffix: together a bijection of the 64-bit hash."""
+    firsts, lasts = ctx.pools.arrow("first_name", slugs=True), ctx.pools.arrow("last_name", slugs=True)
+    n_first, n_last = len(firsts), len(lasts)
+    first = firsts.take(pa.array(index(h, n_first)))
+    last = lasts.take(pa.array(index(h // np.uint64(n_first), n_last)))
+    rest = h // np.uint64(n_first) // np.uint64(n_last)
+    return first, last, base36(rest, suffix_width(n_first, n_last))
+
+
+def _fit_short(out: pa.Array, short: pa.Array, ctx: RuleContext) -> pa.Array:
+    """Rows longer than the column takes use the short form (still injective: it has no separator)."""
+    length = ctx.column.length
+    if not length:
+        return out
+    too_long = pc.greater(pc.utf8_length(out), length)
+    return pc.if_else(too_long, short, out) if pc.any(too_long).as_py() else out
 
 
 @register("email", options={"keep_domain": bool}, classes=("pii",), types=STRING,
           identifying=True, unique_safe=True)
 def email(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """first.last.<9 keyed base-36 chars>@example.(com|net|org); unique while inputs are.
+    """first.last.<base-36>@example.(com|net|org); unique while inputs are.
 
-    The name picks and the suffix together encode all 64 bits of the keyed hash, so two outputs
-    collide only when SipHash does (~3e-8 for a million distinct inputs).
+    The name picks and the suffix are a mixed-radix encoding of the whole 64-bit keyed hash, so two
+    outputs collide only when SipHash does (~3e-8 for a million distinct inputs). Where the column is
+    too short, 'u' + 13 base-36 characters (also all 64 bits) replaces first.last.
     """
-    h = ctx.hash(values)
-    stem, rest = _name_stem(h, ctx, ".")
-    local = stem + "." + base36(rest, 9)
+    original = text_array(values)
+    h = ctx.hash(original)
+    first, last, suffix = _stem(h, ctx)
     if ctx.options.get("keep_domain"):
-        domain = values.astype(str).str.rsplit("@", n=1).str[-1].to_numpy(dtype=object)
+        found = pc.extract_regex(original, r"@(?P<domain>[^@]+)$")
+        domain = pc.fill_null(pc.struct_field(found, [0]), "example.com")
     else:
         domain = pick(EMAIL_DOMAINS, mix(h, 31))
-    return _series(local + "@" + domain, values)
+    out = pc.binary_join_element_wise(pc.binary_join_element_wise(first, last, suffix, "."), domain, "@")
+    short = pc.binary_join_element_wise(
+        pc.binary_join_element_wise("u", base36(h, SHORT_WIDTH), ""), domain, "@"
+    )
+    return as_series(_fit_short(out, short, ctx), values)
 
 
 @register("username", classes=("pii",), types=STRING, identifying=True, unique_safe=True)
 def username(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """first_last_<9 keyed base-36 chars>: unique while inputs are."""
+    """first_last_<base-36>: all 64 bits of the keyed hash, so unique while inputs are.
+    Where the column is too short: 'u' + 13 base-36 characters."""
     h = ctx.hash(values)
-    stem, rest = _name_stem(h, ctx, "_")
-    return _series(stem + "_" + base36(rest, 9), values)
+    first, last, suffix = _stem(h, ctx)
+    out = pc.binary_join_element_wise(first, last, suffix, "_")
+    short = pc.binary_join_element_wise("u", base36(h, SHORT_WIDTH), "")
+    return as_series(_fit_short(out, short, ctx), values)
 
 
-def replace_digits(values: pd.Series, h: np.ndarray, keep_country_code: bool) -> np.ndarray:
-    """Every digit (and letter) replaced by a keyed one; format, separators and length kept.
-
-    With `keep_country_code`, a leading `+NN` (up to the first separator) is kept, so numbers keep
-    their country. Works on a (rows x chars) code-point matrix: no Python loop over rows.
-    """
-    text = values.astype(str).to_numpy(dtype=str)
-    width = max(1, text.dtype.itemsize // 4)
-    chars = text.view(np.uint32).reshape(len(text), width).copy()
-    digits = (chars >= 48) & (chars <= 57)
-    upper = (chars >= 65) & (chars <= 90)
-    lower = (chars >= 97) & (chars <= 122)
-    keep = np.zeros_like(digits)
-    if keep_country_code:
-        plus = chars[:, 0] == ord("+")
-        nondigit = ~digits
-        nondigit[:, 0] = False
-        first_sep = np.where(nondigit.any(axis=1), nondigit.argmax(axis=1), width)
-        cc_len = np.minimum(first_sep, 4)  # '+' and at most 3 digits of country code
-        keep = plus[:, None] & (np.arange(width)[None, :] < cc_len[:, None])
-    random10 = digit_matrix(h, width, 10).astype(np.uint32)
-    random26 = digit_matrix(mix(h, 77), width, 26).astype(np.uint32)
-    chars = np.where(digits & ~keep, 48 + random10, chars)
-    chars = np.where(upper & ~keep, 65 + random26, chars)
-    chars = np.where(lower & ~keep, 97 + random26, chars)
-    return chars.astype(np.uint32).view(f"U{width}").ravel().astype(object)
+def fake_phones(text: pa.Array, ctx: RuleContext) -> pa.Array:
+    """Phone numbers with keyed national digits; country code, trunk '0' and layout kept."""
+    chars = Chars.of(text)
+    free, _ = phone_parts(chars)
+    h = ctx.hash(chars.subset(free))
+    out = chars.with_data(keyed_chars(chars, free, h))
+    same = np.flatnonzero(~_differs(out, plain(text)))
+    if len(same):  # a number that came out as itself (a very short one) is drawn again
+        again = chars.with_data(keyed_chars(chars, free, mix(h, 1)))
+        out = pc.if_else(pa.array(_differs(out, plain(text))), out, again)
+    return out
 
 
 @register("phone", classes=("pii",), types=STRING, identifying=True)
 def phone(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """Keyed digits in the original's format; the country code is kept."""
-    return _series(replace_digits(values, ctx.hash(values), keep_country_code=True), values)
+    """Keyed digits in the original's format; the country code (and trunk '0') kept.
+
+    The national number's digits are what is hashed, so '+44 20 7946 0000' and '020 7946 0000' get the
+    same fake digits, each in its own format.
+    """
+    return as_series(fake_phones(text_array(values), ctx), values)
 
 
-@register("postal_code", classes=("pii", "quasi"), types=STRING)
+@register("postal_code", options={"country_column": str}, classes=("pii", "quasi"), types=STRING,
+          validate=_country_option)
 def postal_code(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """Keyed digits and letters in the original's format (e.g. 'SW1A 1AA' -> 'KD4Q 7XB')."""
-    return _series(replace_digits(values, ctx.hash(values), keep_country_code=False), values)
+    """Keyed digits and letters in the original's shape ('SW1A 1AA' -> 'KD4Q 7XB'); with
+    `country_column`, rows of a known country get a keyed pick from that country's Faker postcodes."""
+    original = text_array(values)
+    h = ctx.hash(original)
+    out = scramble(original, h)
+    same = ~_differs(out, original)
+    if same.any():
+        out = pc.if_else(pa.array(~same), out, scramble(original, mix(h, 1)))
+    locales = ctx.locales(values)
+    if locales is not None:
+        from data_pipeline.anonymize.pools import COUNTRY_LOCALES
+
+        countries = ctx.frame.loc[values.index, ctx.options["country_column"]]
+        known = countries.astype(str).str.strip().str.upper().isin(COUNTRY_LOCALES).to_numpy()
+        if known.any():
+            picked = pool_pick(original, mix(h, 600), locales, ctx, "postcode")
+            out = pc.if_else(pa.array(known), picked, out)
+    return as_series(out, values)
