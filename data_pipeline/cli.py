@@ -238,6 +238,29 @@ def releases(target: TargetOpt = None, home: HomeOpt = None) -> None:
     console.print(table)
 
 
+expectations_app = typer.Typer(help="Great Expectations suites.", no_args_is_help=True)
+app.add_typer(expectations_app, name="expectations")
+
+
+@expectations_app.command("init")
+@fails_cleanly
+def expectations_init(
+    release: Annotated[int | None, typer.Option(help="Require the target to hold this release")] = None,
+    suites: Annotated[Path | None, typer.Option(help="Where to write the drafts [DP_SUITES]")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing suites")] = False,
+    target: TargetOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Draft one suite per table from a published (anonymized) release, for you to edit."""
+    from data_pipeline.gate import draft_suites
+
+    settings = _settings(target=target, home=home, suites=suites)
+    written = draft_suites(settings, release=release, force=force)
+    for path in written:
+        console.print(f"drafted {path}")
+    console.print(f"{len(written)} suite(s) drafted; review them, then `data-pipeline gate`")
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()
 

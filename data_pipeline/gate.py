@@ -6,6 +6,7 @@ not run (missing suites, unreachable target, wrong release). Reports carry count
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,39 @@ from data_pipeline.config import Settings, redact_url
 from data_pipeline.db import check_reachable, make_engine
 from data_pipeline.errors import BadInput
 from data_pipeline.publish import published_release
+
+
+def _published_engine(settings: Settings, release: int | None) -> tuple[sa.Engine, int]:
+    engine = make_engine(settings.target_url, role="target")
+    check_reachable(engine, "target")
+    held = published_release(engine)
+    where = redact_url(settings.target_url)
+    if held is None:
+        raise BadInput(f"target {where} holds no release: run `data-pipeline run` first")
+    if release is not None and held != release:
+        raise BadInput(f"target {where} holds release {held}, not {release}")
+    return engine, held
+
+
+def draft_suites(settings: Settings, *, release: int | None, force: bool) -> list[Path]:
+    """Draft a suite per published table. The target holds anonymized data only, so drafting
+    value sets and ranges from it never copies a raw value into a suite."""
+    from data_pipeline.expectations import draft_suite
+    from data_pipeline.schema import reflect
+
+    engine, _ = _published_engine(settings, release)
+    settings.suites_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with engine.connect() as conn:
+        for table in reflect(engine).tables:
+            path = settings.suites_dir / f"{table.name}.json"
+            if path.exists() and not force:
+                continue
+            frame = pd.read_sql_table(table.name, conn)
+            suite = draft_suite(frame, table.name, unique_columns=table.unique_columns())
+            path.write_text(json.dumps(suite, indent=2, default=str) + "\n")
+            written.append(path)
+    return written
 
 
 def run_gate(
@@ -38,14 +72,8 @@ def run_gate(
         raise BadInput(str(exc)) from None
     if not suites:
         raise BadInput(f"no suites (*.json) in {settings.suites_dir}")
-    engine = make_engine(settings.target_url, role="target")
-    check_reachable(engine, "target")
-    held = published_release(engine)
+    engine, held = _published_engine(settings, release)
     where = redact_url(settings.target_url)
-    if held is None:
-        raise BadInput(f"target {where} holds no release: run `data-pipeline run` first")
-    if release is not None and held != release:
-        raise BadInput(f"target {where} holds release {held}, not {release}")
     tables = set(sa.inspect(engine).get_table_names())
     missing = sorted(set(suites) - tables)
     if missing:

@@ -70,7 +70,7 @@ def settings(home: Path, source_db: Path, no_suites: Path) -> Settings:
     )
 
 
-TARGET_ONLY = {"revoke", "purge", "releases", "gate"}
+TARGET_ONLY = {"revoke", "purge", "releases", "gate", "expectations"}
 
 
 def cli_args(settings: Settings, *extra: str, command: str = "run") -> list[str]:
@@ -93,7 +93,8 @@ def run_cli(cli: CliRunner, settings: Settings):
     def invoke(command: str = "run", *extra: str, env: dict[str, str] | None = None,
                suites: Path | None = None):
         os.environ["DP_SUITES"] = str(suites or settings.suites_dir)
-        return cli.invoke(app, [command, *cli_args(settings, *extra, command=command)], env=env)
+        words = command.split()
+        return cli.invoke(app, [*words, *cli_args(settings, *extra, command=words[0])], env=env)
 
     return invoke
 

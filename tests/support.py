@@ -24,3 +24,15 @@ def dump(url: str) -> dict[str, list[tuple]]:
 
 def dump_target(settings: Settings) -> dict[str, list[tuple]]:
     return dump(settings.target_url)
+
+
+def target_tables(settings: Settings) -> list[str]:
+    """Tables in the (SQLite) target; [] when nothing was ever published."""
+    import sqlite3
+    from pathlib import Path
+
+    path = Path(settings.target_url.removeprefix("sqlite:///"))
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as conn:
+        return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]

@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import target_tables
 
 from data_pipeline.config import DEFAULT_POLICY, Settings
-
-
-def target_tables(settings: Settings) -> list[str]:
-    path = Path(settings.target_url.removeprefix("sqlite:///"))
-    if not path.exists():
-        return []
-    with sqlite3.connect(path) as conn:
-        return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
 
 
 def assert_clean_refusal(result, settings: Settings, code: int, *needles: str) -> None:

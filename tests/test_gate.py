@@ -94,3 +94,15 @@ def test_bad_input_exits_2_with_one_line(published: Settings, tmp_path: Path) ->
     assert "Traceback" not in unreachable.stderr
     wrong = gate(published, "--release", "7", "--suites", str(DEFAULT_SUITES))
     assert wrong.returncode == 2 and "holds release 1, not 7" in wrong.stderr
+
+
+def test_expectations_init_drafts_suites_that_pass_on_the_release(run_cli, published: Settings, tmp_path: Path) -> None:
+    drafts = tmp_path / "drafts"
+    result = run_cli("expectations init", "--suites", str(drafts), "--release", "1")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.stem for p in drafts.glob("*.json")) == sorted(
+        ["customers", "employees", "order_items", "orders", "payments", "products", "support_tickets"]
+    )
+    again = run_cli("expectations init", "--suites", str(drafts))
+    assert "0 suite(s) drafted" in again.output  # never overwrites without --force
+    assert gate(published, "--suites", str(drafts)).returncode == 0

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
+from support import dump_target
+
 from data_pipeline.config import Settings
 from data_pipeline.ledger import Ledger
-from support import dump_target
 
 
 def test_rollback_to_release_n_gives_exactly_n(run_cli, settings: Settings) -> None:

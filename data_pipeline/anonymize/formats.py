@@ -46,25 +46,33 @@ class Chars:
         upper = (self.data >= 65) & (self.data <= 90)
         return upper | ((self.data >= 97) & (self.data <= 122))
 
-    def ranks(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Positions where `mask` holds, their rows, and their rank among the row's masked bytes."""
-        counts = np.cumsum(mask, dtype=np.int64)
-        before = np.concatenate([[0], counts])[self.offsets[:-1]]
+    def select(self, mask: np.ndarray) -> Selection:
+        """Where `mask` holds: positions, their rows, their rank among the row's masked bytes."""
         pos = np.flatnonzero(mask)
         rows = self.row[pos]
-        return pos, rows, counts[pos] - 1 - before[rows]
+        counts = np.bincount(rows, minlength=len(self.offsets) - 1).astype(np.int32)
+        starts = np.cumsum(counts, dtype=np.int32) - counts
+        return Selection(pos, rows, np.arange(len(pos), dtype=np.int32) - starts[rows], counts)
 
-    def per_row(self, mask: np.ndarray) -> np.ndarray:
-        """How many masked bytes each row has."""
-        return np.bincount(self.row[mask], minlength=len(self.offsets) - 1)
-
-    def subset(self, mask: np.ndarray) -> pa.Array:
-        """The masked bytes of each row, as strings (what gets hashed: e.g. a number's digits)."""
-        offsets = np.concatenate([[0], np.cumsum(self.per_row(mask))]).astype(np.int32)
-        return to_arrow(offsets, self.data[mask])
+    def subset(self, sel: Selection) -> pa.Array:
+        """The selected bytes of each row, as strings (what gets hashed: e.g. a number's digits)."""
+        offsets = np.concatenate([[0], np.cumsum(sel.counts)]).astype(np.int32)
+        return to_arrow(offsets, self.data[sel.pos])
 
     def with_data(self, data: np.ndarray) -> pa.Array:
         return to_arrow(self.offsets.astype(np.int32), data)
+
+
+@dataclass(frozen=True)
+class Selection:
+    pos: np.ndarray  # byte positions
+    rows: np.ndarray  # row of each position
+    rank: np.ndarray  # rank of each position among its row's selected bytes
+    counts: np.ndarray  # selected bytes per row
+
+    @property
+    def width(self) -> int:
+        return int(self.counts.max()) if len(self.counts) else 0
 
 
 def to_arrow(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
@@ -72,35 +80,38 @@ def to_arrow(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
     return pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def fill(chars: Chars, mask: np.ndarray, replacement: np.ndarray) -> pa.Array:
-    """The k-th masked byte of row r becomes replacement[r, k]; everything else stays."""
-    pos, rows, rank = chars.ranks(mask)
+def fill(chars: Chars, sel: Selection, replacement: np.ndarray) -> pa.Array:
+    """The k-th selected byte of row r becomes replacement[r, k]; everything else stays."""
     data = chars.data.copy()
-    if len(pos):
-        data[pos] = replacement[rows, rank]
+    if len(sel.pos):
+        data[sel.pos] = replacement[sel.rows, sel.rank]
     return chars.with_data(data)
 
 
-def keyed_chars(chars: Chars, mask: np.ndarray, h: np.ndarray, *, nonzero_lead: bool = False) -> np.ndarray:
-    """New bytes for the masked positions: digit for digit, letter for letter (case kept).
+def keyed_chars(chars: Chars, sel: Selection, h: np.ndarray, *, nonzero_lead: bool = False) -> np.ndarray:
+    """New bytes for the selected positions: digit for digit, letter for letter (case kept).
 
-    The k-th masked character of a row comes from stream k of its hash, so two layouts of the same
+    The k-th selected character of a row comes from stream k of its hash, so two layouts of the same
     characters (e.g. '020 7946 0000' and '0207 946 0000') get the same replacement characters.
     """
-    width = int(chars.per_row(mask).max()) if len(h) and mask.any() else 0
-    digits = digit_matrix(h, width, 10)
-    letters = digit_matrix(mix(h, 77), width, 26)
-    pos, rows, rank = chars.ranks(mask)
     data = chars.data.copy()
-    original = data[pos]
-    is_digit = (original >= 48) & (original <= 57)
-    new_digit = 48 + digits[rows, rank]
-    if nonzero_lead:  # house numbers: no '0' at the start of a run of digits
-        lead = (pos == chars.offsets[rows]) | ~_isdigit(data[np.maximum(pos - 1, 0)])
-        lead &= is_digit
-        new_digit = np.where(lead, 49 + digits[rows, rank] % 9, new_digit)
-    base = np.where(original >= 97, 97, 65)
-    data[pos] = np.where(is_digit, new_digit, base + letters[rows, rank])
+    if not len(sel.pos):
+        return data
+    original = data[sel.pos]
+    is_digit = _isdigit(original)
+    new = np.empty(len(sel.pos), dtype=np.uint8)
+    if is_digit.any():
+        digits = digit_matrix(h, sel.width, 10)[sel.rows, sel.rank]
+        if nonzero_lead:  # house numbers: no '0' at the start of a run of digits
+            at_start = sel.pos == chars.offsets[sel.rows]
+            lead = at_start | ~_isdigit(chars.data[np.maximum(sel.pos - 1, 0)])
+            digits = np.where(lead, 1 + digits % 9, digits)
+        new[is_digit] = 48 + digits[is_digit]
+    if not is_digit.all():
+        letters = digit_matrix(mix(h, 77), sel.width, 26)[sel.rows, sel.rank]
+        base = np.where(original >= 97, 97, 65).astype(np.uint8)
+        new[~is_digit] = (base + letters)[~is_digit]
+    data[sel.pos] = new
     return data
 
 
@@ -111,15 +122,16 @@ def _isdigit(b: np.ndarray) -> np.ndarray:
 def scramble(text: pa.Array, h: np.ndarray, *, letters: bool = True, nonzero_lead: bool = False) -> pa.Array:
     """Every ASCII digit (and letter) replaced by a keyed one; layout, case and length kept."""
     chars = Chars.of(text)
-    mask = chars.digits | chars.letters if letters else chars.digits
-    return chars.with_data(keyed_chars(chars, mask, h, nonzero_lead=nonzero_lead))
+    sel = chars.select(chars.digits | chars.letters if letters else chars.digits)
+    return chars.with_data(keyed_chars(chars, sel, h, nonzero_lead=nonzero_lead))
 
 
 def phone_parts(chars: Chars) -> tuple[np.ndarray, np.ndarray]:
     """(digits to replace, digits to keep) of phone numbers.
 
     Kept: a leading '+' country code (the digits up to the first separator, at most 3), a national
-    trunk '0' leading a number written without '+', and the '(0)' of '+49 (0)30 ...'. What is
+    trunk '0' opening a number written without '+' ('020 ...', '(030) ...'), and the '(0)' of
+    '+49 (0)30 ...'. What is
     replaced is the national significant number, which is also what gets hashed, so one number
     written in several formats maps to the same fake digits.
     """
@@ -136,9 +148,13 @@ def phone_parts(chars: Chars) -> tuple[np.ndarray, np.ndarray]:
         run = inside.copy()
         run[inside] = digit[at[inside]]
         keep[at[run]] = True
-    pos, rows, rank = chars.ranks(digit)
-    first = pos[(rank == 0) & ~plus[rows]]
-    keep[first[data[first] == ord("0")]] = True  # trunk prefix
+    for lead in (0, 1):  # trunk '0' as in '020 7946 0000' or '(030) 1234567'
+        at = starts + lead
+        inside = ~plus & (at < ends)
+        if lead:
+            inside[inside] = data[starts[inside]] == ord("(")
+        at = at[inside]
+        keep[at[data[at] == ord("0")]] = True
     zero = np.flatnonzero(data == ord("0"))
     inner = zero[(zero > 0) & (zero + 1 < len(data))]
     inner = inner[(data[inner - 1] == ord("(")) & (data[inner + 1] == ord(")"))]

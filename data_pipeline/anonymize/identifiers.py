@@ -34,14 +34,12 @@ def token(values: pd.Series, ctx: RuleContext) -> pd.Series:
 def fake_cards(text: pa.Array, ctx: RuleContext) -> pa.Array:
     """9 + keyed digits + Luhn check digit, as many digits as the original, in its layout."""
     chars = Chars.of(text)
-    digits = chars.digits
-    h = ctx.hash(chars.subset(digits))
-    lengths = chars.per_row(digits)
-    width = int(lengths.max()) if len(lengths) else 0
-    matrix = digit_matrix(h, width)
-    if width:
+    sel = chars.select(chars.digits)
+    h = ctx.hash(chars.subset(sel))
+    matrix = digit_matrix(h, sel.width)
+    if sel.width:
         matrix[:, 0] = CARD_PREFIX
-    return fill(chars, digits, 48 + luhn_complete(matrix, lengths))
+    return fill(chars, sel, 48 + luhn_complete(matrix, sel.counts))
 
 
 @register("card_number", classes=("pii",), types=STRING, identifying=True)
@@ -54,26 +52,23 @@ def card_number(values: pd.Series, ctx: RuleContext) -> pd.Series:
 def fake_ibans(text: pa.Array, ctx: RuleContext) -> pa.Array:
     """Same country, length and letter/digit shape; keyed BBAN; valid mod-97 check digits."""
     chars = Chars.of(text)
-    alnum = chars.digits | chars.letters
+    sel = chars.select(chars.digits | chars.letters)
     upper = np.where((chars.data >= 97) & (chars.data <= 122), chars.data - 32, chars.data).astype(np.uint8)
     normalized = Chars(chars.offsets, upper, chars.row)
-    h = ctx.hash(normalized.subset(alnum))
-    new = keyed_chars(normalized, alnum, mix(h, 41))
-    new = np.where((new >= 97) & (new <= 122), new - 32, new).astype(np.uint8)
-    lengths = chars.per_row(alnum)
-    width = int(lengths.max()) if len(lengths) else 0
-    pos, rows, rank = chars.ranks(alnum)
-    matrix = np.zeros((len(lengths), max(width, 4)), dtype=np.uint8)
-    matrix[rows, rank] = new[pos]
+    h = ctx.hash(normalized.subset(sel))
+    new = keyed_chars(normalized, sel, mix(h, 41))
+    lengths = sel.counts
+    matrix = np.zeros((len(lengths), max(sel.width, 4)), dtype=np.uint8)
+    matrix[sel.rows, sel.rank] = new[sel.pos]
     original = np.zeros_like(matrix)
-    original[rows, rank] = upper[pos]
+    original[sel.rows, sel.rank] = upper[sel.pos]
     matrix[:, :2] = original[:, :2]  # the country stays
     shaped = (lengths >= 15) & _letters(original[:, 0]) & _letters(original[:, 1])
     shaped &= _digits(original[:, 2]) & _digits(original[:, 3])
     check = mod97_check(matrix, lengths)
     matrix[:, 2] = np.where(shaped, 48 + check // 10, matrix[:, 2])
     matrix[:, 3] = np.where(shaped, 48 + check % 10, matrix[:, 3])
-    return fill(chars, alnum, matrix)
+    return fill(chars, sel, matrix)
 
 
 def _letters(b: np.ndarray) -> np.ndarray:

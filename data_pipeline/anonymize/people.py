@@ -177,11 +177,12 @@ def fake_phones(text: pa.Array, ctx: RuleContext) -> pa.Array:
     """Phone numbers with keyed national digits; country code, trunk '0' and layout kept."""
     chars = Chars.of(text)
     free, _ = phone_parts(chars)
-    h = ctx.hash(chars.subset(free))
-    out = chars.with_data(keyed_chars(chars, free, h))
+    sel = chars.select(free)
+    h = ctx.hash(chars.subset(sel))
+    out = chars.with_data(keyed_chars(chars, sel, h))
     same = np.flatnonzero(~_differs(out, plain(text)))
     if len(same):  # a number that came out as itself (a very short one) is drawn again
-        again = chars.with_data(keyed_chars(chars, free, mix(h, 1)))
+        again = chars.with_data(keyed_chars(chars, sel, mix(h, 1)))
         out = pc.if_else(pa.array(_differs(out, plain(text))), out, again)
     return out
 

@@ -9,12 +9,12 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from dagster_support import ARTIFACTS
 
 from assets.assets import IN_STEP_CHECKS
 from data_pipeline.db import make_engine
 from data_pipeline.schema import reflect
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

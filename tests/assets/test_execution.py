@@ -1,0 +1,92 @@
+"""Runs on Dagster's own engines: one process per step, a concurrency pool per database."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster_support import REPO, dagster_cli, settings_env
+
+from assets.definitions import build_definitions
+from assets.execution import EXECUTOR_CONFIG_ENV, EXECUTOR_ENV, build_executor, database_pool
+from assets.schedules import ANONYMIZED_COPY_JOB
+from data_pipeline.config import Settings
+from data_pipeline.db import make_engine
+from data_pipeline.errors import BadInput
+from data_pipeline.ledger import Ledger
+from data_pipeline.schema import reflect
+
+
+def test_each_database_has_its_own_pool_without_credentials() -> None:
+    prod = database_pool("postgresql://reader:s3cret@prod-replica:5432/shop?sslmode=require")
+    assert prod == "db:postgresql:prod-replica:5432/shop"
+    assert database_pool("postgresql+psycopg2://writer:other@prod-replica:5432/shop") == prod
+    assert database_pool("postgresql://reader@staging/shop") == "db:postgresql:staging/shop"
+    assert database_pool("mysql+pymysql://u:p@db.internal/crm") == "db:mysql:db.internal/crm"
+    assert database_pool("sqlite:////data/my shop.db") == "db:sqlite:/data/my_shop.db"
+    assert database_pool("not a url") == "db:unparsable-url"
+
+
+def test_snapshot_and_publish_are_in_their_database_pools(settings: Settings) -> None:
+    graph = build_definitions(settings).resolve_asset_graph()
+    pools = {key.to_user_string(): graph.get(key).pools for key in graph.get_all_asset_keys()}
+    assert pools["published"] == {database_pool(settings.target_url)}
+    for table in reflect(make_engine(settings.source_url)).names:
+        assert pools[f"snapshot/{table}"] == {database_pool(settings.source_url)}
+        assert not pools[f"anonymized/{table}"]  # CPU-bound: limited by the executor, not a database
+
+
+def test_executor_is_chosen_by_environment(tmp_path: Path) -> None:
+    default = build_executor({})
+    assert default.name == "multiprocess"
+    assert build_executor({EXECUTOR_ENV: "in_process"}) is dg.in_process_executor
+    with pytest.raises(BadInput, match="not one of multiprocess, in_process, celery, k8s"):
+        build_executor({EXECUTOR_ENV: "threads"})
+    config = tmp_path / "executor.yaml"
+    config.write_text("max_concurrent: 1\n")
+    assert build_executor({EXECUTOR_CONFIG_ENV: str(config)}).name == "multiprocess"
+    config.write_text("- not a mapping\n")
+    with pytest.raises(BadInput, match="expected a mapping"):
+        build_executor({EXECUTOR_CONFIG_ENV: str(config)})
+    with pytest.raises(BadInput, match="executor.missing"):
+        build_executor({EXECUTOR_CONFIG_ENV: str(tmp_path / "executor.missing")})
+
+
+def test_job_runs_one_process_per_step_with_pools(ui_settings: Settings) -> None:
+    """`dagster job execute` in a fresh process, like a run worker: multiprocess executor (forkserver)
+    and, as in deploy/dagster.yaml, every pool capped at one slot."""
+    settings = ui_settings
+    config = settings.dagster_home / "dagster.yaml"
+    config.write_text(config.read_text() + "concurrency:\n  pools:\n    default_limit: 1\n")
+    started = time.monotonic()
+    done = subprocess.run(
+        [dagster_cli(), "job", "execute", "-m", "assets.definitions", "-j", ANONYMIZED_COPY_JOB],
+        cwd=REPO, env=settings_env(settings), capture_output=True, text=True, timeout=600,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        [run] = instance.get_runs()
+        assert run.job_name == ANONYMIZED_COPY_JOB and run.status == dg.DagsterRunStatus.SUCCESS
+        events = [r.event_log_entry.dagster_event for r in instance.get_records_for_run(run.run_id).records]
+        events = [e for e in events if e is not None]
+        parent = next(e.pid for e in events if e.event_type == dg.DagsterEventType.RUN_START)
+        step_pids = {e.step_key: e.pid for e in events if e.event_type == dg.DagsterEventType.STEP_START}
+        tables = reflect(make_engine(settings.source_url)).names
+        assert {"snapshot", "published", *(f"anonymized__{t}" for t in tables)} <= set(step_pids)
+        assert parent not in step_pids.values()
+        assert len(set(step_pids.values())) == len(step_pids), "each step in its own process"
+
+        storage = instance.event_log_storage
+        for pool in (database_pool(settings.source_url), database_pool(settings.target_url)):
+            assert pool in storage.get_concurrency_keys(), pool  # the step claimed a slot of its pool
+            info = storage.get_concurrency_info(pool)
+            assert info.slot_count == 1 and info.active_slot_count == 0 and info.pending_step_count == 0
+
+    release = Ledger(settings.ledger_url).current(settings.target_url)
+    assert release is not None and release.number == 1
+    print(f"multiprocess run of {len(step_pids)} steps: {elapsed:.1f}s")

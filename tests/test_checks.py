@@ -1,0 +1,83 @@
+"""Built-in privacy and integrity checks: counts out, never values; each can fail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import yaml
+from support import target_tables
+
+from data_pipeline import checks
+from data_pipeline.config import DEFAULT_POLICY, Settings
+from data_pipeline.keys import AnonKey
+from data_pipeline.policy import ColumnPolicy
+from data_pipeline.schema import Column, ForeignKey, Table
+
+KEY = AnonKey(b"a-test-key-0123456789")
+NOTES = Table(
+    "notes",
+    (Column("id", "INTEGER", "integer", False, primary_key=True), Column("body", "TEXT", "string", True),
+     Column("owner", "INTEGER", "integer", True)),
+    ("id",), (ForeignKey(("owner",), "notes", ("id",)),), (),
+)
+POLICY = {
+    "id": ColumnPolicy("notes", "id", "key", "keep", "keep"),
+    "body": ColumnPolicy("notes", "body", "pii", "free_text", "free_text"),
+    "owner": ColumnPolicy("notes", "owner", "key", "keep", "notes.id"),
+}
+
+
+def test_leak_check_finds_an_original_email_inside_free_text() -> None:
+    raw = pd.DataFrame({"id": [1, 2], "body": ["mail jane.doe@corp.example now", "nothing"], "owner": [None, 1]})
+    prints = np.unique(np.concatenate(
+        [checks.fingerprints(v, KEY) for v in checks.source_values_to_protect(raw, NOTES, POLICY)]
+    ))
+    leaked = pd.DataFrame({"id": [1, 2], "body": ["see JANE.DOE@corp.example", "x"], "owner": [None, 1]})
+    clean = pd.DataFrame({"id": [1, 2], "body": ["see someone@example.com", "x"], "owner": [None, 1]})
+    assert not checks.leaked_originals(leaked, POLICY, prints, KEY).passed
+    outcome = checks.leaked_originals(clean, POLICY, prints, KEY)
+    assert outcome.passed and outcome.metadata["leaked_values"] == 0
+    assert "jane" not in repr(outcome)
+
+
+def test_fingerprints_depend_on_the_key() -> None:
+    values = pd.Series(["jane.doe@corp.example"])
+    assert not np.array_equal(checks.fingerprints(values, KEY), checks.fingerprints(values, AnonKey(b"other-key-0123456789")))
+
+
+def test_foreign_keys_resolve_with_self_reference_and_nulls() -> None:
+    ok = pd.DataFrame({"id": [1, 2, 3], "owner": [np.nan, 1.0, 2.0]})  # ints with NULL read back as float
+    assert checks.foreign_keys_resolve(ok, NOTES, {"notes": ok}).passed
+    broken = pd.DataFrame({"id": [1, 2], "owner": [np.nan, 7.0]})
+    outcome = checks.foreign_keys_resolve(broken, NOTES, {"notes": broken})
+    assert not outcome.passed and outcome.metadata["dangling"] == 1
+
+
+def test_audit_detects_duplicate_keys_across_batches() -> None:
+    audit = checks.TableAudit(NOTES, POLICY, [], np.array([], dtype=np.uint64), KEY, 5)
+    first = pd.DataFrame({"id": [1, 2], "body": ["a", "b"], "owner": [None, None]})
+    audit.add(first, first)
+    audit.add(first, first)  # the same keys again in a later batch
+    outcomes = {o.name: o for o in audit.outcomes(source_rows=4)}
+    assert not outcomes["unique_columns"].passed
+    assert outcomes["row_count_kept"].passed
+
+
+def test_k_anonymity_reports_the_smallest_group() -> None:
+    frame = pd.DataFrame({"zip": ["10", "10", "10", "20"], "year": [1980, 1980, 1980, 1990]})
+    outcome = checks.k_anonymity(frame, ["zip", "year"], k=2)
+    assert not outcome.passed and outcome.metadata["smallest_group"] == 1
+    assert checks.k_anonymity(frame, ["year"], k=1).passed
+
+
+def test_a_k_anonymity_failure_publishes_nothing(run_cli, settings: Settings, tmp_path) -> None:
+    policy = yaml.safe_load(DEFAULT_POLICY.read_text())
+    columns = policy["tables"]["customers"]["columns"]
+    columns["birth_date"] = {"class": "quasi", "rule": "generalize_date", "to": "month"}
+    columns["postal_code"] = {"class": "quasi", "rule": "generalize_postal", "keep": 3}
+    path = tmp_path / "quasi.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    result = run_cli("run", "--policy", str(path))
+    assert result.exit_code == 1, result.output
+    assert "k_anonymity" in result.output and "nothing was published" in result.output
+    assert target_tables(settings) == []
