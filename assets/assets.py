@@ -5,6 +5,8 @@ in the vault, and Dagster's storage only ever sees ids, hashes and counts.
 """
 
 
+import re
+
 import dagster as dg
 
 from assets.resources import PipelineResource
@@ -29,12 +31,17 @@ FORWARD_ONLY_DESCRIPTION = (
 )
 
 
+def key_part(table: str) -> str:
+    """Dagster names allow [A-Za-z0-9_]: quoted identifiers ("Customer Accounts") are folded."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", table)
+
+
 def snapshot_key(table: str) -> dg.AssetKey:
-    return dg.AssetKey(["snapshot", table])
+    return dg.AssetKey(["snapshot", key_part(table)])
 
 
 def anonymized_key(table: str) -> dg.AssetKey:
-    return dg.AssetKey(["anonymized", table])
+    return dg.AssetKey(["anonymized", key_part(table)])
 
 
 def column_schema(table: Table) -> dg.TableSchema:
@@ -51,6 +58,7 @@ def ref_metadata(ref: CheckpointRef, table: Table, forward_only: bool) -> dict:
     return {
         "dagster/row_count": ref.rows,
         "dagster/column_schema": column_schema(table),
+        "table": table.name,
         "checkpoint_id": ref.id,
         "checkpoint_path": dg.MetadataValue.path(ref.path),
         "sha256": ref.sha256,
@@ -67,7 +75,7 @@ def latest_ref(instance: dg.DagsterInstance, key: dg.AssetKey) -> CheckpointRef:
     return CheckpointRef(
         id=meta["checkpoint_id"].value,
         step=key.path[0],
-        table=key.path[-1],
+        table=meta["table"].value if "table" in meta else key.path[-1],
         path=meta["checkpoint_path"].value,
         sha256=meta["sha256"].value,
         rows=meta["dagster/row_count"].value,

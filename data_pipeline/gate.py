@@ -21,8 +21,10 @@ from data_pipeline.publish import published_release
 
 def _published_engine(settings: Settings, release: int | None) -> tuple[sa.Engine, int]:
     engine = make_engine(settings.target_url, role="target")
+    if engine.dialect.name == "sqlite" and settings.target_schema:
+        raise BadInput("SQLite targets have no schemas: unset DP_TARGET_SCHEMA")
     check_reachable(engine, "target")
-    held = published_release(engine)
+    held = published_release(engine, settings.target_schema)
     where = redact_url(settings.target_url)
     if held is None:
         raise BadInput(f"target {where} holds no release: run `data-pipeline run` first")
@@ -41,11 +43,11 @@ def draft_suites(settings: Settings, *, release: int | None, force: bool) -> lis
     settings.suites_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with engine.connect() as conn:
-        for table in reflect(engine).tables:
+        for table in reflect(engine, schema=settings.target_schema).tables:
             path = settings.suites_dir / f"{table.name}.json"
             if path.exists() and not force:
                 continue
-            frame = pd.read_sql_table(table.name, conn)
+            frame = pd.read_sql_table(table.name, conn, schema=settings.target_schema)
             suite = draft_suite(frame, table.name, unique_columns=table.unique_columns())
             path.write_text(json.dumps(suite, indent=2, default=str) + "\n")
             written.append(path)
@@ -74,14 +76,14 @@ def run_gate(
         raise BadInput(f"no suites (*.json) in {settings.suites_dir}")
     engine, held = _published_engine(settings, release)
     where = redact_url(settings.target_url)
-    tables = set(sa.inspect(engine).get_table_names())
+    tables = set(sa.inspect(engine).get_table_names(schema=settings.target_schema))
     missing = sorted(set(suites) - tables)
     if missing:
         raise BadInput(f"suites for tables the target lacks: {', '.join(missing)}")
     results = []
     with engine.connect() as conn:
         for table, suite in sorted(suites.items()):
-            frame = pd.read_sql_table(table, conn)
+            frame = pd.read_sql_table(table, conn, schema=settings.target_schema)
             results.append(validate_frame(frame, suite))
     code = gate_exit_code(results, strict)
     if junit:

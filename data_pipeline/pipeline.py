@@ -78,7 +78,7 @@ class Pipeline:
 
     @cached_property
     def schema(self) -> Schema:
-        schema = reflect(self.source)
+        schema = reflect(self.source, schema=self.settings.source_schema)
         if not schema.tables:
             raise BadInput(f"source {redact_url(self.settings.source_url)} has no tables")
         return schema
@@ -271,7 +271,7 @@ class Pipeline:
             return self.anonymized.batches(manifests[table.name].id)
 
         rows = publish(self.target, schema, data, release=number, policy_digest=policy_digest,
-                       progress=progress)
+                       target_schema=self.settings.target_schema, progress=progress)
         self.ledger.record(
             kind,
             target=target_url,

@@ -3,11 +3,15 @@
 Old tables are dropped and the release's tables created and loaded inside a single transaction
 (both PostgreSQL and SQLite have transactional DDL; our SQLite engine really BEGINs). A crash at any
 moment leaves the previous whole release. `_dp_release` in the target says which release it holds.
+On PostgreSQL rows are loaded with COPY; a target of the source's own dialect gets the exact native
+column types (uuid, jsonb, arrays, enums, timestamptz, numeric), others portable SQLAlchemy types.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import io
+import json
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -20,8 +24,22 @@ MARKER = f"{INTERNAL_PREFIX}release"
 Progress = Callable[[str, int], None]
 
 
-def sa_type(column: Column) -> sa.types.TypeEngine:
-    """A portable SQLAlchemy type rebuilt from the manifest's description of a column."""
+class NativeType(sa.types.UserDefinedType):
+    """A column type spelled exactly as the source database spelled it (same dialect only)."""
+
+    cache_ok = True
+
+    def __init__(self, ddl: str) -> None:
+        self.ddl = ddl
+
+    def get_col_spec(self, **_: object) -> str:
+        return self.ddl
+
+
+def sa_type(column: Column, native: bool) -> sa.types.TypeEngine:
+    """The exact source type on a same-dialect target; otherwise a portable type."""
+    if native:
+        return NativeType(column.type)
     upper = column.type.upper()
     match column.generic:
         case "integer":
@@ -45,25 +63,22 @@ def sa_type(column: Column) -> sa.types.TypeEngine:
     return sa.Text()
 
 
-def target_metadata(schema: Schema) -> sa.MetaData:
-    meta = sa.MetaData()
+def target_metadata(schema: Schema, dialect: str, target_schema: str | None) -> sa.MetaData:
+    meta = sa.MetaData(schema=target_schema)
     for table in schema.tables:
+        native = table.dialect == dialect
         sa.Table(
             table.name,
             meta,
             *[
-                sa.Column(
-                    c.name,
-                    sa_type(c),
-                    nullable=c.nullable,
-                    primary_key=c.name in table.primary_key,
-                    autoincrement=False,
-                )
+                sa.Column(c.name, sa_type(c, native), nullable=c.nullable,
+                          primary_key=c.name in table.primary_key, autoincrement=False)
                 for c in table.columns
             ],
             *[
                 sa.ForeignKeyConstraint(
-                    list(fk.columns), [f"{fk.ref_table}.{r}" for r in fk.ref_columns]
+                    list(fk.columns),
+                    [".".join(filter(None, (target_schema, fk.ref_table, r))) for r in fk.ref_columns],
                 )
                 for fk in table.foreign_keys
             ],
@@ -80,10 +95,52 @@ def target_metadata(schema: Schema) -> sa.MetaData:
     return meta
 
 
-def _records(frames: Iterable[pd.DataFrame]) -> Iterator[list[dict]]:
-    for frame in frames:
-        # Arrow turns NaN/NaT into None and numpy scalars into Python values in one pass.
-        yield pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
+def _native_enums(conn: sa.Connection, schema: Schema, target_schema: str | None) -> None:
+    """PostgreSQL ENUM types must exist before tables that use them."""
+    for table in schema.tables:
+        for column in table.columns:
+            if column.enum and table.dialect == "postgresql":
+                enum = sa.dialects.postgresql.ENUM(*column.enum, name=column.type.split(".")[-1].strip('"'),
+                                                   schema=target_schema)
+                enum.create(conn, checkfirst=True)
+
+
+def _rows(frame: pd.DataFrame, table: Table, native: bool) -> list[dict]:
+    """Arrow turns NaN/NaT into None and numpy scalars into Python values in one pass; JSON-coded
+    arrays go back to lists for a target with native array columns."""
+    rows = pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
+    arrays = [c.name for c in table.columns if native and c.type.endswith("]")]
+    for row in rows:
+        for name in arrays:
+            if isinstance(row[name], str):
+                row[name] = json.loads(row[name])
+    return rows
+
+
+def _pg_literal_array(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    items = json.loads(value)
+    return "{" + ",".join('"' + str(i).replace('\\', '\\\\').replace('"', '\\"') + '"' for i in items) + "}"
+
+
+def _copy(conn: sa.Connection, sa_table: sa.Table, frame: pd.DataFrame, table: Table) -> None:
+    """PostgreSQL COPY ... FROM STDIN (CSV) inside the publish transaction: the fast path."""
+    frame = frame.copy()
+    for column in table.columns:
+        values = frame[column.name]
+        if column.generic == "integer" and values.dtype.kind == "f":
+            frame[column.name] = values.astype("Int64")
+        elif column.type.endswith("]") and table.dialect == "postgresql":
+            frame[column.name] = values.map(_pg_literal_array)
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
+    buffer.seek(0)
+    quote = conn.dialect.identifier_preparer
+    target = quote.format_table(sa_table)
+    columns = ", ".join(quote.quote(c) for c in frame.columns)
+    cursor = conn.connection.dbapi_connection.cursor()
+    cursor.copy_expert(f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
 
 
 def publish(
@@ -93,34 +150,46 @@ def publish(
     *,
     release: int,
     policy_digest: str,
+    target_schema: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, int]:
     """Replace the target's tables with this release's, atomically. Returns rows per table."""
-    meta = target_metadata(schema)
-    existing = set(sa.inspect(engine).get_table_names())
+    dialect = engine.dialect.name
+    if dialect == "sqlite":
+        target_schema = None  # SQLite has no schemas: the file is the namespace
+    meta = target_metadata(schema, dialect, target_schema)
     rows: dict[str, int] = {}
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
+        if dialect == "postgresql":
             # concurrent publishers to one target queue here instead of interleaving
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('data_pipeline.publish'))")
-        ours = (set(meta.tables) | _previous_tables(conn, existing)) & existing
+            if target_schema:
+                conn.execute(sa.schema.CreateSchema(target_schema, if_not_exists=True))
+        existing = set(sa.inspect(conn).get_table_names(schema=target_schema))
+        ours = ({t.name for t in meta.tables.values()} | _previous_tables(conn, existing, target_schema)) & existing
         if ours:
-            old = sa.MetaData()
+            old = sa.MetaData(schema=target_schema)
             old.reflect(conn, only=sorted(ours))
             old.drop_all(conn)
+        _native_enums(conn, schema, target_schema)
         meta.create_all(conn)
+        by_name = {t.name: t for t in meta.tables.values()}
         for table in schema.tables:
-            sa_table = meta.tables[table.name]
+            sa_table = by_name[table.name]
             count = 0
-            for batch in _records(data(table)):
-                if batch:
-                    conn.execute(sa_table.insert(), batch)
-                    count += len(batch)
+            for frame in data(table):
+                if frame.empty:
+                    continue
+                if dialect == "postgresql":
+                    _copy(conn, sa_table, frame, table)
+                else:
+                    conn.execute(sa_table.insert(), _rows(frame, table, table.dialect == dialect))
+                count += len(frame)
             rows[table.name] = count
             if progress:
                 progress(table.name, count)
         conn.execute(
-            meta.tables[MARKER].insert().values(
+            by_name[MARKER].insert().values(
                 release=release,
                 published_at=datetime.now(UTC).isoformat(),
                 policy_digest=policy_digest,
@@ -130,17 +199,21 @@ def publish(
     return rows
 
 
-def _previous_tables(conn: sa.Connection, existing: set[str]) -> set[str]:
+def _previous_tables(conn: sa.Connection, existing: set[str], target_schema: str | None) -> set[str]:
     """Tables the previous release published (so a table removed since is dropped too)."""
     if MARKER not in existing:
         return set()
-    rows = conn.execute(sa.text(f"SELECT tables FROM {MARKER}")).scalars()
+    marker = sa.table(MARKER, sa.column("tables"), schema=target_schema)
+    rows = conn.execute(sa.select(marker.c.tables)).scalars()
     return {name for row in rows for name in (row or "").split(",") if name}
 
 
-def published_release(engine: sa.Engine) -> int | None:
+def published_release(engine: sa.Engine, target_schema: str | None = None) -> int | None:
     """The release number the target holds, read from the target itself."""
-    if MARKER not in sa.inspect(engine).get_table_names():
+    if engine.dialect.name == "sqlite":
+        target_schema = None
+    if MARKER not in sa.inspect(engine).get_table_names(schema=target_schema):
         return None
+    marker = sa.table(MARKER, sa.column("release"), schema=target_schema)
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.max(sa.column("release"))).select_from(sa.table(MARKER))).scalar()
+        return conn.execute(sa.select(sa.func.max(marker.c.release))).scalar()

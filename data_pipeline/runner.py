@@ -143,11 +143,13 @@ def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: 
     failed_checks = [
         e for e in result.get_asset_check_evaluations() if not e.passed
     ]
+    from assets.assets import key_part
+
     for table in tables:
-        snap = materialized.get(("snapshot", table))
-        anon = materialized.get(("anonymized", table))
+        snap = materialized.get(("snapshot", key_part(table)))
+        anon = materialized.get(("anonymized", key_part(table)))
         rows = lambda m: m["dagster/row_count"].value if m else "-"  # noqa: E731
-        bad = [e.check_name for e in failed_checks if e.asset_key.path[-1] == table]
+        bad = [e.check_name for e in failed_checks if e.asset_key.path[-1] == key_part(table)]
         status = "[red]checks failed: " + ", ".join(bad) + "[/red]" if bad else "[green]ok[/green]"
         console.print(f"  {table:<20} snapshot {rows(snap):>9}  anonymized {rows(anon):>9}  {status}")
     published = materialized.get(("published",))
@@ -169,7 +171,9 @@ def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: 
     ]
     for event in failures:
         error = event.step_failure_data.error
-        message = error.message.strip().splitlines()[0] if error else "step failed"
+        while error is not None and error.cause is not None and "DagsterExecutionStep" in (error.cls_name or ""):
+            error = error.cause  # the user code's own error, not Dagster's wrapper
+        message = f"{error.cls_name}: {error.message.strip().splitlines()[0]}" if error else "step failed"
         console.print(f"[red]step failed[/red] {event.step_key}: {message}")
     console.print("[red]nothing was published[/red]")
     if blocking or any(

@@ -22,6 +22,7 @@ class Column:
     precision: int | None = None
     scale: int | None = None
     timezone: bool = False
+    enum: tuple[str, ...] | None = None  # labels of a native ENUM type (type holds its name)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Table:
     primary_key: tuple[str, ...]
     foreign_keys: tuple[ForeignKey, ...]
     unique: tuple[tuple[str, ...], ...]  # UNIQUE constraints and unique indexes
+    dialect: str = ""  # where it was reflected: same-dialect targets get the exact native types
+    schema: str | None = None  # database schema (namespace), None for the default
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -87,13 +90,16 @@ def table_from_dict(data: dict) -> Table:
     """Inverse of `asdict(table)`: manifests store tables as JSON."""
     return Table(
         name=data["name"],
-        columns=tuple(Column(**c) for c in data["columns"]),
+        columns=tuple(Column(**{**c, "enum": tuple(c["enum"]) if c.get("enum") else None})
+                      for c in data["columns"]),
         primary_key=tuple(data["primary_key"]),
         foreign_keys=tuple(
             ForeignKey(tuple(f["columns"]), f["ref_table"], tuple(f["ref_columns"]))
             for f in data["foreign_keys"]
         ),
         unique=tuple(tuple(u) for u in data["unique"]),
+        dialect=data.get("dialect", ""),
+        schema=data.get("schema"),
     )
 
 
@@ -156,6 +162,7 @@ def reflect(engine: sa.Engine, schema: str | None = None) -> Schema:
                 precision=getattr(c.type, "precision", None),
                 scale=getattr(c.type, "scale", None),
                 timezone=bool(getattr(c.type, "timezone", False)),
+                enum=tuple(c.type.enums) if isinstance(c.type, sa.Enum) and c.type.enums else None,
             )
             for c in sa_table.columns
         )
@@ -174,6 +181,8 @@ def reflect(engine: sa.Engine, schema: str | None = None) -> Schema:
                 primary_key=tuple(str(c.name) for c in sa_table.primary_key.columns),
                 foreign_keys=fks,
                 unique=tuple(dict.fromkeys(u for u in unique if u)),
+                dialect=engine.dialect.name,
+                schema=schema,
             )
         )
     return Schema(tables=tuple(tables))

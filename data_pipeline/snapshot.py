@@ -52,7 +52,7 @@ def take_snapshot(
     try:
         with conn.begin():
             for table in schema.tables:
-                sa_table = sa.Table(table.name, meta, autoload_with=conn)
+                sa_table = sa.Table(table.name, meta, autoload_with=conn, schema=table.schema)
                 refs[table.name] = store.write(
                     table,
                     _chunks(conn, sa_table, table),
