@@ -37,7 +37,7 @@ class Settings:
     k_anonymity: int = 5
     source_schema: str | None = None  # a database schema other than the default (DP_SOURCE_SCHEMA)
     target_schema: str | None = None  # defaults to the source's (DP_TARGET_SCHEMA)
-    ge_max_rows: int = 1_000_000  # GE validates in memory: the first N rows of big tables
+    ge_max_rows: int = 100_000  # GE validates in memory: the first N rows of big tables
     schedule_cron: str = "0 2 * * *"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -91,7 +91,7 @@ def load_settings(
         raw_retention_days=float(env.get("DP_RAW_RETENTION", "7")),
         keep_releases=int(env.get("DP_KEEP_RELEASES", "10")),
         k_anonymity=int(env.get("DP_K_ANONYMITY", "5")),
-        ge_max_rows=int(env.get("DP_GE_MAX_ROWS", "1000000")),
+        ge_max_rows=int(env.get("DP_GE_MAX_ROWS", "100000")),
         source_schema=env.get("DP_SOURCE_SCHEMA") or None,
         target_schema=env.get("DP_TARGET_SCHEMA") or env.get("DP_SOURCE_SCHEMA") or None,
         schedule_cron=env.get("DP_SCHEDULE_CRON", "0 2 * * *"),

@@ -204,6 +204,15 @@ class Pipeline:
         suite = self.run_suite(table.name, pd.concat(sample, ignore_index=True)) if sample else None
         result = TableResult(ref, tuple(outcomes), suite, same)
         self.ledger.record(
+            "checks",
+            run_id=run_id,
+            table=table.name,
+            checkpoint=ref.id,
+            passed=result.passed,
+            outcomes={o.name: o.metadata for o in outcomes},
+            suite=None if suite is None else {"passed": suite.passed_count, "failed": suite.failed_count},
+        )
+        self.ledger.record(
             "anonymized",
             run_id=run_id,
             table=table.name,

@@ -148,6 +148,11 @@ def resolve(schema: Schema, doc: dict[str, Any], source: str = "policy") -> Reso
                 problems.append(f"{where}: unknown rule `{rule_name}` (see docs/POLICY.md)")
                 continue
             problems += [f"{where}: {p}" for p in rule.check(cls, spec, column)]
+            if column.name in table.unique_columns() and not rule.unique_safe:
+                problems.append(
+                    f"{where}: column is UNIQUE/PRIMARY KEY but rule `{rule_name}` can map distinct "
+                    "values alike; use a unique-safe rule (keep, email, username, token, null)"
+                )
             resolved[table.name][column.name] = ColumnPolicy(
                 table.name, column.name, cls, rule_name, domain, spec
             )

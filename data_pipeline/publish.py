@@ -117,6 +117,17 @@ def _rows(frame: pd.DataFrame, table: Table, native: bool) -> list[dict]:
     return rows
 
 
+def _executemany(conn: sa.Connection, sa_table: sa.Table, frame: pd.DataFrame) -> None:
+    """Raw DBAPI executemany with tuples: about twice as fast as SQLAlchemy's per-row params."""
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    columns = [arrow.column(i).to_pylist() for i in range(arrow.num_columns)]
+    quote = conn.dialect.identifier_preparer
+    names = ", ".join(quote.quote(c) for c in frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    conn.exec_driver_sql(f"INSERT INTO {quote.format_table(sa_table)} ({names}) VALUES ({marks})",
+                         list(zip(*columns, strict=True)))
+
+
 def _pg_literal_array(value: object) -> object:
     if not isinstance(value, str):
         return value
@@ -182,6 +193,8 @@ def publish(
                     continue
                 if dialect == "postgresql":
                     _copy(conn, sa_table, frame, table)
+                elif dialect == "sqlite":
+                    _executemany(conn, sa_table, frame)
                 else:
                     conn.execute(sa_table.insert(), _rows(frame, table, table.dialect == dialect))
                 count += len(frame)

@@ -28,7 +28,7 @@ def _chunks(conn: sa.Connection, sa_table: sa.Table, table: Table) -> Iterator[p
     emitted = False
     for rows in result.partitions(BATCH_ROWS):
         emitted = True
-        yield pd.DataFrame.from_records(rows, columns=columns)
+        yield pd.DataFrame.from_records([tuple(row) for row in rows], columns=columns)
     if not emitted:
         yield pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
 

@@ -86,6 +86,30 @@ def date_shift(values: pd.Series, ctx: RuleContext) -> pd.Series:
     return _back(stamps + shift, values)
 
 
+def truncate(stamps: np.ndarray, to: str) -> np.ndarray:
+    """datetime64 values cut to the start of their month, year or decade.
+
+    numpy's own calendar conversion (astype('datetime64[Y]')) is slow; looking the day up in a table
+    of period starts (one entry per month or year in the data's range) is exact and fast.
+    """
+    unit = np.datetime_data(stamps.dtype)[0]
+    days = stamps.astype("datetime64[D]")
+    if not len(days):
+        return stamps
+    first, last = days.min().astype("datetime64[Y]"), days.max().astype("datetime64[Y]")
+    if to == "month":
+        starts = np.arange(first.astype("datetime64[M]"), (last + 1).astype("datetime64[M]"))
+    else:
+        years = np.arange(first, last + 1)
+        if to == "decade":
+            year = years.astype(np.int64) + 1970
+            years = np.unique((year - year % 10 - 1970).astype("datetime64[Y]"))
+        starts = years
+    starts = starts.astype("datetime64[D]")
+    at = np.searchsorted(starts, days, side="right") - 1
+    return starts[at].astype(f"datetime64[{unit}]")
+
+
 def _generalize_options(options: dict) -> list[str]:
     to = options.get("to", "year")
     return [] if to in ("month", "year", "decade") else [f"`to` must be month, year or decade, not {to!r}"]
@@ -100,15 +124,8 @@ def generalize_date(values: pd.Series, ctx: RuleContext) -> pd.Series:
     tz = getattr(stamps.dt, "tz", None)
     local = stamps.dt.tz_localize(None) if tz is not None else stamps
     raw = local.to_numpy()
-    if to == "month":
-        cut = raw.astype("datetime64[M]")
-    else:
-        years = raw.astype("datetime64[Y]")
-        if to == "decade":
-            year = years.astype(np.int64) + 1970
-            years = (year - year % 10 - 1970).astype("datetime64[Y]")
-        cut = years
-    out = pd.Series(cut.astype(raw.dtype), index=values.index)
+    cut = truncate(raw, to)
+    out = pd.Series(cut, index=values.index)
     if tz is not None:
         out = out.dt.tz_localize(tz)
     return _back(out, values)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data_pipeline.anonymize.hashing import max_bytes
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.anonymize.registry import RULES, RuleContext
 from data_pipeline.anonymize.text import LATE_RULES
@@ -74,29 +76,52 @@ class TableAnonymizer:
             raise ChecksFailed(f"rule `{ctx.policy.rule}` on {ctx.policy.qualified} changed the row count")
         if not out.index.equals(subset.index):
             out = pd.Series(out.to_numpy(), index=subset.index, dtype=out.dtype)
-        if everything:
-            return out
-        if pd.api.types.is_integer_dtype(out.dtype) and not pd.api.types.is_extension_array_dtype(out.dtype):
-            out = out.astype("Int64")  # keeps integers exact next to NULLs
-        return out.reindex(values.index)
+        return out if everything else _with_nulls(out, present.to_numpy(), values.index)
 
     def _fit(self, values: pd.Series, name: str, policy: ColumnPolicy) -> pd.Series:
         column = self.table.column(name)
-        textual = pd.api.types.is_string_dtype(values.dtype) or values.dtype == object
-        if column.generic in NUMERIC and pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
-            raise ChecksFailed(f"{policy.qualified}: rule `{policy.rule}` produced text for a {column.type} column")
-        if column.length and column.generic == "string" and policy.rule != "null" and textual:
-            lengths = pc.utf8_length(pa.array(values.astype("str").array))
-            too_long = pc.fill_null(pc.greater(lengths, column.length), False)
-            if pc.any(too_long).as_py():
-                if name in self.table.unique_columns():
-                    raise ChecksFailed(
-                        f"{policy.qualified}: rule `{policy.rule}` makes values longer than "
-                        f"VARCHAR({column.length}) on a unique column; widen the column or pick a "
-                        "shorter rule"
-                    )
-                cut = values.astype("str").str.slice(0, column.length)
-                values = values.where(~too_long.to_numpy(zero_copy_only=False), cut)
+        if column.generic in NUMERIC and _text(values):
+            raise ChecksFailed(
+                f"{policy.qualified}: rule `{policy.rule}` produced text for a {column.type} column"
+            )
+        too_long = _too_long(values, column.length) if column.generic == "string" else None
+        if too_long is not None:
+            if name in self.table.unique_columns():
+                raise ChecksFailed(
+                    f"{policy.qualified}: rule `{policy.rule}` makes values longer than "
+                    f"VARCHAR({column.length}) on a unique column; widen the column or pick a "
+                    "shorter rule"
+                )
+            values = values.where(~too_long, values.astype("str").str.slice(0, column.length))
         if not column.nullable and values.isna().any():
             raise ChecksFailed(f"{policy.qualified}: rule `{policy.rule}` produced NULL in a NOT NULL column")
         return values
+
+
+def _with_nulls(out: pd.Series, present: np.ndarray, index: pd.Index) -> pd.Series:
+    """`out` spread over the rows where `present` holds and NULL elsewhere, by position (no index
+    alignment), dtype kept; integers and booleans become nullable so they stay exact."""
+    take = np.full(len(present), -1, dtype=np.int64)
+    take[present] = np.arange(len(out))
+    if pd.api.types.is_bool_dtype(out.dtype) and not pd.api.types.is_extension_array_dtype(out.dtype):
+        out = out.astype("boolean")
+    elif pd.api.types.is_integer_dtype(out.dtype) and not pd.api.types.is_extension_array_dtype(out.dtype):
+        out = out.astype("Int64")
+    return pd.Series(out.array.take(take, allow_fill=True), index=index, name=out.name)
+
+
+def _text(values: pd.Series) -> bool:
+    if isinstance(values.dtype, pd.StringDtype):
+        return True
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "mixed")
+
+
+def _too_long(values: pd.Series, length: int | None) -> np.ndarray | None:
+    """Rows whose text is longer than `length` characters; None when there are none."""
+    if not length or not (pd.api.types.is_string_dtype(values.dtype) or values.dtype == object):
+        return None
+    text = pa.array(values.astype("str").array)
+    if max_bytes(text) <= length:  # the usual case, decided from the offsets alone
+        return None
+    too_long = pc.fill_null(pc.greater(pc.utf8_length(text), length), False)
+    return too_long.to_numpy(zero_copy_only=False) if pc.any(too_long).as_py() else None

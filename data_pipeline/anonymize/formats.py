@@ -13,16 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from data_pipeline.anonymize.hashing import plain, digit_matrix, mix
+from data_pipeline.anonymize.hashing import digit_matrix, mix, plain
 
 
 @dataclass(frozen=True)
 class Chars:
-    """The bytes of a string column, with the row of every byte."""
+    """The bytes of a string column and where each row starts."""
 
     offsets: np.ndarray  # int64, n + 1
     data: np.ndarray  # uint8
-    row: np.ndarray  # int32 row of each byte
 
     @classmethod
     def of(cls, text: pa.Array) -> Chars:
@@ -34,8 +33,7 @@ class Chars:
         raw = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
         data = raw[offsets[0] : offsets[-1]].copy() if n else np.zeros(0, np.uint8)
         offsets -= offsets[0] if n else 0
-        row = np.repeat(np.arange(n, dtype=np.int32), np.diff(offsets))
-        return cls(offsets, data, row)
+        return cls(offsets, data)
 
     @property
     def digits(self) -> np.ndarray:
@@ -46,13 +44,22 @@ class Chars:
         upper = (self.data >= 65) & (self.data <= 90)
         return upper | ((self.data >= 97) & (self.data <= 122))
 
+    def head(self, width: int) -> np.ndarray:
+        """(n, width) first bytes of each row, 0 past the row's end."""
+        starts, lengths = self.offsets[:-1], np.diff(self.offsets)
+        at = starts[:, None] + np.arange(width)[None, :]
+        inside = np.arange(width)[None, :] < lengths[:, None]
+        padded = np.concatenate([self.data, np.zeros(width, np.uint8)])
+        return np.where(inside, padded[at], 0).astype(np.uint8)
+
     def select(self, mask: np.ndarray) -> Selection:
         """Where `mask` holds: positions, their rows, their rank among the row's masked bytes."""
         pos = np.flatnonzero(mask)
-        rows = self.row[pos]
-        counts = np.bincount(rows, minlength=len(self.offsets) - 1).astype(np.int32)
-        starts = np.cumsum(counts, dtype=np.int32) - counts
-        return Selection(pos, rows, np.arange(len(pos), dtype=np.int32) - starts[rows], counts)
+        bounds = np.searchsorted(pos, self.offsets)  # selected positions before each row start
+        counts = np.diff(bounds)
+        rows = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        rank = np.arange(len(pos), dtype=np.int32) - np.repeat(bounds[:-1].astype(np.int32), counts)
+        return Selection(pos, rows, rank, counts)
 
     def subset(self, sel: Selection) -> pa.Array:
         """The selected bytes of each row, as strings (what gets hashed: e.g. a number's digits)."""
@@ -88,31 +95,49 @@ def fill(chars: Chars, sel: Selection, replacement: np.ndarray) -> pa.Array:
     return chars.with_data(data)
 
 
-def keyed_chars(chars: Chars, sel: Selection, h: np.ndarray, *, nonzero_lead: bool = False) -> np.ndarray:
+def keyed_chars(
+    chars: Chars, sel: Selection, h: np.ndarray, *, nonzero_lead: bool = False, nonzero_first: bool = False
+) -> np.ndarray:
     """New bytes for the selected positions: digit for digit, letter for letter (case kept).
 
     The k-th selected character of a row comes from stream k of its hash, so two layouts of the same
     characters (e.g. '020 7946 0000' and '0207 946 0000') get the same replacement characters.
+    `nonzero_lead` keeps '0' from opening a run of digits (house numbers), `nonzero_first` from
+    being a row's first selected digit (a national phone number).
     """
     data = chars.data.copy()
     if not len(sel.pos):
         return data
     original = data[sel.pos]
     is_digit = _isdigit(original)
+    every_digit = bool(is_digit.all())
     new = np.empty(len(sel.pos), dtype=np.uint8)
     if is_digit.any():
-        digits = digit_matrix(h, sel.width, 10)[sel.rows, sel.rank]
+        matrix = digit_matrix(h, sel.width, 10)
+        if nonzero_first:
+            matrix[:, 0] = 1 + matrix[:, 0] % 9
+        digits = _at(matrix, sel)
         if nonzero_lead:  # house numbers: no '0' at the start of a run of digits
             at_start = sel.pos == chars.offsets[sel.rows]
             lead = at_start | ~_isdigit(chars.data[np.maximum(sel.pos - 1, 0)])
             digits = np.where(lead, 1 + digits % 9, digits)
+        if every_digit:
+            data[sel.pos] = 48 + digits
+            return data
         new[is_digit] = 48 + digits[is_digit]
-    if not is_digit.all():
-        letters = digit_matrix(mix(h, 77), sel.width, 26)[sel.rows, sel.rank]
-        base = np.where(original >= 97, 97, 65).astype(np.uint8)
-        new[~is_digit] = (base + letters)[~is_digit]
+    letters = _at(digit_matrix(mix(h, 77), sel.width, 26), sel)
+    base = np.where(original >= 97, 97, 65).astype(np.uint8)
+    new[~is_digit] = (base + letters)[~is_digit]
     data[sel.pos] = new
     return data
+
+
+def _at(matrix: np.ndarray, sel: Selection) -> np.ndarray:
+    """matrix[rows, rank] through one flat `take` (2-D fancy indexing is several times slower)."""
+    n = matrix.shape[0]
+    if matrix.T.flags.c_contiguous:  # digit matrices are (width, n) buffers seen transposed
+        return matrix.T.ravel()[sel.rank.astype(np.int64) * n + sel.rows]
+    return matrix.ravel()[sel.rows.astype(np.int64) * matrix.shape[1] + sel.rank]
 
 
 def _isdigit(b: np.ndarray) -> np.ndarray:
@@ -131,34 +156,23 @@ def phone_parts(chars: Chars) -> tuple[np.ndarray, np.ndarray]:
 
     Kept: a leading '+' country code (the digits up to the first separator, at most 3), a national
     trunk '0' opening a number written without '+' ('020 ...', '(030) ...'), and the '(0)' of
-    '+49 (0)30 ...'. What is
-    replaced is the national significant number, which is also what gets hashed, so one number
-    written in several formats maps to the same fake digits.
+    '+49 (0)30 ...'. What is replaced is the national significant number, which is also what gets
+    hashed, so one number written in several formats maps to the same fake digits.
     """
-    data, starts, ends = chars.data, chars.offsets[:-1], chars.offsets[1:]
+    data, starts = chars.data, chars.offsets[:-1]
     digit = _isdigit(data)
+    head = chars.head(4)  # the first four bytes of each row, 0 past its end
+    plus = head[:, 0] == ord("+")
+    keep_at = [plus & _isdigit(head[:, 1])]  # country code: up to three digits right after '+'
+    keep_at.append(keep_at[0] & _isdigit(head[:, 2]))
+    keep_at.append(keep_at[1] & _isdigit(head[:, 3]))
     keep = np.zeros(len(data), dtype=bool)
-    nonempty = ends > starts
-    plus = np.zeros(len(starts), dtype=bool)
-    plus[nonempty] = data[starts[nonempty]] == ord("+")
-    run = plus.copy()
-    for k in range(1, 4):  # country code: up to three digits right after '+'
-        at = starts + k
-        inside = run & (at < ends)
-        run = inside.copy()
-        run[inside] = digit[at[inside]]
-        keep[at[run]] = True
-    for lead in (0, 1):  # trunk '0' as in '020 7946 0000' or '(030) 1234567'
-        at = starts + lead
-        inside = ~plus & (at < ends)
-        if lead:
-            inside[inside] = data[starts[inside]] == ord("(")
-        at = at[inside]
-        keep[at[data[at] == ord("0")]] = True
-    zero = np.flatnonzero(data == ord("0"))
-    inner = zero[(zero > 0) & (zero + 1 < len(data))]
-    inner = inner[(data[inner - 1] == ord("(")) & (data[inner + 1] == ord(")"))]
-    keep[inner] = True
+    for k, rows in enumerate(keep_at, start=1):
+        keep[starts[rows] + k] = True
+    keep[starts[~plus & (head[:, 0] == ord("0"))]] = True  # trunk: '020 ...'
+    keep[starts[~plus & (head[:, 0] == ord("(")) & (head[:, 1] == ord("0"))] + 1] = True  # '(030) ...'
+    if len(data) > 2:  # the 0 of '(0)'
+        keep[1:-1] |= (data[1:-1] == ord("0")) & (data[:-2] == ord("(")) & (data[2:] == ord(")"))
     return digit & ~keep, keep
 
 

@@ -54,7 +54,7 @@ def fake_ibans(text: pa.Array, ctx: RuleContext) -> pa.Array:
     chars = Chars.of(text)
     sel = chars.select(chars.digits | chars.letters)
     upper = np.where((chars.data >= 97) & (chars.data <= 122), chars.data - 32, chars.data).astype(np.uint8)
-    normalized = Chars(chars.offsets, upper, chars.row)
+    normalized = Chars(chars.offsets, upper)
     h = ctx.hash(normalized.subset(sel))
     new = keyed_chars(normalized, sel, mix(h, 41))
     lengths = sel.counts

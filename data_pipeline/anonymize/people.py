@@ -9,6 +9,7 @@ inputs give distinct outputs unless SipHash itself collides.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_pipeline.anonymize.formats import Chars, keyed_chars, phone_parts, scramble
-from data_pipeline.anonymize.hashing import plain, as_series, base36, index, mix, pick, text_array
+from data_pipeline.anonymize.hashing import as_series, base36, index, max_bytes, mix, pick, plain, text_array
+from data_pipeline.anonymize.pools import street_layout
 from data_pipeline.anonymize.registry import STRING, RuleContext, register
 
 EMAIL_DOMAINS = pa.array(["example.com", "example.net", "example.org"])  # RFC 2606: never deliverable
@@ -26,7 +28,7 @@ REPICKS = 4  # a pick equal to its own original is re-drawn this many times at m
 
 def _country_option(options: dict) -> list[str]:
     column = options.get("country_column")
-    return [] if column is None or (isinstance(column, str) and column) else ["`country_column` names a column"]
+    return [] if column is None or column else ["`country_column` must name a column"]
 
 
 def _pick_by_locale(ctx: RuleContext, kind: str, h: np.ndarray, locales: np.ndarray | None) -> pa.Array:
@@ -84,18 +86,39 @@ for _kind, _salt in [("first_name", 1), ("last_name", 2), ("company", 3), ("city
              validate=_country_option)(_pool_rule(_kind, _salt * 100))
 
 
+def house_numbers(h: np.ndarray) -> pa.Array:
+    """Keyed house numbers 1-9999, log-uniform: as many 1-digit as 4-digit numbers, like streets."""
+    u = (h >> np.uint64(11)).astype(np.float64) / 2.0**53
+    numbers = np.clip(np.floor(10.0 ** (4 * u)), 1, 9999).astype(np.int64)
+    return pc.cast(pa.array(numbers), pa.string())
+
+
+def _addresses(names: pa.Array, numbers: pa.Array, locales: np.ndarray | None, ctx: RuleContext) -> pa.Array:
+    """Number and street name in each row's locale order ('12 Main St', 'Hauptstr. 12')."""
+    groups = [ctx.pools.locale] if locales is None else sorted(set(locales.tolist()))
+    out = None
+    for locale in groups:
+        number_first, between = street_layout(locale)
+        pair = (numbers, names) if number_first else (names, numbers)
+        joined = pc.binary_join_element_wise(*pair, between)
+        out = joined if out is None else pc.if_else(pa.array(locales == locale), joined, out)
+    return out
+
+
 @register("street_address", options={"country_column": str}, classes=("pii", "quasi"), types=STRING,
           validate=_country_option)
 def street_address(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """A keyed pick from Faker's street addresses whose numbers are keyed too: ~10^5 addresses
-    per pool entry, so a million customers do not share a few thousand addresses."""
+    """A keyed street name from Faker's pool and a keyed house number, in the locale's order: tens
+    of millions of addresses, so a million customers do not share a few thousand."""
     original = text_array(values)
     h = ctx.hash(original)
-    picked = pool_pick(original, mix(h, 500), ctx.locales(values), ctx, "street_address")
-    out = scramble(picked, mix(h, 501), letters=False, nonzero_lead=True)
+    locales = ctx.locales(values)
+    names = _pick_by_locale(ctx, "street_name", mix(h, 500), locales)
+    out = _addresses(names, house_numbers(mix(h, 501)), locales, ctx)
     same = ~_differs(out, original)
-    if same.any():
-        out = pc.if_else(pa.array(~same), out, scramble(picked, mix(h, 502), letters=False, nonzero_lead=True))
+    if same.any():  # the original address itself: another number
+        again = _addresses(names, house_numbers(mix(h, 502)), locales, ctx)
+        out = pc.if_else(pa.array(~same), out, again)
     return as_series(out, values)
 
 
@@ -129,13 +152,13 @@ def _stem(h: np.ndarray, ctx: RuleContext) -> tuple[pa.Array, pa.Array, pa.Array
     return first, last, base36(rest, suffix_width(n_first, n_last))
 
 
-def _fit_short(out: pa.Array, short: pa.Array, ctx: RuleContext) -> pa.Array:
+def _fit_short(out: pa.Array, short: Callable[[], pa.Array], ctx: RuleContext) -> pa.Array:
     """Rows longer than the column takes use the short form (still injective: it has no separator)."""
     length = ctx.column.length
-    if not length:
+    if not length or max_bytes(out) <= length:
         return out
     too_long = pc.greater(pc.utf8_length(out), length)
-    return pc.if_else(too_long, short, out) if pc.any(too_long).as_py() else out
+    return pc.if_else(too_long, short(), out) if pc.any(too_long).as_py() else out
 
 
 @register("email", options={"keep_domain": bool}, classes=("pii",), types=STRING,
@@ -156,9 +179,11 @@ def email(values: pd.Series, ctx: RuleContext) -> pd.Series:
     else:
         domain = pick(EMAIL_DOMAINS, mix(h, 31))
     out = pc.binary_join_element_wise(pc.binary_join_element_wise(first, last, suffix, "."), domain, "@")
-    short = pc.binary_join_element_wise(
-        pc.binary_join_element_wise("u", base36(h, SHORT_WIDTH), ""), domain, "@"
-    )
+    def short() -> pa.Array:
+        return pc.binary_join_element_wise(
+            pc.binary_join_element_wise("u", base36(h, SHORT_WIDTH), ""), domain, "@"
+        )
+
     return as_series(_fit_short(out, short, ctx), values)
 
 
@@ -169,7 +194,9 @@ def username(values: pd.Series, ctx: RuleContext) -> pd.Series:
     h = ctx.hash(values)
     first, last, suffix = _stem(h, ctx)
     out = pc.binary_join_element_wise(first, last, suffix, "_")
-    short = pc.binary_join_element_wise("u", base36(h, SHORT_WIDTH), "")
+    def short() -> pa.Array:
+        return pc.binary_join_element_wise("u", base36(h, SHORT_WIDTH), "")
+
     return as_series(_fit_short(out, short, ctx), values)
 
 
@@ -179,10 +206,10 @@ def fake_phones(text: pa.Array, ctx: RuleContext) -> pa.Array:
     free, _ = phone_parts(chars)
     sel = chars.select(free)
     h = ctx.hash(chars.subset(sel))
-    out = chars.with_data(keyed_chars(chars, sel, h))
+    out = chars.with_data(keyed_chars(chars, sel, h, nonzero_first=True))
     same = np.flatnonzero(~_differs(out, plain(text)))
     if len(same):  # a number that came out as itself (a very short one) is drawn again
-        again = chars.with_data(keyed_chars(chars, sel, mix(h, 1)))
+        again = chars.with_data(keyed_chars(chars, sel, mix(h, 1), nonzero_first=True))
         out = pc.if_else(pa.array(_differs(out, plain(text))), out, again)
     return out
 

@@ -19,7 +19,7 @@ from faker import Faker
 POOL_SEED = 20261127
 FALLBACK_LOCALE = "en_US"
 _LISTS = {"first_name": "first_names", "last_name": "last_names"}
-_DRAWS = {"city": 3_000, "street_address": 3_000, "company": 2_000, "postcode": 3_000}
+_DRAWS = {"city": 3_000, "street_name": 3_000, "company": 2_000, "postcode": 3_000}
 _MIN_SLUGS = 20  # a locale with fewer ASCII name slugs (ja_JP, say) uses the fallback's
 
 # ISO 3166-1 alpha-2 -> Faker locale, for rules with `country_column`.
@@ -74,6 +74,21 @@ def _arrow(values: tuple[str, str, bool]) -> pa.Array:
     return pa.array((slug_pool if slugs else pool)(locale, kind), type=pa.string())
 
 
+@cache
+def street_layout(locale: str) -> tuple[bool, str]:
+    """(house number first?, text between number and street) of the locale's usual address format:
+    '12 Main Street' (en_US), '12, rue de Paris' (fr_FR), 'Hauptstraße 12' (de_DE)."""
+    formats = _provider_list(Faker(locale), "street_address_formats")
+    both = [f for f in formats if "{{building_number}}" in f and "{{street_name}}" in f]
+    if not both:
+        return False, " "
+    layout = max(set(both), key=both.count)
+    number, street = layout.index("{{building_number}}"), layout.index("{{street_name}}")
+    if number < street:
+        return True, layout[number + len("{{building_number}}") : street]
+    return False, layout[street + len("{{street_name}}") : number]
+
+
 def locale_for(country: str | None, default: str) -> str:
     """The Faker locale of a country code; unknown countries get the policy's locale."""
     if not isinstance(country, str):
@@ -97,7 +112,7 @@ class Pools:
         """The pool as an Arrow string array (what rules index with `take`)."""
         return _arrow((locale or self.locale, kind, slugs))
 
-    def warm(self, kinds: tuple[str, ...] = ("first_name", "last_name", "city", "street_address")) -> None:
+    def warm(self, kinds: tuple[str, ...] = ("first_name", "last_name", "city", "street_name")) -> None:
         """Build pools ahead of the first chunk (the benchmark times this separately)."""
         for kind in kinds:
             self.arrow(kind)

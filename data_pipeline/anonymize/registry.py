@@ -62,7 +62,8 @@ class RuleContext:
             return None
         countries = self.frame.loc[values.index, column]
         codes, uniques = pd.factorize(countries)
-        table = np.array([locale_for(c, self.pools.locale) for c in uniques] + [self.pools.locale], dtype=object)
+        default = self.pools.locale
+        table = np.array([locale_for(c, default) for c in uniques] + [default], dtype=object)
         return table[codes]  # code -1 (NULL country) takes the last entry: the policy locale
 
 

@@ -63,10 +63,9 @@ def _iban_core(match: str) -> str | None:
     if len(compact) < length:
         return None
     seen, end = 0, 0
-    for end, ch in enumerate(match, start=1):
-        seen += ch != " "
-        if seen == length:
-            break
+    while seen < length:
+        seen += match[end] != " "
+        end += 1
     core = match[:end]
     return core if iban_valid(core.replace(" ", "")) else None
 
@@ -199,7 +198,8 @@ def _holders(node: Any, keys: list[str]) -> Iterator[tuple[Any, Any]]:
     if isinstance(node, dict):
         children = list(node) if head == "*" else [head] if head in node else []
     elif isinstance(node, list):
-        children = range(len(node)) if head == "*" else [int(head)] if head.isdigit() and int(head) < len(node) else []
+        at = int(head) if head.isdigit() else len(node)
+        children = range(len(node)) if head == "*" else [at] if at < len(node) else []
     else:
         return
     for child in children:

@@ -1,0 +1,175 @@
+"""End to end: `data-pipeline run` on one big customers table vs a plain copy, in the same run.
+
+Prints rows/s of both, their ratio, and the pipeline's peak RSS (from `/usr/bin/time -v`), for
+SQLite -> SQLite (default) or PostgreSQL -> PostgreSQL (`--pg-url`, plain copy = `pg_dump | psql`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+import yaml
+
+from data_pipeline.anonymize.pools import pool
+from data_pipeline.keys import generate_key_file
+
+REPO = Path(__file__).resolve().parent.parent
+POLICY = {
+    "version": 1,
+    "tables": {"customers": {"columns": {
+        "id": {"class": "key", "rule": "keep"},
+        "first_name": {"class": "pii", "rule": "first_name"},
+        "last_name": {"class": "pii", "rule": "last_name"},
+        "email": {"class": "pii", "rule": "email"},
+        "phone": {"class": "pii", "rule": "phone"},
+        "street": {"class": "pii", "rule": "street_address"},
+        "city": {"class": "pii", "rule": "city"},
+        "birth_date": {"class": "quasi", "rule": "generalize_date", "to": "decade"},
+        "created_at": {"class": "pii", "rule": "date_shift", "subject": "id", "max_days": 30},
+    }}},
+}
+DDL = """CREATE TABLE customers (
+    id INTEGER PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_name VARCHAR(50) NOT NULL,
+    email VARCHAR(120) NOT NULL UNIQUE, phone VARCHAR(30), street VARCHAR(120), city VARCHAR(60),
+    birth_date DATE, created_at TIMESTAMP NOT NULL)"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--pg-url", help="PostgreSQL server URL (e.g. from scripts/pg.sh start)")
+    parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
+
+
+def frames(rows: int, chunk: int = 200_000):
+    rng = np.random.default_rng(7)
+    firsts, lasts = pool("en_US", "first_name"), pool("en_US", "last_name")
+    streets, cities = pool("en_US", "street_address"), pool("en_US", "city")
+    for start in range(0, rows, chunk):
+        n = min(chunk, rows - start)
+        ids = np.arange(start + 1, start + n + 1)
+        first = firsts[rng.integers(0, len(firsts), n)]
+        last = lasts[rng.integers(0, len(lasts), n)]
+        yield pd.DataFrame({
+            "id": ids,
+            "first_name": first,
+            "last_name": last,
+            "email": [f"{f}.{l}.{i}@corp.example".lower() for f, l, i in zip(first, last, ids, strict=True)],
+            "phone": [f"+1-555-{a:03d}-{b:04d}" for a, b in zip(rng.integers(0, 1000, n), rng.integers(0, 10000, n),
+                                                               strict=True)],
+            "street": streets[rng.integers(0, len(streets), n)],
+            "city": cities[rng.integers(0, len(cities), n)],
+            "birth_date": (np.datetime64("1940-01-01") + rng.integers(0, 23000, n).astype("timedelta64[D]"))
+            .astype(str),
+            "created_at": (np.datetime64("2020-01-01T00:00:00") + rng.integers(0, 10**8, n).astype("timedelta64[s]"))
+            .astype(str),
+        })
+
+
+def build_source(url: str, rows: int) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS customers")
+        conn.exec_driver_sql(DDL)
+        for frame in frames(rows):
+            if engine.dialect.name == "postgresql":
+                buffer = io.StringIO()
+                frame.to_csv(buffer, index=False, header=False)
+                buffer.seek(0)
+                conn.connection.dbapi_connection.cursor().copy_expert(
+                    "COPY customers FROM STDIN WITH (FORMAT csv)", buffer)
+            else:
+                conn.exec_driver_sql(
+                    "INSERT INTO customers VALUES (?,?,?,?,?,?,?,?,?)",
+                    list(frame.itertuples(index=False, name=None)),
+                )
+    engine.dispose()
+
+
+def plain_copy_sqlite(source: Path, target: Path) -> float:
+    """A plain copy with the same tools and no anonymization: chunked read_sql -> to_sql."""
+    start = time.perf_counter()
+    src, dst = sa.create_engine(f"sqlite:///{source}"), sa.create_engine(f"sqlite:///{target}")
+    with dst.begin() as conn:
+        conn.exec_driver_sql(DDL)
+    with src.connect() as read, dst.begin() as write:
+        for chunk in pd.read_sql_query("SELECT * FROM customers", read, chunksize=100_000):
+            chunk.to_sql("customers", write, if_exists="append", index=False)
+    return time.perf_counter() - start
+
+
+def plain_copy_pg(source: str, target: str) -> float:
+    """`pg_dump -t customers source | psql target`, the baseline a DBA would use."""
+    plain = [u.replace("postgresql+psycopg2://", "postgresql://") for u in (source, target)]
+    start = time.perf_counter()
+    dump = subprocess.Popen(["pg_dump", "-t", "customers", "--no-owner", plain[0]], stdout=subprocess.PIPE)
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", plain[1]], stdin=dump.stdout, check=True,
+                   stdout=subprocess.DEVNULL)
+    dump.wait()
+    return time.perf_counter() - start
+
+
+def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of `data-pipeline run`, measured by /usr/bin/time -v."""
+    home = work / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    generate_key_file(home / "anon.key")
+    (work / "no_suites").mkdir(exist_ok=True)
+    (work / "policy.yaml").write_text(yaml.safe_dump(POLICY))
+    env = {**os.environ, "DP_HOME": str(home), "DP_SOURCE_URL": source, "DP_TARGET_URL": target,
+           "DP_POLICY": str(work / "policy.yaml"), "DP_SUITES": str(work / "no_suites"),
+           "PYTHONPATH": str(REPO)}
+    start = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "data_pipeline.cli", "run"],
+                          env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"pipeline run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    return seconds, rss_kb / 1024
+
+
+def _pg_database(server: str, name: str) -> str:
+    admin = sa.create_engine(server.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+def run(args: argparse.Namespace) -> None:
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="dp-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows = args.rows
+    t0 = time.perf_counter()
+    if args.pg_url:
+        source, plain_target, target = (_pg_database(args.pg_url, n) for n in ("bench_src", "bench_plain", "bench_dst"))
+        build_source(source, rows)
+        print(f"source: {rows:,} rows built in {time.perf_counter() - t0:.1f} s (PostgreSQL)")
+        plain = plain_copy_pg(source, plain_target)
+        label = "pg_dump | psql"
+    else:
+        for name in ("source.db", "plain.db", "target.db"):
+            (work / name).unlink(missing_ok=True)
+        source, target = f"sqlite:///{work / 'source.db'}", f"sqlite:///{work / 'target.db'}"
+        build_source(source, rows)
+        print(f"source: {rows:,} rows built in {time.perf_counter() - t0:.1f} s (SQLite)")
+        plain = plain_copy_sqlite(work / "source.db", work / "plain.db")
+        label = "plain copy (read_sql -> to_sql)"
+    seconds, rss = run_pipeline(work, source, target)
+    print(f"{label:<34} {plain:8.1f} s  {rows / plain:>10,.0f} rows/s")
+    print(f"{'data-pipeline run (full)':<34} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s"
+          f"  ratio {seconds / plain:.2f}x the plain copy")
+    print(f"peak RSS of the pipeline run: {rss:,.0f} MB (target <= 400 MB)")
