@@ -114,8 +114,10 @@ _PROPOSALS: dict[str, dict[str, Any]] = {
     "phone": {"class": "pii", "rule": "phone"},
     "street_address": {"class": "pii", "rule": "street_address"},
     "city": {"class": "pii", "rule": "city"},
-    "postal_code": {"class": "quasi", "rule": "generalize_postal", "keep": 2},
-    "birth_date": {"class": "quasi", "rule": "generalize_date", "to": "year"},
+    # A full postal code plus a birth year singles people out (k-anonymity fails on real sizes):
+    # the proposal replaces postal codes and keeps only the decade of birth.
+    "postal_code": {"class": "pii", "rule": "postal_code"},
+    "birth_date": {"class": "quasi", "rule": "generalize_date", "to": "decade"},
     "card_number": {"class": "pii", "rule": "card_number"},
     "iban": {"class": "pii", "rule": "iban"},
     "free_text": {"class": "pii", "rule": "free_text"},
@@ -123,7 +125,7 @@ _PROPOSALS: dict[str, dict[str, Any]] = {
     "username": {"class": "pii", "rule": "username"},
     "company": {"class": "pii", "rule": "company"},
     "gender": {"class": "quasi", "rule": "keep"},
-    "salary": {"class": "quasi", "rule": "generalize_number", "bucket": 1000},
+    "salary": {"class": "pii", "rule": "generalize_number", "bucket": 10000},
     "safe": {"class": "safe", "rule": "keep"},
 }
 # Kinds whose rules only work on text columns, and kinds that need numbers or dates.

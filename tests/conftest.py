@@ -74,6 +74,8 @@ TARGET_ONLY = {"revoke", "purge", "releases", "gate", "expectations"}
 
 
 def cli_args(settings: Settings, *extra: str, command: str = "run") -> list[str]:
+    if command == "scan":
+        return ["--home", str(settings.home), "--source", settings.source_url, *extra]
     args = ["--home", str(settings.home), "--target", settings.target_url]
     if command not in TARGET_ONLY:
         args += ["--source", settings.source_url, "--policy", str(settings.policy_path)]

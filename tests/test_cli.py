@@ -102,6 +102,19 @@ def test_key_never_appears_in_output_or_dagster_storage(run_cli, settings: Setti
 def test_help_on_every_command(cli) -> None:
     from data_pipeline.cli import app
 
-    for command in ("run", "scan", "demo-source", "gate", "releases", "keygen"):
+    for command in ("run", "scan", "demo-source", "gate", "releases", "keygen", "plan", "rollback",
+                    "revoke", "roll-forward", "purge", "expectations"):
         result = cli.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, command
+
+
+def test_scan_proposes_a_policy_that_run_accepts(run_cli, settings: Settings, tmp_path: Path) -> None:
+    proposed = tmp_path / "proposed.yaml"
+    result = run_cli("scan", "--out", str(proposed))
+    assert result.exit_code == 0, result.output
+    doc = yaml.safe_load(proposed.read_text())
+    classes = {c["class"] for t in doc["tables"].values() for c in t["columns"].values()}
+    assert classes <= {"pii", "quasi", "key", "safe"}
+    assert doc["tables"]["customers"]["columns"]["email"]["rule"] == "email"
+    ran = run_cli("run", "--policy", str(proposed))
+    assert ran.exit_code == 0, ran.output

@@ -27,8 +27,8 @@ def pii(rule: str) -> dict:
     return {"class": "pii", "rule": rule}
 
 
-POSTAL = {"class": "quasi", "rule": "generalize_postal", "keep": 2}
-BIRTH = {"class": "quasi", "rule": "generalize_date", "to": "year"}
+POSTAL = {"class": "pii", "rule": "postal_code"}
+BIRTH = {"class": "quasi", "rule": "generalize_date", "to": "decade"}
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_demo_employees(demo_policy: dict) -> None:
     assert cols["email"] == pii("email")
     assert cols["manager_id"] == KEY  # self-referencing FK
     assert cols["hired_on"] == SAFE and cols["title"] == SAFE
-    assert cols["salary"] == {"class": "quasi", "rule": "generalize_number", "bucket": 1000}
+    assert cols["salary"] == {"class": "pii", "rule": "generalize_number", "bucket": 10000}
 
 
 def test_demo_payments_tickets_and_orders(demo_policy: dict) -> None:
