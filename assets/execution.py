@@ -53,6 +53,8 @@ def database_pool(url: str) -> str:
 
 
 def executor_config(env: Mapping[str, str] = os.environ) -> dict:
+    """The executor's config from the YAML file DP_EXECUTOR_CONFIG names: either the config mapping
+    itself or run-config form (`execution: config: ...`, the file `dagster-celery worker -y` takes)."""
     path = env.get(EXECUTOR_CONFIG_ENV)
     if not path:
         return {}
@@ -60,6 +62,8 @@ def executor_config(env: Mapping[str, str] = os.environ) -> dict:
         config = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise BadInput(f"{EXECUTOR_CONFIG_ENV}={path}: {exc.__class__.__name__}: {exc}") from None
+    if isinstance(config, dict) and isinstance(config.get("execution"), dict):
+        config = config["execution"].get("config") or {}  # run-config form
     if not isinstance(config, dict):
         raise BadInput(f"{EXECUTOR_CONFIG_ENV}={path}: expected a mapping of executor config")
     return config

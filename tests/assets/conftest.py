@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from dagster_support import ARTIFACTS, LOCATION, REPO, DagsterServer, dagster_cli, free_port, settings_env
 
+from assets.execution import EXECUTOR_ENV
 from data_pipeline.config import Settings, load_settings
 from data_pipeline.keys import generate_key_file
 from data_pipeline.runner import prepare_dagster_home
@@ -36,7 +37,9 @@ def dagster_dev(ui_settings: Settings, tmp_path: Path) -> Iterator[DagsterServer
         process = subprocess.Popen(
             [dagster_cli(), "dev", "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],
             cwd=REPO,
-            env=settings_env(ui_settings),
+            # in-process runs keep this test fast: it is about the UI; test_execution.py runs the
+            # default multiprocess executor the same way a run worker does
+            env={**settings_env(ui_settings), EXECUTOR_ENV: "in_process"},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

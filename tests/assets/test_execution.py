@@ -19,6 +19,8 @@ from data_pipeline.errors import BadInput
 from data_pipeline.ledger import Ledger
 from data_pipeline.schema import reflect
 
+DEPLOY = REPO / "deploy"
+
 
 def test_each_database_has_its_own_pool_without_credentials() -> None:
     prod = database_pool("postgresql://reader:s3cret@prod-replica:5432/shop?sslmode=require")
@@ -53,6 +55,36 @@ def test_executor_is_chosen_by_environment(tmp_path: Path) -> None:
         build_executor({EXECUTOR_CONFIG_ENV: str(config)})
     with pytest.raises(BadInput, match="executor.missing"):
         build_executor({EXECUTOR_CONFIG_ENV: str(tmp_path / "executor.missing")})
+
+
+@pytest.mark.parametrize("engine", ["multiprocess", "celery", "k8s"])
+def test_deploy_configs_are_accepted_by_dagster_executors(
+    engine: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """deploy/'s snippets, checked against dagster-celery's and dagster-k8s's own config schemas."""
+    configs = {"celery": DEPLOY / "celery" / "celery.yaml", "k8s": DEPLOY / "k8s" / "executor.yaml"}
+    monkeypatch.setenv(EXECUTOR_ENV, engine)
+    if engine in configs:
+        monkeypatch.setenv(EXECUTOR_CONFIG_ENV, str(configs[engine]))
+    monkeypatch.setenv("DP_CELERY_BROKER", "redis://broker:6379/0")
+    monkeypatch.setenv("DP_CELERY_BACKEND", "redis://broker:6379/1")
+    monkeypatch.setenv("DP_K8S_NAMESPACE", "data-pipeline")
+    job = build_definitions(settings).resolve_job_def(ANONYMIZED_COPY_JOB)
+    execution = dg.validate_run_config(job, {})["execution"]
+    assert list(execution) == [engine]
+    config = execution[engine]
+    if engine == "multiprocess":
+        preload = ["dagster", "assets.definitions"]
+        assert config["start_method"] == {"forkserver": {"preload_modules": preload}}
+    elif engine == "celery":
+        from dagster_celery.cli import get_validated_config
+
+        assert config["broker"] == "redis://broker:6379/0"
+        worker = get_validated_config(str(configs["celery"]))  # what `dagster-celery worker -y` reads
+        assert worker["broker"] == config["broker"] and worker["backend"] == "redis://broker:6379/1"
+    else:
+        assert config["job_namespace"] == "data-pipeline"
+        assert config["volume_mounts"][0]["mountPath"] == "/data/dp_home"
 
 
 def test_job_runs_one_process_per_step_with_pools(ui_settings: Settings) -> None:

@@ -4,6 +4,7 @@ all", the run and its checks. Chromium is Debian's (`.ci/run` installs it); Play
 from __future__ import annotations
 
 import os
+import re
 import time
 import urllib.parse
 from pathlib import Path
@@ -72,54 +73,65 @@ CHECKS_QUERY = """{ assetNodes { assetKey { path }
         executionForLatestMaterialization { status runId } } } } } }"""
 
 
-def test_materialize_all_from_the_asset_graph(dagster_dev, browser) -> None:
-    server = dagster_dev
-    tables = reflect(make_engine(server.settings.source_url)).names
+def test_materialize_all_from_the_asset_graph(browser, dagster_dev) -> None:
+    server = dagster_dev  # started after the browser check: a missing Chromium skips at once
+    schema = reflect(make_engine(server.settings.source_url))
+    tables = schema.names
+    child = next(t.name for t in schema.tables if t.foreign_keys)
+    expected_checks = sorted([*IN_STEP_CHECKS, "foreign_keys_resolve"])
     page = browser.new_page(viewport={"width": 1600, "height": 2000})
     page.set_default_timeout(30_000)
     ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "ui-failure.png").unlink(missing_ok=True)
     try:
         # the asset graph of the anonymized group: every table, fed by its snapshot, into `published`
         page.goto(f"{server.url}/locations/assets.definitions/asset-groups/anonymized")
         page.get_by_text("published", exact=True).first.wait_for()
-        for table in tables:
-            assert page.get_by_text(table, exact=True).count() >= 2, f"{table}: no graph node + upstream link"
+        for table in tables:  # the anonymized node and the link to its snapshot
+            page.get_by_text(table, exact=True).nth(1).wait_for()
+
+        # "Materialize all" on the global lineage launches one run through the daemon; while it runs:
+        page.goto(f"{server.url}/asset-groups")
+        page.get_by_role("button", name="Materialize all").click()
+        view = page.locator('a[href*="/runs/"]', has_text="View").first
+        view.wait_for()
+        run_id = view.get_attribute("href").rstrip("/").rsplit("/", 1)[-1]
 
         # the forward-only marks: the tag selects exactly the anonymized assets, each described FORWARD-ONLY
         page.goto(selection_url(server.url, 'tag:"data_pipeline/forward_only"="true"'))
-        page.get_by_text(f"anonymized / {tables[0]}").first.wait_for()
-        page.wait_for_load_state("networkidle")
+        for table in tables:
+            page.get_by_text(f"anonymized / {table}").first.wait_for()
         lines = page.inner_text("body").splitlines()
         for table in tables:
             assert f"anonymized / {table}" in lines
             assert any(line.startswith(f"FORWARD-ONLY: anonymizes {table} ") for line in lines), table
         assert not any(line.startswith("snapshot / ") for line in lines) and "published" not in lines
         page.goto(selection_url(server.url, 'tag:"data_pipeline/forward_only"="false"'))
-        page.get_by_text(f"snapshot / {tables[0]}").first.wait_for()
-        page.wait_for_load_state("networkidle")
+        for table in tables:
+            page.get_by_text(f"snapshot / {table}").first.wait_for()
         lines = page.inner_text("body").splitlines()
         assert all(f"snapshot / {t}" in lines for t in tables) and "published" in lines
         assert not any(line.startswith(("anonymized / ", "FORWARD-ONLY")) for line in lines)
 
-        # "Materialize all" on the global lineage launches one run through the daemon
-        page.goto(f"{server.url}/asset-groups")
-        page.get_by_role("button", name="Materialize all").click()
-        view = page.locator('a[href*="/runs/"]', has_text="View").first
-        view.wait_for()
-        run_id = view.get_attribute("href").rstrip("/").rsplit("/", 1)[-1]
         assert wait_for_run(server, run_id) == "SUCCESS", server.log_tail()
         page.goto(f"{server.url}/runs/{run_id}")
         page.get_by_text("Success", exact=True).first.wait_for()
 
-        # every check green, in the UI and through the GraphQL API
-        page.goto(f"{server.url}/assets/anonymized/{tables[0]}?view=checks")
-        for name in IN_STEP_CHECKS:
+        # every check green, in the UI (a table with a foreign key: its check runs in a step of its own)
+        page.goto(f"{server.url}/assets/anonymized/{child}?view=checks")
+        page.get_by_text(f"Checks ({len(expected_checks)})").wait_for()
+        page.get_by_text("Passed", exact=True).first.wait_for()
+        for name in expected_checks:
             page.get_by_text(name, exact=True).first.wait_for()
-        assert page.get_by_text("Passed").count() >= len(IN_STEP_CHECKS)
+        assert page.get_by_text("Succeeded", exact=True).count() == len(expected_checks)
         assert page.get_by_text("Failed", exact=True).count() == 0
+        # and on the graph: every anonymized node materialized with "n / n Passed" checks
         page.goto(f"{server.url}/locations/assets.definitions/asset-groups/anonymized")
-        page.get_by_text("published", exact=True).first.wait_for()
-        page.wait_for_load_state("networkidle")
+        passed = page.get_by_text(re.compile(r"^\d+ / \d+ Passed$"))
+        passed.nth(len(tables) - 1).wait_for()
+        counts = [text.split(" / ") for text in passed.all_inner_texts()]
+        assert len(counts) == len(tables) and all(a == b.split()[0] for a, b in counts), counts
+        assert page.get_by_text("Materialized", exact=True).count() == len(tables)
         page.screenshot(path=str(ARTIFACTS / "ui-anonymized-after-run.png"), full_page=True)
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "ui-failure.png"), full_page=True)
@@ -133,7 +145,7 @@ def test_materialize_all_from_the_asset_graph(dagster_dev, browser) -> None:
             execution = check["executionForLatestMaterialization"]
             assert execution and execution["status"] == "SUCCEEDED", (key, check)
             assert execution["runId"] == run_id
-    anonymized_checks = nodes[f"anonymized/{tables[0]}"]["assetChecksOrError"]["checks"]
-    assert {c["name"] for c in anonymized_checks} >= set(IN_STEP_CHECKS)
+    anonymized_checks = nodes[f"anonymized/{child}"]["assetChecksOrError"]["checks"]
+    assert sorted(c["name"] for c in anonymized_checks) == expected_checks
     published = nodes["published"]["assetMaterializations"][0]["metadataEntries"]
     assert {e["label"]: e.get("intValue") for e in published}["release"] == 1
