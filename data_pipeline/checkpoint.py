@@ -7,6 +7,8 @@ to the manifest's sha256, is rejected, never used. Raw checkpoints live only in 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import json
 import os
@@ -24,7 +26,15 @@ from data_pipeline.errors import BadInput
 from data_pipeline.schema import Column, Table, table_from_dict
 
 RAW_STEPS = ("snapshot",)
-BATCH_ROWS = 50_000
+BATCH_ROWS = 25_000  # bounds memory per table: ~25k rows of Python objects at a time
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the OS (Arrow's pool and glibc keep it otherwise), so a long run's
+    RSS tracks its working set rather than its history."""
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,8 @@ class CheckpointStore:
                     )
                     writer.write_table(batch)
                     rows += batch.num_rows
+                    del batch
+                    release_memory()
             os.replace(partial, final)
         except BaseException:
             partial.unlink(missing_ok=True)
@@ -212,6 +224,8 @@ class CheckpointStore:
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
             emitted = True
             yield batch.to_pandas()
+            del batch
+            release_memory()
         if not emitted:
             yield parquet.schema_arrow.empty_table().to_pandas()[columns or slice(None)]
 
