@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data_pipeline.anonymize.hashing import as_text, keyed_hash
+from data_pipeline.anonymize.hashing import keyed_hash
 from data_pipeline.anonymize.registry import RULES
 from data_pipeline.anonymize.text import PATTERNS
 from data_pipeline.keys import AnonKey
@@ -56,22 +56,6 @@ def columns_classified(table: Table, output_columns: Iterable[str], policy: dict
     )
 
 
-def unique_columns(frame: pd.DataFrame, table: Table) -> CheckOutcome:
-    dupes = {}
-    for cols in sorted({(c,) for c in table.unique_columns()} | set(table.unique) | {table.primary_key} - {()}):
-        subset = frame[list(cols)].dropna()
-        count = int(subset.duplicated().sum())
-        if count:
-            dupes[",".join(cols)] = count
-    return CheckOutcome(
-        "unique_columns",
-        not dupes,
-        "unique and primary keys stay unique" if not dupes
-        else "duplicates in " + ", ".join(f"{k} ({v})" for k, v in dupes.items()),
-        {"duplicate_keys": sum(dupes.values())},
-    )
-
-
 def _row_keys(frame: pd.DataFrame) -> np.ndarray:
     """One 64-bit hash per row of key columns, canonical across int/float-with-NULL/text readings."""
     canon = {}
@@ -104,11 +88,6 @@ def foreign_keys_resolve(child: pd.DataFrame, table: Table, parents: dict[str, p
         else "dangling references: " + ", ".join(f"{k} ({v})" for k, v in broken.items()),
         {"dangling": sum(broken.values()), "foreign_keys": len(table.foreign_keys)},
     )
-
-
-def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    """Key columns as comparable text: an int column holding NULLs reads back as float."""
-    return pd.DataFrame({c: as_text(frame[c]) for c in frame.columns})
 
 
 def normalize(values: pd.Series) -> pd.Series:
@@ -251,17 +230,8 @@ def same_as_original_share(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[st
 
 
 def k_anonymity(frame: pd.DataFrame, quasi: list[str], k: int) -> CheckOutcome:
-    if not quasi or frame.empty:
-        return CheckOutcome("k_anonymity", True, "no quasi-identifiers", {"k": k, "smallest_group": -1})
-    sizes = frame[quasi].astype(str).value_counts(dropna=False)
-    smallest = int(sizes.min())
-    return CheckOutcome(
-        "k_anonymity",
-        smallest >= k,
-        f"smallest group over ({', '.join(quasi)}) has {smallest} rows (k={k})",
-        {"k": k, "smallest_group": smallest, "groups_below_k": int((sizes < k).sum())},
-    )
-
+    sizes = frame[quasi].astype(str).value_counts(dropna=False) if quasi else pd.Series(dtype="int64")
+    return k_anonymity_from_counts(sizes, quasi, k)
 
 def k_anonymity_from_counts(sizes: pd.Series, quasi: list[str], k: int) -> CheckOutcome:
     if not quasi or sizes.empty:
@@ -299,13 +269,11 @@ class TableAudit:
         self.rows += len(out)
         if self.columns is None:
             self.columns = list(out.columns)
-        hash_key = self.key.hash_key("unique-audit")
         for cols in self.unique_sets:
             subset = out[list(cols)].dropna()
             if subset.empty:
                 continue
-            text = _canonical(subset).agg("\x1f".join, axis=1) if len(cols) > 1 else pd.Series(as_text(subset[cols[0]]))
-            self._unique_hashes[cols].append(keyed_hash(text, hash_key))
+            self._unique_hashes[cols].append(_row_keys(subset))
         if self.quasi and len(out):
             sizes = out[self.quasi].astype(str).value_counts(dropna=False)
             if self._group_sizes is None:
