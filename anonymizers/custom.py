@@ -17,7 +17,7 @@ JOB_FAMILIES = {
 }
 
 
-@register("job_family", classes=("quasi", "safe"))
+@register("job_family", classes=("quasi", "safe"), per_value=True)
 def job_family(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Generalizes a job title to a coarse family ('Senior Data Engineer' -> 'Engineering')."""
     lowered = values.astype(str).str.lower()

@@ -183,6 +183,9 @@ def resolve(schema: Schema, doc: dict[str, Any], source: str = "policy") -> Reso
             )
     for table in schema.tables:
         for name, column_policy in resolved[table.name].items():
+            country = column_policy.options.get("country_column")
+            if country is not None and country not in table.column_names:
+                raise BadInput(f"{column_policy.qualified}: country column `{country}` does not exist")
             subject = column_policy.options.get("subject")
             if subject is None:
                 continue

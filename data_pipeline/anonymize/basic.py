@@ -20,13 +20,15 @@ def keep(values: pd.Series, ctx: RuleContext) -> pd.Series:
 @register("null", unique_safe=True)
 def null(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Drops the value (NULLs never collide, so a unique column stays unique)."""
-    return pd.Series([None] * len(values), index=values.index, dtype=object)
+    return pd.Series(np.full(len(values), None, dtype=object), index=values.index)
 
 
 @register("constant", options={"value": object}, required=("value",))
 def constant(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """The same value for every row."""
-    return pd.Series([ctx.options["value"]] * len(values), index=values.index, dtype=object)
+    out = np.empty(len(values), dtype=object)
+    out.fill(ctx.options["value"])  # fill, not np.full: a list value stays one value
+    return pd.Series(out, index=values.index)
 
 
 def _positive(name: str, default: float | None = None):
@@ -38,7 +40,7 @@ def _positive(name: str, default: float | None = None):
 
 
 @register("generalize_number", options={"bucket": (int, float)}, required=("bucket",), types=NUMBER,
-          validate=_positive("bucket"))
+          validate=_positive("bucket"), per_value=True)
 def generalize_number(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Floors numbers to buckets: 53,200 with bucket 10,000 becomes 50,000."""
     bucket = ctx.options["bucket"]
@@ -50,7 +52,7 @@ def generalize_number(values: pd.Series, ctx: RuleContext) -> pd.Series:
 
 
 @register("generalize_postal", options={"keep": int}, classes=("pii", "quasi"), types=STRING,
-          validate=_positive("keep", 2))
+          validate=_positive("keep", 2), per_value=True)
 def generalize_postal(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Keeps the first N characters of a postal code (default 2): an area, not an address."""
     text = text_array(values)

@@ -116,7 +116,7 @@ def _generalize_options(options: dict) -> list[str]:
 
 
 @register("generalize_date", options={"to": str}, classes=("pii", "quasi"), types=DATE,
-          validate=_generalize_options)
+          validate=_generalize_options, per_value=True)
 def generalize_date(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Truncates to the first day of the month, the year or the decade."""
     to = ctx.options.get("to", "year")

@@ -1,10 +1,12 @@
 """Applies a resolved policy to a chunk of one table: the only place rules are called.
 
 Order matters and is fixed: structured columns first, then free text and JSON, which reuse the row's
-anonymized values. NULL stays NULL (rules only see non-NULL values). Outputs are fitted to the column:
-text longer than VARCHAR(n) is cut, except on a unique column, where a cut could create duplicates and
-the run stops instead; NULL in a NOT NULL column and text in a numeric column stop it too. Uniqueness
-across chunks is verified by the blocking `unique_columns` check (checks.TableAudit).
+anonymized values. NULL stays NULL (rules only see non-NULL values). A rule whose output depends on
+the value alone (`per_value`) runs once per distinct value when a column repeats (names, cities,
+birth dates). Outputs are fitted to the column: text longer than VARCHAR(n) is cut, except on a
+unique column, where a cut could create duplicates and the run stops instead; NULL in a NOT NULL
+column and text in a numeric column stop it too. Uniqueness across chunks is verified by the
+blocking `unique_columns` check (checks.TableAudit).
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.hashing import max_bytes
+from data_pipeline.anonymize.hashing import factorized, max_bytes
 from data_pipeline.anonymize.pools import Pools
-from data_pipeline.anonymize.registry import RULES, RuleContext
+from data_pipeline.anonymize.registry import RULES, Rule, RuleContext
 from data_pipeline.anonymize.text import LATE_RULES
 from data_pipeline.errors import ChecksFailed
 from data_pipeline.keys import AnonKey
 from data_pipeline.policy import ColumnPolicy
-from data_pipeline.schema import Table
+from data_pipeline.schema import Column, Table
 
 NUMERIC = ("integer", "float", "numeric")
 
@@ -60,7 +62,7 @@ class TableAnonymizer:
                 row_pii={c: r for c, r in row_pii.items() if c != name},
                 pools=self.pools,
             )
-            done[name] = self._fit(self._apply(values, ctx), name, policy)
+            done[name] = self._fit(self._apply(_dates_as_datetimes(values, ctx.column), ctx), name, policy)
         return pd.DataFrame({c: done[c] for c in self.table.column_names}, index=frame.index)
 
     @staticmethod
@@ -71,11 +73,14 @@ class TableAnonymizer:
         if not everything and not present.any():
             return pd.Series([None] * len(values), index=values.index, dtype=object)
         subset = values if everything else values[present]
-        out = RULES[ctx.policy.rule].fn(subset, ctx)
-        if len(out) != len(subset):
-            raise ChecksFailed(f"rule `{ctx.policy.rule}` on {ctx.policy.qualified} changed the row count")
-        if not out.index.equals(subset.index):
-            out = pd.Series(out.to_numpy(), index=subset.index, dtype=out.dtype)
+        rule = RULES[ctx.policy.rule]
+        found = factorized(subset) if rule.per_value and "country_column" not in ctx.options else None
+        if found is not None:  # each distinct value once, then spread out
+            codes, uniques = found
+            out = _call(rule, pd.Series(uniques), ctx)
+            out = pd.Series(out.array.take(codes), index=subset.index, name=out.name)
+        else:
+            out = _call(rule, subset, ctx)
         return out if everything else _with_nulls(out, present.to_numpy(), values.index)
 
     def _fit(self, values: pd.Series, name: str, policy: ColumnPolicy) -> pd.Series:
@@ -96,6 +101,26 @@ class TableAnonymizer:
         if not column.nullable and values.isna().any():
             raise ChecksFailed(f"{policy.qualified}: rule `{policy.rule}` produced NULL in a NOT NULL column")
         return values
+
+
+def _dates_as_datetimes(values: pd.Series, column: Column) -> pd.Series:
+    """A DATE column arrives as Python date objects; as datetime64 every later step is columnar."""
+    if column.generic != "date" or values.dtype != object:
+        return values
+    try:
+        days = pa.array(values.to_numpy(dtype=object), type=pa.date32(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not dates after all: the rule parses them
+        return values
+    return pd.Series(days.to_numpy(zero_copy_only=False).astype("datetime64[s]"), index=values.index)
+
+
+def _call(rule: Rule, values: pd.Series, ctx: RuleContext) -> pd.Series:
+    out = rule.fn(values, ctx)
+    if len(out) != len(values):
+        raise ChecksFailed(f"rule `{rule.name}` on {ctx.policy.qualified} changed the row count")
+    if not out.index.equals(values.index):
+        out = pd.Series(out.to_numpy(), index=values.index, dtype=out.dtype)
+    return out
 
 
 def _with_nulls(out: pd.Series, present: np.ndarray, index: pd.Index) -> pd.Series:
@@ -120,7 +145,7 @@ def _too_long(values: pd.Series, length: int | None) -> np.ndarray | None:
     """Rows whose text is longer than `length` characters; None when there are none."""
     if not length or not (pd.api.types.is_string_dtype(values.dtype) or values.dtype == object):
         return None
-    text = pa.array(values.astype("str").array)
+    text = pa.array((values if isinstance(values.dtype, pd.StringDtype) else values.astype("str")).array)
     if max_bytes(text) <= length:  # the usual case, decided from the offsets alone
         return None
     too_long = pc.fill_null(pc.greater(pc.utf8_length(text), length), False)

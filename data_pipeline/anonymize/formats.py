@@ -27,13 +27,14 @@ class Chars:
     def of(cls, text: pa.Array) -> Chars:
         text = plain(text)
         n = len(text)
+        if not n:
+            return cls(np.zeros(1, np.int64), np.zeros(0, np.uint8))
         offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + n + 1]
         offsets = offsets.astype(np.int64)
         buffer = text.buffers()[2]
         raw = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
-        data = raw[offsets[0] : offsets[-1]].copy() if n else np.zeros(0, np.uint8)
-        offsets -= offsets[0] if n else 0
-        return cls(offsets, data)
+        data = raw[offsets[0] : offsets[-1]].copy()
+        return cls(offsets - offsets[0], data)
 
     @property
     def digits(self) -> np.ndarray:
@@ -96,38 +97,35 @@ def fill(chars: Chars, sel: Selection, replacement: np.ndarray) -> pa.Array:
 
 
 def keyed_chars(
-    chars: Chars, sel: Selection, h: np.ndarray, *, nonzero_lead: bool = False, nonzero_first: bool = False
+    chars: Chars, sel: Selection, h: np.ndarray, *, nonzero_lead: bool = False, nonzero_first: bool = False,
+    digits_only: bool = False,
 ) -> np.ndarray:
     """New bytes for the selected positions: digit for digit, letter for letter (case kept).
 
     The k-th selected character of a row comes from stream k of its hash, so two layouts of the same
     characters (e.g. '020 7946 0000' and '0207 946 0000') get the same replacement characters.
-    `nonzero_lead` keeps '0' from opening a run of digits (house numbers), `nonzero_first` from
-    being a row's first selected digit (a national phone number).
+    `nonzero_lead` keeps '0' from opening a run of digits, `nonzero_first` from being a row's first
+    selected digit (a national phone number); `digits_only` says the selection holds digits alone.
     """
     data = chars.data.copy()
     if not len(sel.pos):
         return data
-    original = data[sel.pos]
-    is_digit = _isdigit(original)
-    every_digit = bool(is_digit.all())
-    new = np.empty(len(sel.pos), dtype=np.uint8)
-    if is_digit.any():
+    original = None if digits_only else data[sel.pos]
+    is_digit = None if digits_only else _isdigit(original)
+    new = np.zeros(len(sel.pos), dtype=np.uint8)
+    if is_digit is None or is_digit.any():
         matrix = digit_matrix(h, sel.width, 10)
         if nonzero_first:
             matrix[:, 0] = 1 + matrix[:, 0] % 9
         digits = _at(matrix, sel)
-        if nonzero_lead:  # house numbers: no '0' at the start of a run of digits
+        if nonzero_lead:
             at_start = sel.pos == chars.offsets[sel.rows]
             lead = at_start | ~_isdigit(chars.data[np.maximum(sel.pos - 1, 0)])
             digits = np.where(lead, 1 + digits % 9, digits)
-        if every_digit:
-            data[sel.pos] = 48 + digits
-            return data
-        new[is_digit] = 48 + digits[is_digit]
-    letters = _at(digit_matrix(mix(h, 77), sel.width, 26), sel)
-    base = np.where(original >= 97, 97, 65).astype(np.uint8)
-    new[~is_digit] = (base + letters)[~is_digit]
+        new = 48 + digits
+    if is_digit is not None and not is_digit.all():
+        letters = _at(digit_matrix(mix(h, 77), sel.width, 26), sel)
+        new = np.where(is_digit, new, np.where(original >= 97, 97, 65) + letters)
     data[sel.pos] = new
     return data
 

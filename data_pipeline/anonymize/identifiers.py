@@ -20,7 +20,7 @@ CARD_PREFIX = 9  # ISO/IEC 7812 major industry identifier 9 (national use): neve
 
 
 @register("token", options={"prefix": str}, classes=("pii", "key", "quasi"), identifying=True,
-          unique_safe=True)
+          unique_safe=True, per_value=True)
 def token(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """A keyed token: prefix + 13 base-36 chars (all 64 bits), or a positive 63-bit integer."""
     h = ctx.hash(values)
@@ -42,7 +42,7 @@ def fake_cards(text: pa.Array, ctx: RuleContext) -> pa.Array:
     return fill(chars, sel, 48 + luhn_complete(matrix, sel.counts))
 
 
-@register("card_number", classes=("pii",), types=STRING, identifying=True)
+@register("card_number", classes=("pii",), types=STRING, identifying=True, per_value=True)
 def card_number(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Starts with 9, Luhn-valid, keyed, same length and layout: the format of a card, never a real
     one. Not unique-safe: a 16-digit fake has 14 free digits (see docs/POLICY.md)."""
@@ -79,7 +79,7 @@ def _digits(b: np.ndarray) -> np.ndarray:
     return (b >= 48) & (b <= 57)
 
 
-@register("iban", classes=("pii",), types=STRING, identifying=True)
+@register("iban", classes=("pii",), types=STRING, identifying=True, per_value=True)
 def iban(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Same country, length and layout; keyed BBAN (letters stay letters); valid check digits."""
     return as_series(fake_ibans(text_array(values), ctx), values)
@@ -90,7 +90,7 @@ def _mask_options(options: dict) -> list[str]:
     return [] if keep_last >= 0 else ["`keep_last` must be 0 or more"]
 
 
-@register("mask", options={"keep_last": int}, types=STRING, validate=_mask_options)
+@register("mask", options={"keep_last": int}, types=STRING, validate=_mask_options, per_value=True)
 def mask(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """All but the last N characters (default 4) become '*'; a value of N characters or fewer is
     masked entirely, or keeping its 'last N' would keep all of it."""

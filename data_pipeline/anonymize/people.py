@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from data_pipeline.anonymize.formats import Chars, keyed_chars, phone_parts, scramble
 from data_pipeline.anonymize.hashing import as_series, base36, index, max_bytes, mix, pick, plain, text_array
-from data_pipeline.anonymize.pools import street_layout
+from data_pipeline.anonymize.pools import COUNTRY_LOCALES, street_layout
 from data_pipeline.anonymize.registry import STRING, RuleContext, register
 
 EMAIL_DOMAINS = pa.array(["example.com", "example.net", "example.org"])  # RFC 2606: never deliverable
@@ -83,7 +83,7 @@ def _pool_rule(kind: str, salt: int):
 
 for _kind, _salt in [("first_name", 1), ("last_name", 2), ("company", 3), ("city", 4)]:
     register(_kind, options={"country_column": str}, classes=("pii", "quasi"), types=STRING,
-             validate=_country_option)(_pool_rule(_kind, _salt * 100))
+             validate=_country_option, per_value=True)(_pool_rule(_kind, _salt * 100))
 
 
 def house_numbers(h: np.ndarray) -> pa.Array:
@@ -106,7 +106,7 @@ def _addresses(names: pa.Array, numbers: pa.Array, locales: np.ndarray | None, c
 
 
 @register("street_address", options={"country_column": str}, classes=("pii", "quasi"), types=STRING,
-          validate=_country_option)
+          validate=_country_option, per_value=True)
 def street_address(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """A keyed street name from Faker's pool and a keyed house number, in the locale's order: tens
     of millions of addresses, so a million customers do not share a few thousand."""
@@ -123,7 +123,7 @@ def street_address(values: pd.Series, ctx: RuleContext) -> pd.Series:
 
 
 @register("full_name", options={"country_column": str}, classes=("pii",), types=STRING,
-          validate=_country_option)
+          validate=_country_option, per_value=True)
 def full_name(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """First and last name from two independent keyed picks."""
     h = ctx.hash(values)
@@ -162,7 +162,7 @@ def _fit_short(out: pa.Array, short: Callable[[], pa.Array], ctx: RuleContext) -
 
 
 @register("email", options={"keep_domain": bool}, classes=("pii",), types=STRING,
-          identifying=True, unique_safe=True)
+          identifying=True, unique_safe=True, per_value=True)
 def email(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """first.last.<base-36>@example.(com|net|org); unique while inputs are.
 
@@ -179,6 +179,7 @@ def email(values: pd.Series, ctx: RuleContext) -> pd.Series:
     else:
         domain = pick(EMAIL_DOMAINS, mix(h, 31))
     out = pc.binary_join_element_wise(pc.binary_join_element_wise(first, last, suffix, "."), domain, "@")
+
     def short() -> pa.Array:
         return pc.binary_join_element_wise(
             pc.binary_join_element_wise("u", base36(h, SHORT_WIDTH), ""), domain, "@"
@@ -187,13 +188,15 @@ def email(values: pd.Series, ctx: RuleContext) -> pd.Series:
     return as_series(_fit_short(out, short, ctx), values)
 
 
-@register("username", classes=("pii",), types=STRING, identifying=True, unique_safe=True)
+@register("username", classes=("pii",), types=STRING, identifying=True, unique_safe=True,
+          per_value=True)
 def username(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """first_last_<base-36>: all 64 bits of the keyed hash, so unique while inputs are.
     Where the column is too short: 'u' + 13 base-36 characters."""
     h = ctx.hash(values)
     first, last, suffix = _stem(h, ctx)
     out = pc.binary_join_element_wise(first, last, suffix, "_")
+
     def short() -> pa.Array:
         return pc.binary_join_element_wise("u", base36(h, SHORT_WIDTH), "")
 
@@ -206,15 +209,15 @@ def fake_phones(text: pa.Array, ctx: RuleContext) -> pa.Array:
     free, _ = phone_parts(chars)
     sel = chars.select(free)
     h = ctx.hash(chars.subset(sel))
-    out = chars.with_data(keyed_chars(chars, sel, h, nonzero_first=True))
-    same = np.flatnonzero(~_differs(out, plain(text)))
-    if len(same):  # a number that came out as itself (a very short one) is drawn again
-        again = chars.with_data(keyed_chars(chars, sel, mix(h, 1), nonzero_first=True))
-        out = pc.if_else(pa.array(_differs(out, plain(text))), out, again)
+    out = chars.with_data(keyed_chars(chars, sel, h, nonzero_first=True, digits_only=True))
+    differs = _differs(out, plain(text))
+    if not differs.all():  # a number that came out as itself (a very short one) is drawn again
+        again = chars.with_data(keyed_chars(chars, sel, mix(h, 1), nonzero_first=True, digits_only=True))
+        out = pc.if_else(pa.array(differs), out, again)
     return out
 
 
-@register("phone", classes=("pii",), types=STRING, identifying=True)
+@register("phone", classes=("pii",), types=STRING, identifying=True, per_value=True)
 def phone(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Keyed digits in the original's format; the country code (and trunk '0') kept.
 
@@ -225,9 +228,9 @@ def phone(values: pd.Series, ctx: RuleContext) -> pd.Series:
 
 
 @register("postal_code", options={"country_column": str}, classes=("pii", "quasi"), types=STRING,
-          validate=_country_option)
+          validate=_country_option, per_value=True)
 def postal_code(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """Keyed digits and letters in the original's shape ('SW1A 1AA' -> 'KD4Q 7XB'); with
+    """Keyed digits and letters in the original's shape ('SW1A 1AA' -> 'WE9W 6TD'); with
     `country_column`, rows of a known country get a keyed pick from that country's Faker postcodes."""
     original = text_array(values)
     h = ctx.hash(original)
@@ -237,8 +240,6 @@ def postal_code(values: pd.Series, ctx: RuleContext) -> pd.Series:
         out = pc.if_else(pa.array(~same), out, scramble(original, mix(h, 1)))
     locales = ctx.locales(values)
     if locales is not None:
-        from data_pipeline.anonymize.pools import COUNTRY_LOCALES
-
         countries = ctx.frame.loc[values.index, ctx.options["country_column"]]
         known = countries.astype(str).str.strip().str.upper().isin(COUNTRY_LOCALES).to_numpy()
         if known.any():

@@ -81,6 +81,7 @@ class Rule:
     identifying: bool = False  # its originals identify a person alone: leak-checked everywhere
     unique_safe: bool = False  # distinct inputs give distinct outputs (up to a 64-bit hash)
     validate: Callable[[dict[str, Any]], list[str]] | None = None  # checks option values
+    per_value: bool = False  # output depends on the value alone: the engine may run it on distinct values
     doc: str = ""
 
     def check(self, cls: str, options: dict[str, Any], column: Column) -> list[str]:
@@ -122,6 +123,7 @@ def register(
     identifying: bool = False,
     unique_safe: bool = False,
     validate: Callable[[dict[str, Any]], list[str]] | None = None,
+    per_value: bool = False,
 ) -> Callable[[RuleFn], RuleFn]:
     """Decorator: make a column function available to policies under `name`."""
 
@@ -138,6 +140,7 @@ def register(
             identifying=identifying,
             unique_safe=unique_safe,
             validate=validate,
+            per_value=per_value,
             doc=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
         )
         return fn

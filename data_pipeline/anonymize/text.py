@@ -2,10 +2,12 @@
 
 Emails, phones, card numbers and IBANs found in text are replaced by the *same* fakes their rules give
 elsewhere (same rule, default options, the rule's default domain), so a note that mentions a customer's
-email mentions their fake email. The row's own personal values (its name, say) are replaced by their
-anonymized counterparts. Finding matches is a regex pass per row and the replacement a callback per
-match, both looking up one mapping built by the vectorized rules over the *distinct* matches: the one
-place where Python touches individual values, as text has no columnar shape.
+email mentions their fake email. Then the row's own personal values are replaced by the row's fakes,
+and known first/last names (Faker's lists, every locale) by what the name rules make of them, which
+catches the customer a ticket names although its table has no name column. Finding matches is a
+regex pass per row and the replacement a callback per match, both looking up one mapping built by the
+vectorized rules over the *distinct* matches: the one place where Python touches individual values,
+as text has no columnar shape.
 """
 
 from __future__ import annotations
@@ -15,22 +17,35 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from data_pipeline.anonymize.pools import COUNTRY_LOCALES, pool
 from data_pipeline.anonymize.registry import RULES, STRING, RuleContext, register
 from data_pipeline.checksums import IBAN_LENGTHS, iban_valid, luhn_valid
 
 _SEP = r"[ .\-/]"
+_DATES = "|".join(
+    rf"\d{{4}}{s}\d{{1,2}}{s}\d{{1,2}}|\d{{1,2}}{s}\d{{1,2}}{s}\d{{2,4}}" for s in (r"-", r"/", r"\.")
+)
+_PHONE = (  # "S" stands for a separator (_SEP)
+    r"(?<![\w+])(?<!\d[-/.])"
+    rf"(?!(?:{_DATES})(?![-/.]?\d))"  # not a date (2024-03-05, 05.03.2024, 3/5/24)
+    r"(?:\+\d{1,3}(?:S?\(\d{1,4}\))?(?:S?\d{1,4}){2,6}"  # +44 20 7946 0000, +49 (0)30 1234567
+    r"|\(\d{1,4}\)S?\d{2,4}(?:S?\d{2,4}){1,4}"  # (555) 010-1234
+    r"|\d{1,4}(?:S\d{2,4}){2,5}"  # 020 7946 0000, 555.010.1234, 01 23 45 67 89
+    r"|\d{2,5}S\d{4,10}"  # 030/1234567, 07123 456789
+    r"|\d{10,15}"  # 5550101234
+    r")(?!\w)"
+).replace("S", _SEP)
 PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
     "iban": re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
     "card_number": re.compile(r"\b\d(?:[ -]?\d){12,18}\b"),
-    "phone": re.compile(
-        rf"(?<![\w+])(?:\+\d{{1,3}}{_SEP}?)?(?:\(\d{{1,4}}\){_SEP}?)?\d{{1,4}}(?:{_SEP}?\d{{2,4}}){{2,5}}(?!\w)"
-    ),
+    "phone": re.compile(_PHONE),  # written like a phone: bare runs need 10+ digits; dates excluded
 }
 KINDS = ("email", "iban", "card_number", "phone")  # the order in which a match is classified
 _ANY = re.compile("|".join(f"(?:{PATTERNS[k].pattern})" for k in KINDS))
@@ -121,8 +136,22 @@ def replacements(text: pd.Series, ctx: RuleContext) -> dict[str, str]:
     return mapping
 
 
-def own_values(text: pd.Series, ctx: RuleContext) -> pd.Series:
-    """Each row's own personal values (>= 3 characters) replaced by the row's fakes, elementwise.
+_STRINGS = np.dtypes.StringDType()
+_WORD = re.compile(r"\b[^\W\d_]{2,}\b")
+# Function words that some locale also lists as a name: left alone, or prose breaks ("Can you ...").
+NOT_NAMES = frozenset({
+    "An", "And", "Are", "As", "At", "Be", "But", "By", "Can", "Da", "Das", "De", "Dear", "Del", "Dem",
+    "Den", "Der", "Des", "Di", "Die", "Do", "Du", "Ein", "El", "En", "Es", "For", "Gut", "Hallo", "He",
+    "Hello", "Her", "Hi", "His", "Hope", "How", "Il", "In", "Is", "It", "June", "La", "Las", "Le", "Les",
+    "Lo", "Los", "May", "Me", "Merci", "Mit", "My", "No", "Not", "Of", "On", "Or", "Our", "Please", "So",
+    "Thanks", "The", "They", "This", "To", "Un", "Une", "Und", "Us", "We", "Will", "With", "Yes", "You",
+    "Your",
+})
+
+
+def own_values(body: np.ndarray, labels: pd.Index, ctx: RuleContext) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each row's own personal values (>= 3 characters) replaced, elementwise, by a marker that
+    `unmark` later turns into the row's fake (so the name pass cannot touch the fakes).
 
     Longest values first, so 'Anna Smith' goes before 'Anna'. A value is replaced wherever it occurs,
     also inside a longer word: privacy over prose.
@@ -131,11 +160,6 @@ def own_values(text: pd.Series, ctx: RuleContext) -> pd.Series:
         c for c, rule in ctx.row_pii.items()
         if rule not in LATE_RULES and c in ctx.anonymized and c in ctx.frame.columns
     ]
-    if not columns or text.empty:
-        return text
-    strings = np.dtypes.StringDType()
-    body = np.array(text.astype(str).tolist(), dtype=strings)
-    labels = text.index
     pairs = []
     for column in columns:
         original = ctx.frame[column].reindex(labels) if labels.is_unique else ctx.frame[column].loc[labels]
@@ -144,29 +168,70 @@ def own_values(text: pd.Series, ctx: RuleContext) -> pd.Series:
         fake = ctx.anonymized[column]
         fake = fake.reindex(labels) if labels.is_unique else fake.loc[labels]
         pairs.append((float(original.astype(str).str.len().mean()), original, fake))
+    fakes = []
     for _, original, fake in sorted(pairs, key=lambda p: -p[0]):
         usable = (original.notna() & (original.astype(str).str.len() >= 3)).to_numpy()
         if not usable.any():
             continue
-        old = np.array(original[usable].astype(str).tolist(), dtype=strings)
-        new = np.array(["" if v is None or v != v else str(v) for v in fake[usable].tolist()], dtype=strings)
-        body[usable] = np.strings.replace(body[usable], old, new)
-    return pd.Series(body.astype(object), index=labels, dtype=object)
+        old = np.array(original[usable].astype(str).tolist(), dtype=_STRINGS)
+        body[usable] = np.strings.replace(body[usable], old, f"\x01{len(fakes)}\x02")
+        fake = fake.astype(str).where(fake.notna(), "")  # a NULL fake removes the value
+        fakes.append(np.array(fake.tolist(), dtype=_STRINGS))
+    return body, fakes
 
 
-def scrub(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """Identifiers replaced by their fakes, then the row's own values; the rest of the text kept."""
+def unmark(body: np.ndarray, fakes: list[np.ndarray]) -> np.ndarray:
+    for k, fake in enumerate(fakes):
+        body = np.strings.replace(body, f"\x01{k}\x02", fake)
+    return body
+
+
+@cache
+def name_sets(locale: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Capitalized first and last names of every locale the pools know, minus function words."""
+    first: set[str] = set()
+    last: set[str] = set()
+    for code in sorted(set(COUNTRY_LOCALES.values()) | {locale}):
+        first |= set(pool(code, "first_name"))
+        last |= set(pool(code, "last_name"))
+    usable = {n for n in first | last if n[:1].isupper() and _WORD.fullmatch(n)} - NOT_NAMES
+    return frozenset(first & usable), frozenset((last & usable) - first)
+
+
+def names(text: pd.Series, ctx: RuleContext) -> pd.Series:
+    """Known first and last names anywhere in the text become what `first_name` / `last_name` give
+    them elsewhere: the customer named in a ticket that has no name column of its own."""
+    first, last = name_sets(ctx.pools.locale)
+    found = {w for ws in text.str.findall(_WORD) for w in ws if w in first or w in last}
+    if not found:
+        return text
+    mapping: dict[str, str] = {}
+    for rule, words in (("first_name", sorted(found & first)), ("last_name", sorted(found & last))):
+        if words:
+            fakes = RULES[rule].fn(pd.Series(words, dtype=object), subcontext(ctx, rule))
+            mapping.update(zip(words, fakes.astype(str).tolist(), strict=True))
+    return text.str.replace(_WORD, lambda m: mapping.get(m.group(0), m.group(0)), regex=True)
+
+
+def scrub(values: pd.Series, ctx: RuleContext, *, known_names: bool = True) -> pd.Series:
+    """Identifiers replaced by their fakes, then the row's own values, then known names; the rest of
+    the text kept."""
     text = values.astype(str)
     mapping = replacements(text, ctx)
     if mapping:
         text = text.str.replace(_ANY, lambda m: mapping.get(m.group(0), m.group(0)), regex=True)
-    return own_values(text, ctx)
+    body, fakes = own_values(np.array(text.tolist(), dtype=_STRINGS), text.index, ctx)
+    if known_names:
+        text = names(pd.Series(body.astype(object), index=text.index, dtype=object), ctx)
+        body = np.array(text.tolist(), dtype=_STRINGS)
+    return pd.Series(unmark(body, fakes).astype(object), index=text.index, dtype=object)
 
 
-@register("free_text", classes=("pii", "quasi", "safe"), types=STRING)
+@register("free_text", options={"names": bool}, classes=("pii", "quasi", "safe"), types=STRING)
 def free_text(values: pd.Series, ctx: RuleContext) -> pd.Series:
-    """Scrubs emails, phones, cards, IBANs and the row's own personal values; keeps the rest."""
-    return scrub(values, ctx).astype(object)
+    """Scrubs emails, phones, cards, IBANs, the row's own personal values and known names; keeps
+    the rest."""
+    return scrub(values, ctx, known_names=ctx.options.get("names", True))
 
 
 def _path_spec(spec: Any) -> tuple[str, dict]:
@@ -223,7 +288,8 @@ def _plain_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-@register("json", options={"paths": dict}, required=("paths",), types=STRING, validate=_json_options)
+@register("json", options={"paths": dict, "names": bool}, required=("paths",), types=STRING,
+          validate=_json_options)
 def json_paths(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Applies rules to named paths ('a.b', 'items.*.email'); free text scrubs every other string.
 
@@ -270,7 +336,8 @@ def json_paths(values: pd.Series, ctx: RuleContext) -> pd.Series:
                 texts.append(node[key])
                 rows.append(label)
     if texts:
-        clean = scrub(pd.Series(texts, index=pd.Index(rows), dtype=object), ctx)
+        clean = scrub(pd.Series(texts, index=pd.Index(rows), dtype=object), ctx,
+                      known_names=ctx.options.get("names", True))
         for (node, key), text in zip(leaves, clean.tolist(), strict=True):
             node[key] = text
     out = [d if i in not_json else json.dumps(d, ensure_ascii=False) for i, d in enumerate(docs)]
