@@ -94,16 +94,24 @@ def arrow_schema(table: Table) -> pa.Schema:
     return pa.schema([pa.field(c.name, arrow_type(c), nullable=True) for c in table.columns])
 
 
+def _as_text(value: object) -> str | None:
+    """JSON documents and arrays as JSON, UUIDs and the like as text; NULL (None/NaN) stays NULL."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return str(value)
+
+
 def _coerce(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     """Values Arrow cannot take as-is (JSON documents, UUIDs, decimals) become text/float."""
     out = {}
     for column in table.columns:
         values = frame[column.name]
         if column.generic in ("string", "other") and values.dtype == object:
-            values = values.map(
-                lambda v: v if v is None or isinstance(v, str) else
-                json.dumps(v, default=str) if isinstance(v, dict | list) else str(v)
-            )
+            values = values.map(_as_text)
         elif column.generic == "numeric" and values.dtype == object:
             values = pd.to_numeric(values, errors="coerce")
         out[column.name] = values

@@ -124,3 +124,15 @@ def test_expectation_suites_run_as_blocking_checks(run_cli, settings: Settings) 
     with sqlite3.connect(settings.home / "ledger.db") as conn:
         kinds = [k for (k,) in conn.execute("SELECT kind FROM dp_ledger_events")]
     assert kinds.count("anonymized") == 7 and "published" in kinds
+
+
+def test_null_stays_null_end_to_end(run_cli, settings: Settings) -> None:
+    assert run_cli().exit_code == 0
+    src, tgt = sa.create_engine(settings.source_url), sa.create_engine(settings.target_url)
+    for table, columns in {"customers": ["phone", "street", "city", "postal_code", "birth_date"],
+                           "payments": ["card_number", "iban"], "orders": ["employee_id"]}.items():
+        before, after = pd.read_sql_table(table, src), pd.read_sql_table(table, tgt)
+        for column in columns:
+            assert before[column].isna().sum() > 0, f"demo has no NULL in {table}.{column}"
+            assert after[column].isna().sum() == before[column].isna().sum(), f"{table}.{column}"
+            assert not after[column].astype(str).isin(["nan", "None", "NaT"]).any(), f"{table}.{column}"
