@@ -10,10 +10,19 @@ import pandas as pd
 from data_pipeline.anonymize import RuleContext, register
 
 JOB_FAMILIES = {
-    "engineer": "Engineering", "developer": "Engineering", "scientist": "Science",
-    "manager": "Management", "director": "Management", "officer": "Management",
-    "sales": "Sales", "account": "Sales", "designer": "Design", "analyst": "Analysis",
-    "nurse": "Health", "doctor": "Health", "teacher": "Education",
+    "engineer": "Engineering",
+    "developer": "Engineering",
+    "scientist": "Science",
+    "manager": "Management",
+    "director": "Management",
+    "officer": "Management",
+    "sales": "Sales",
+    "account": "Sales",
+    "designer": "Design",
+    "analyst": "Analysis",
+    "nurse": "Health",
+    "doctor": "Health",
+    "teacher": "Education",
 }
 
 

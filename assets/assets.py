@@ -4,7 +4,6 @@ Assets hand each other checkpoint ids through materialization metadata, never da
 in the vault, and Dagster's storage only ever sees ids, hashes and counts.
 """
 
-
 import re
 
 import dagster as dg
@@ -47,8 +46,13 @@ def anonymized_key(table: str) -> dg.AssetKey:
 def column_schema(table: Table) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(c.name, c.type, constraints=dg.TableColumnConstraints(
-                nullable=c.nullable, unique=c.name in table.unique_columns()))
+            dg.TableColumn(
+                c.name,
+                c.type,
+                constraints=dg.TableColumnConstraints(
+                    nullable=c.nullable, unique=c.name in table.unique_columns()
+                ),
+            )
             for c in table.columns
         ]
     )
@@ -135,10 +139,14 @@ def build_anonymized(table: Table, has_suite: bool) -> dg.AssetsDefinition:
         for name, text in IN_STEP_CHECKS.items()
     ]
     if has_suite:
-        specs.append(dg.AssetCheckSpec(
-            "expectations", asset=key, blocking=True,
-            description=f"Great Expectations suite expectations/{table.name}.json",
-        ))
+        specs.append(
+            dg.AssetCheckSpec(
+                "expectations",
+                asset=key,
+                blocking=True,
+                description=f"Great Expectations suite expectations/{table.name}.json",
+            )
+        )
 
     @dg.asset(
         key=key,
@@ -158,23 +166,28 @@ def build_anonymized(table: Table, has_suite: bool) -> dg.AssetsDefinition:
         checks = [check_result(o, key) for o in result.outcomes]
         if has_suite and result.suite is not None:
             suite = result.suite
-            checks.append(dg.AssetCheckResult(
-                asset_key=key,
-                check_name="expectations",
-                passed=not suite.failed_critical and not suite.failed_warning,
-                severity=dg.AssetCheckSeverity.ERROR if suite.failed_critical else dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "passed": suite.passed_count,
-                    "failed": suite.failed_count,
-                    "failed_critical": len(suite.failed_critical),
-                    "failed_warning": len(suite.failed_warning),
-                    "unexpected_total": sum(o.unexpected_count or 0 for o in suite.outcomes),
-                    **(
-                        {"data_docs": dg.MetadataValue.path(str(suite.docs_index))}
-                        if suite.docs_index else {}
-                    ),
-                },
-            ))
+            checks.append(
+                dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name="expectations",
+                    passed=not suite.failed_critical and not suite.failed_warning,
+                    severity=dg.AssetCheckSeverity.ERROR
+                    if suite.failed_critical
+                    else dg.AssetCheckSeverity.WARN,
+                    metadata={
+                        "passed": suite.passed_count,
+                        "failed": suite.failed_count,
+                        "failed_critical": len(suite.failed_critical),
+                        "failed_warning": len(suite.failed_warning),
+                        "unexpected_total": sum(o.unexpected_count or 0 for o in suite.outcomes),
+                        **(
+                            {"data_docs": dg.MetadataValue.path(str(suite.docs_index))}
+                            if suite.docs_index
+                            else {}
+                        ),
+                    },
+                )
+            )
         metadata = ref_metadata(result.ref, table, forward_only=True)
         metadata.update({f"same_as_original/{c}": share for c, share in result.same_as_original.items()})
         return dg.MaterializeResult(
@@ -198,7 +211,9 @@ def build_foreign_key_check(table: Table) -> dg.AssetChecksDefinition:
         refs = {t: latest_ref(context.instance, anonymized_key(t)) for t in [table.name, *parents]}
         outcome = pipeline.pipeline().check_foreign_keys(table.name, refs)
         return dg.AssetCheckResult(
-            passed=outcome.passed, description=outcome.description, metadata=outcome.metadata,
+            passed=outcome.passed,
+            description=outcome.description,
+            metadata=outcome.metadata,
             severity=dg.AssetCheckSeverity.ERROR,
         )
 
@@ -229,13 +244,15 @@ def build_published(schema: Schema, pool: str | None = None) -> dg.AssetsDefinit
             run_id=context.run.run_id,
             progress=lambda table, rows: context.log.info(f"published {table}: {rows} rows"),
         )
-        return dg.MaterializeResult(metadata={
-            "release": release.number,
-            "target": redact_url(p.settings.target_url),
-            "dagster/row_count": sum(release.rows.values()),
-            "tables": len(release.rows),
-            "policy_digest": release.policy_digest,
-            "key_epoch": release.key_epoch,
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "release": release.number,
+                "target": redact_url(p.settings.target_url),
+                "dagster/row_count": sum(release.rows.values()),
+                "tables": len(release.rows),
+                "policy_digest": release.policy_digest,
+                "key_epoch": release.key_epoch,
+            }
+        )
 
     return published

@@ -25,10 +25,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             build_snapshot(schema, pool=database_pool(settings.source_url)),
-            *[
-                build_anonymized(t, (settings.suites_dir / f"{t.name}.json").exists())
-                for t in schema.tables
-            ],
+            *[build_anonymized(t, (settings.suites_dir / f"{t.name}.json").exists()) for t in schema.tables],
             build_published(schema, pool=database_pool(settings.target_url)),
         ],
         asset_checks=[build_foreign_key_check(t) for t in schema.tables if t.foreign_keys],

@@ -1,6 +1,5 @@
 """Sensors: failed runs are recorded in the release ledger, beside the releases."""
 
-
 import dagster as dg
 
 from assets.resources import PipelineResource

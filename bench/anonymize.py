@@ -34,10 +34,15 @@ COLUMNS = ("id", "first_name", "last_name", "email", "phone", "street", "city", 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="customers to anonymize")
-    parser.add_argument("--chunk", type=int, default=BATCH_ROWS,
-                        help=f"rows per engine call (default: the pipeline's batch, {BATCH_ROWS:,})")
-    parser.add_argument("--naive-rows", type=int, default=20_000,
-                        help="sample for the Faker-per-row reference")
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=BATCH_ROWS,
+        help=f"rows per engine call (default: the pipeline's batch, {BATCH_ROWS:,})",
+    )
+    parser.add_argument(
+        "--naive-rows", type=int, default=20_000, help="sample for the Faker-per-row reference"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="passes per measurement; the best counts")
     parser.add_argument("--seed", type=int, default=7)
 
@@ -47,8 +52,9 @@ def customers(rows: int, seed: int) -> tuple[Table, pd.DataFrame]:
     engine = sa.create_engine("sqlite://")
     demo_metadata().create_all(engine)
     full = reflect(engine).table("customers")
-    table = Table(full.name, tuple(c for c in full.columns if c.name in COLUMNS), full.primary_key, (),
-                  full.unique)
+    table = Table(
+        full.name, tuple(c for c in full.columns if c.name in COLUMNS), full.primary_key, (), full.unique
+    )
     generated = _Shop(rows, seed).customers()
     schema = arrow_schema(table)
     arrays = {}
@@ -69,8 +75,9 @@ def policy_for(table: Table) -> dict:
     return columns
 
 
-def run_engine(anonymizer: TableAnonymizer, frame: pd.DataFrame, chunk: int,
-               repeat: int) -> tuple[float, float]:
+def run_engine(
+    anonymizer: TableAnonymizer, frame: pd.DataFrame, chunk: int, repeat: int
+) -> tuple[float, float]:
     """Best wall-clock and CPU seconds over `repeat` passes (the machine is shared: the CPU time of
     this process is the steadier number)."""
     wall, cpu = [], []
@@ -117,18 +124,29 @@ def run(args: argparse.Namespace) -> None:
     rows = args.rows
     print(f"\n{'column':<12} {'rule':<16} {'wall s':>7} {'rows/s':>11} {'cpu s':>7} {'rows/s (cpu)':>13}")
     for name in COLUMNS[1:]:
-        sub = Table(table.name, tuple(c for c in table.columns if c.name in ("id", name)), table.primary_key,
-                    (), table.unique)
+        sub = Table(
+            table.name,
+            tuple(c for c in table.columns if c.name in ("id", name)),
+            table.primary_key,
+            (),
+            table.unique,
+        )
         anonymizer = TableAnonymizer(sub, {c: policy[c] for c in ("id", name)}, key, pools)
         wall, cpu = run_engine(anonymizer, frame[["id", name]], args.chunk, args.repeat)
-        print(f"{name:<12} {policy[name].rule:<16} {wall:7.3f} {rows / wall:11,.0f} "
-              f"{cpu:7.3f} {rows / cpu:13,.0f}")
+        print(
+            f"{name:<12} {policy[name].rule:<16} {wall:7.3f} {rows / wall:11,.0f} "
+            f"{cpu:7.3f} {rows / cpu:13,.0f}"
+        )
 
     anonymizer = TableAnonymizer(table, policy, key, pools)
     wall, cpu = run_engine(anonymizer, frame, args.chunk, args.repeat)
     reference, reference_cpu = naive(frame, args.naive_rows)
-    print(f"\nwhole table ({len(COLUMNS) - 1} columns, chunks of {args.chunk:,}, best of {args.repeat}): "
-          f"{wall:.2f} s wall = {rows / wall:,.0f} rows/s; {cpu:.2f} s cpu = {rows / cpu:,.0f} rows/s")
-    print(f"naive Faker per row ({args.naive_rows:,}-row sample): {reference:,.0f} rows/s wall, "
-          f"{reference_cpu:,.0f} rows/s cpu")
+    print(
+        f"\nwhole table ({len(COLUMNS) - 1} columns, chunks of {args.chunk:,}, best of {args.repeat}): "
+        f"{wall:.2f} s wall = {rows / wall:,.0f} rows/s; {cpu:.2f} s cpu = {rows / cpu:,.0f} rows/s"
+    )
+    print(
+        f"naive Faker per row ({args.naive_rows:,}-row sample): {reference:,.0f} rows/s wall, "
+        f"{reference_cpu:,.0f} rows/s cpu"
+    )
     print(f"ratio: {rows / wall / reference:,.0f}x naive (wall), {rows / cpu / reference_cpu:,.0f}x (cpu)")

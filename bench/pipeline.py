@@ -28,17 +28,21 @@ from data_pipeline.keys import generate_key_file
 REPO = Path(__file__).resolve().parent.parent
 POLICY = {
     "version": 1,
-    "tables": {"customers": {"columns": {
-        "id": {"class": "key", "rule": "keep"},
-        "first_name": {"class": "pii", "rule": "first_name"},
-        "last_name": {"class": "pii", "rule": "last_name"},
-        "email": {"class": "pii", "rule": "email"},
-        "phone": {"class": "pii", "rule": "phone"},
-        "street": {"class": "pii", "rule": "street_address"},
-        "city": {"class": "pii", "rule": "city"},
-        "birth_date": {"class": "quasi", "rule": "generalize_date", "to": "decade"},
-        "created_at": {"class": "pii", "rule": "date_shift", "subject": "id", "max_days": 30},
-    }}},
+    "tables": {
+        "customers": {
+            "columns": {
+                "id": {"class": "key", "rule": "keep"},
+                "first_name": {"class": "pii", "rule": "first_name"},
+                "last_name": {"class": "pii", "rule": "last_name"},
+                "email": {"class": "pii", "rule": "email"},
+                "phone": {"class": "pii", "rule": "phone"},
+                "street": {"class": "pii", "rule": "street_address"},
+                "city": {"class": "pii", "rule": "city"},
+                "birth_date": {"class": "quasi", "rule": "generalize_date", "to": "decade"},
+                "created_at": {"class": "pii", "rule": "date_shift", "subject": "id", "max_days": 30},
+            }
+        }
+    },
 }
 DDL = """CREATE TABLE customers (
     id INTEGER PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_name VARCHAR(50) NOT NULL,
@@ -61,20 +65,28 @@ def frames(rows: int, chunk: int = 200_000):
         ids = np.arange(start + 1, start + n + 1)
         first = firsts[rng.integers(0, len(firsts), n)]
         last = lasts[rng.integers(0, len(lasts), n)]
-        yield pd.DataFrame({
-            "id": ids,
-            "first_name": first,
-            "last_name": last,
-            "email": [f"{f}.{l}.{i}@corp.example".lower() for f, l, i in zip(first, last, ids, strict=True)],
-            "phone": [f"+1-555-{a:03d}-{b:04d}" for a, b in zip(rng.integers(0, 1000, n), rng.integers(0, 10000, n),
-                                                               strict=True)],
-            "street": streets[rng.integers(0, len(streets), n)],
-            "city": cities[rng.integers(0, len(cities), n)],
-            "birth_date": (np.datetime64("1940-01-01") + rng.integers(0, 23000, n).astype("timedelta64[D]"))
-            .astype(str),
-            "created_at": (np.datetime64("2020-01-01T00:00:00") + rng.integers(0, 10**8, n).astype("timedelta64[s]"))
-            .astype(str),
-        })
+        yield pd.DataFrame(
+            {
+                "id": ids,
+                "first_name": first,
+                "last_name": last,
+                "email": [
+                    f"{a}.{b}.{i}@corp.example".lower() for a, b, i in zip(first, last, ids, strict=True)
+                ],
+                "phone": [
+                    f"+1-555-{a:03d}-{b:04d}"
+                    for a, b in zip(rng.integers(0, 1000, n), rng.integers(0, 10000, n), strict=True)
+                ],
+                "street": streets[rng.integers(0, len(streets), n)],
+                "city": cities[rng.integers(0, len(cities), n)],
+                "birth_date": (
+                    np.datetime64("1940-01-01") + rng.integers(0, 23000, n).astype("timedelta64[D]")
+                ).astype(str),
+                "created_at": (
+                    np.datetime64("2020-01-01T00:00:00") + rng.integers(0, 10**8, n).astype("timedelta64[s]")
+                ).astype(str),
+            }
+        )
 
 
 def build_source(url: str, rows: int) -> None:
@@ -88,7 +100,8 @@ def build_source(url: str, rows: int) -> None:
                 frame.to_csv(buffer, index=False, header=False)
                 buffer.seek(0)
                 conn.connection.dbapi_connection.cursor().copy_expert(
-                    "COPY customers FROM STDIN WITH (FORMAT csv)", buffer)
+                    "COPY customers FROM STDIN WITH (FORMAT csv)", buffer
+                )
             else:
                 conn.exec_driver_sql(
                     "INSERT INTO customers VALUES (?,?,?,?,?,?,?,?,?)",
@@ -114,8 +127,12 @@ def plain_copy_pg(source: str, target: str) -> float:
     plain = [u.replace("postgresql+psycopg2://", "postgresql://") for u in (source, target)]
     start = time.perf_counter()
     dump = subprocess.Popen(["pg_dump", "-t", "customers", "--no-owner", plain[0]], stdout=subprocess.PIPE)
-    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", plain[1]], stdin=dump.stdout, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["psql", "-q", "-v", "ON_ERROR_STOP=1", plain[1]],
+        stdin=dump.stdout,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     dump.wait()
     return time.perf_counter() - start
 
@@ -127,12 +144,22 @@ def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float]:
     generate_key_file(home / "anon.key")
     (work / "no_suites").mkdir(exist_ok=True)
     (work / "policy.yaml").write_text(yaml.safe_dump(POLICY))
-    env = {**os.environ, "DP_HOME": str(home), "DP_SOURCE_URL": source, "DP_TARGET_URL": target,
-           "DP_POLICY": str(work / "policy.yaml"), "DP_SUITES": str(work / "no_suites"),
-           "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "DP_HOME": str(home),
+        "DP_SOURCE_URL": source,
+        "DP_TARGET_URL": target,
+        "DP_POLICY": str(work / "policy.yaml"),
+        "DP_SUITES": str(work / "no_suites"),
+        "PYTHONPATH": str(REPO),
+    }
     start = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "data_pipeline.cli", "run"],
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", sys.executable, "-m", "data_pipeline.cli", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"pipeline run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -155,7 +182,9 @@ def run(args: argparse.Namespace) -> None:
     rows = args.rows
     t0 = time.perf_counter()
     if args.pg_url:
-        source, plain_target, target = (_pg_database(args.pg_url, n) for n in ("bench_src", "bench_plain", "bench_dst"))
+        source, plain_target, target = (
+            _pg_database(args.pg_url, n) for n in ("bench_src", "bench_plain", "bench_dst")
+        )
         build_source(source, rows)
         print(f"source: {rows:,} rows built in {time.perf_counter() - t0:.1f} s (PostgreSQL)")
         plain = plain_copy_pg(source, plain_target)
@@ -170,6 +199,8 @@ def run(args: argparse.Namespace) -> None:
         label = "plain copy (read_sql -> to_sql)"
     seconds, rss = run_pipeline(work, source, target)
     print(f"{label:<34} {plain:8.1f} s  {rows / plain:>10,.0f} rows/s")
-    print(f"{'data-pipeline run (full)':<34} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s"
-          f"  ratio {seconds / plain:.2f}x the plain copy")
+    print(
+        f"{'data-pipeline run (full)':<34} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s"
+        f"  ratio {seconds / plain:.2f}x the plain copy"
+    )
     print(f"peak RSS of the pipeline run: {rss:,.0f} MB (target <= 400 MB)")

@@ -42,7 +42,9 @@ def row_count_kept(source_rows: int, output_rows: int) -> CheckOutcome:
     )
 
 
-def columns_classified(table: Table, output_columns: Iterable[str], policy: dict[str, ColumnPolicy]) -> CheckOutcome:
+def columns_classified(
+    table: Table, output_columns: Iterable[str], policy: dict[str, ColumnPolicy]
+) -> CheckOutcome:
     cols = list(output_columns)
     unclassified = [c for c in table.column_names if c not in policy]
     mismatch = sorted(set(cols) ^ set(table.column_names))
@@ -50,7 +52,8 @@ def columns_classified(table: Table, output_columns: Iterable[str], policy: dict
     return CheckOutcome(
         "columns_classified",
         not problems,
-        "every column classified by the policy" if not problems
+        "every column classified by the policy"
+        if not problems
         else f"unclassified or unexpected columns: {', '.join(problems)}",
         {"columns": len(cols), "unclassified": len(problems)},
     )
@@ -84,7 +87,8 @@ def foreign_keys_resolve(child: pd.DataFrame, table: Table, parents: dict[str, p
     return CheckOutcome(
         "foreign_keys_resolve",
         not broken,
-        "every foreign key resolves" if not broken
+        "every foreign key resolves"
+        if not broken
         else "dangling references: " + ", ".join(f"{k} ({v})" for k, v in broken.items()),
         {"dangling": sum(broken.values()), "foreign_keys": len(table.foreign_keys)},
     )
@@ -136,7 +140,9 @@ def embedded_identifiers(text: pd.Series, kinds: Iterable[str] = HIGH_PRECISION)
     return pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype=str)
 
 
-def source_values_to_protect(frame: pd.DataFrame, table: Table, policy: dict[str, ColumnPolicy]) -> list[pd.Series]:
+def source_values_to_protect(
+    frame: pd.DataFrame, table: Table, policy: dict[str, ColumnPolicy]
+) -> list[pd.Series]:
     """What must never reappear: identifying pii values, plus identifiers found in ANY text
     column, so a column misclassified as `safe` is still caught."""
     identifying = identifying_columns(policy)
@@ -154,10 +160,26 @@ TEXT_RULES = frozenset({"free_text", "json"})
 # Rules whose output is generated from a keyed hash, never copied from the input. A generated value
 # may by chance equal *another* person's real value (a random phone number is someone's); that is
 # not a flow of source data, so these are checked row by row instead of against the global set.
-GENERATING_RULES = frozenset({
-    "null", "constant", "first_name", "last_name", "full_name", "company", "username", "email",
-    "phone", "street_address", "city", "postal_code", "token", "card_number", "iban", "date_shift",
-})
+GENERATING_RULES = frozenset(
+    {
+        "null",
+        "constant",
+        "first_name",
+        "last_name",
+        "full_name",
+        "company",
+        "username",
+        "email",
+        "phone",
+        "street_address",
+        "city",
+        "postal_code",
+        "token",
+        "card_number",
+        "iban",
+        "date_shift",
+    }
+)
 
 
 def _textual(values: pd.Series) -> bool:
@@ -166,6 +188,7 @@ def _textual(values: pd.Series) -> bool:
 
 def _surviving_identifiers(raw: pd.Series, out: pd.Series) -> int:
     """Identifiers found in a row's raw text that are still in the same row's output text."""
+
     def found(text: pd.Series) -> pd.DataFrame:
         parts = [find_all(text, kind) for kind in PATTERNS]
         hits = pd.concat(parts) if parts else pd.Series(dtype=object)
@@ -176,8 +199,13 @@ def _surviving_identifiers(raw: pd.Series, out: pd.Series) -> int:
     return len(before.merge(after, on=["row", "value"]).drop_duplicates())
 
 
-def leak_count(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPolicy],
-               source_prints: np.ndarray, key: AnonKey) -> int:
+def leak_count(
+    raw: pd.DataFrame,
+    out: pd.DataFrame,
+    policy: dict[str, ColumnPolicy],
+    source_prints: np.ndarray,
+    key: AnonKey,
+) -> int:
     """Original identifying values that reached the output, by the way each rule can leak:
     pass-through rules (keep, generalize, mask, project rules) against the keyed fingerprints of
     every identifying source value; free text and JSON by identifiers surviving in the same row;
@@ -200,8 +228,13 @@ def leak_count(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPol
     return hits
 
 
-def leaked_originals(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPolicy],
-                     source_prints: np.ndarray, key: AnonKey) -> CheckOutcome:
+def leaked_originals(
+    raw: pd.DataFrame,
+    out: pd.DataFrame,
+    policy: dict[str, ColumnPolicy],
+    source_prints: np.ndarray,
+    key: AnonKey,
+) -> CheckOutcome:
     hits = leak_count(raw, out, policy, source_prints, key)
     return _leak_outcome(hits, source_prints)
 
@@ -210,13 +243,16 @@ def _leak_outcome(hits: int, source_prints: np.ndarray) -> CheckOutcome:
     return CheckOutcome(
         "no_leaked_originals",
         hits == 0,
-        "no original identifying value found in the output" if hits == 0
+        "no original identifying value found in the output"
+        if hits == 0
         else f"{hits} original identifying value(s) found in the output; fix the policy",
         {"leaked_values": hits, "fingerprints": int(len(source_prints))},
     )
 
 
-def same_as_original_share(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPolicy]) -> dict[str, float]:
+def same_as_original_share(
+    raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPolicy]
+) -> dict[str, float]:
     """Share of rows whose pii output equals its own original, per column (reported, by design)."""
     shares = {}
     for column, p in policy.items():
@@ -224,7 +260,9 @@ def same_as_original_share(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[st
             continue
         both = raw[column].notna() & out[column].notna()
         if both.any():
-            same = raw.loc[both, column].astype(str).to_numpy() == out.loc[both, column].astype(str).to_numpy()
+            same = (
+                raw.loc[both, column].astype(str).to_numpy() == out.loc[both, column].astype(str).to_numpy()
+            )
             shares[column] = round(float(same.mean()), 6)
     return shares
 
@@ -232,6 +270,7 @@ def same_as_original_share(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[st
 def k_anonymity(frame: pd.DataFrame, quasi: list[str], k: int) -> CheckOutcome:
     sizes = frame[quasi].astype(str).value_counts(dropna=False) if quasi else pd.Series(dtype="int64")
     return k_anonymity_from_counts(sizes, quasi, k)
+
 
 def k_anonymity_from_counts(sizes: pd.Series, quasi: list[str], k: int) -> CheckOutcome:
     if not quasi or sizes.empty:
@@ -251,8 +290,15 @@ class TableAudit:
     Keeps only counts and 64-bit keyed hashes (of unique keys), never values.
     """
 
-    def __init__(self, table: Table, policy: dict[str, ColumnPolicy], quasi: list[str],
-                 source_prints: np.ndarray, key: AnonKey, k: int) -> None:
+    def __init__(
+        self,
+        table: Table,
+        policy: dict[str, ColumnPolicy],
+        quasi: list[str],
+        source_prints: np.ndarray,
+        key: AnonKey,
+        k: int,
+    ) -> None:
         self.table, self.policy, self.quasi, self.k = table, policy, quasi, k
         self.source_prints, self.key = source_prints, key
         self.rows = 0
@@ -298,7 +344,8 @@ class TableAudit:
         unique = CheckOutcome(
             "unique_columns",
             not dupes,
-            "unique and primary keys stay unique" if not dupes
+            "unique and primary keys stay unique"
+            if not dupes
             else "duplicates in " + ", ".join(f"{k} ({v})" for k, v in dupes.items()),
             {"duplicate_keys": sum(dupes.values())},
         )
@@ -310,7 +357,8 @@ class TableAudit:
             leak,
             k_anonymity_from_counts(
                 self._group_sizes if self._group_sizes is not None else pd.Series(dtype="int64"),
-                self.quasi, self.k,
+                self.quasi,
+                self.k,
             ),
         ]
 

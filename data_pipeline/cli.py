@@ -46,8 +46,13 @@ def fails_cleanly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _settings(source: str | None = None, target: str | None = None, policy: Path | None = None,
-              home: Path | None = None, suites: Path | None = None) -> Settings:
+def _settings(
+    source: str | None = None,
+    target: str | None = None,
+    policy: Path | None = None,
+    home: Path | None = None,
+    suites: Path | None = None,
+) -> Settings:
     return load_settings(home=home, source_url=source, target_url=target, policy=policy, suites=suites)
 
 
@@ -124,8 +129,9 @@ def run(
 
 @app.command()
 @fails_cleanly
-def plan(source: SourceOpt = None, target: TargetOpt = None, policy: PolicyOpt = None,
-         home: HomeOpt = None) -> None:
+def plan(
+    source: SourceOpt = None, target: TargetOpt = None, policy: PolicyOpt = None, home: HomeOpt = None
+) -> None:
     """Show the next run's stages, forward-only marks and schema changes. Changes nothing."""
     from data_pipeline.pipeline import Pipeline
 
@@ -171,14 +177,17 @@ def revoke(
 
     settings = _settings(target=target, home=home)
     revoked = do_revoke(Pipeline(settings), release, reason)
-    console.print(f"revoked policy {revoked.policy_digest[:12]} of release {release}; "
-                  "roll forward with a fixed policy: data-pipeline roll-forward --policy FILE")
+    console.print(
+        f"revoked policy {revoked.policy_digest[:12]} of release {release}; "
+        "roll forward with a fixed policy: data-pipeline roll-forward --policy FILE"
+    )
 
 
 @app.command("roll-forward")
 @fails_cleanly
-def roll_forward(source: SourceOpt = None, target: TargetOpt = None, policy: PolicyOpt = None,
-                 home: HomeOpt = None) -> None:
+def roll_forward(
+    source: SourceOpt = None, target: TargetOpt = None, policy: PolicyOpt = None, home: HomeOpt = None
+) -> None:
     """Re-anonymize the newest raw checkpoint within retention with the current policy; publish."""
     from data_pipeline.runner import run_once
 
@@ -215,8 +224,7 @@ def gate(
     from data_pipeline.gate import run_gate
 
     settings = _settings(target=target, home=home, suites=suites)
-    code = run_gate(settings, release=release, junit=junit, markdown=markdown, strict=strict,
-                    console=console)
+    code = run_gate(settings, release=release, junit=junit, markdown=markdown, strict=strict, console=console)
     raise typer.Exit(code)
 
 
@@ -232,9 +240,16 @@ def releases(target: TargetOpt = None, home: HomeOpt = None) -> None:
     for column in ("release", "kind", "published at", "tables", "rows", "policy", "key epoch", "note"):
         table.add_column(column)
     for r in ledger.releases(settings.target_url):
-        table.add_row(str(r.number), r.kind, r.published_at[:19], str(len(r.rows)),
-                      str(sum(r.rows.values())), r.policy_digest[:12], r.key_epoch,
-                      "REVOKED" if r.revoked else "")
+        table.add_row(
+            str(r.number),
+            r.kind,
+            r.published_at[:19],
+            str(len(r.rows)),
+            str(sum(r.rows.values())),
+            r.policy_digest[:12],
+            r.key_epoch,
+            "REVOKED" if r.revoked else "",
+        )
     console.print(table)
 
 

@@ -56,9 +56,7 @@ _ADJECTIVES = np.array(
     ["Classic", "Deluxe", "Compact", "Eco", "Premium", "Vintage", "Smart", "Ultra", "Basic", "Pro"],
     dtype=object,
 )
-_VARIANTS = np.array(
-    ["", " S", " M", " L", " XL", " Mini", " Max", " 2-Pack", " Gen 2"], dtype=object
-)
+_VARIANTS = np.array(["", " S", " M", " L", " XL", " Mini", " Max", " 2-Pack", " Gen 2"], dtype=object)
 _TITLES = np.array(
     ["Sales Associate", "Customer Service Representative", "Warehouse Clerk", "Store Manager",
      "Account Manager", "Logistics Coordinator", "Marketing Specialist", "Software Engineer",
@@ -492,9 +490,7 @@ class _Shop:
         card = rng.random(n) < 0.75
         numbers = _card_numbers(rng, int(card.sum()))
         spaced = rng.random(len(numbers)) < 0.2
-        numbers[spaced] = _objects(
-            [" ".join(s[i : i + 4] for i in range(0, 16, 4)) for s in numbers[spaced]]
-        )
+        numbers[spaced] = _objects([" ".join(s[i : i + 4] for i in range(0, 16, 4)) for s in numbers[spaced]])
         card_col = np.full(n, None, dtype=object)
         card_col[card] = numbers
         iban_col = np.full(n, None, dtype=object)

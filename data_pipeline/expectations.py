@@ -194,9 +194,7 @@ def _check_expectation(item: Any, where: str) -> dict:
 # --- validating ----------------------------------------------------------------------------------
 
 
-def validate_frame(
-    df: pd.DataFrame, suite: Mapping[str, Any], docs_dir: Path | None = None
-) -> SuiteResult:
+def validate_frame(df: pd.DataFrame, suite: Mapping[str, Any], docs_dir: Path | None = None) -> SuiteResult:
     """Run `suite` on `df` with GE in a throwaway in-memory context; optionally write Data Docs.
 
     A fresh ephemeral context per call keeps runs independent (no project directory, no state).
@@ -234,9 +232,7 @@ def validate_frame(
     docs_index = None
     if docs_dir is not None:
         docs_index = _write_docs(context, checked, result, Path(docs_dir), columns)
-    return SuiteResult(
-        suite=name, success=bool(result.success), outcomes=outcomes, docs_index=docs_index
-    )
+    return SuiteResult(suite=name, success=bool(result.success), outcomes=outcomes, docs_index=docs_index)
 
 
 def _outcome(res: Any, columns: set[str]) -> ExpectationOutcome:
@@ -303,9 +299,7 @@ def _redact(message: str, columns: set[str]) -> str:
     return text[:_ERROR_MAX]
 
 
-def _write_docs(
-    context: Any, suite: dict, result: Any, docs_dir: Path, columns: set[str]
-) -> Path:
+def _write_docs(context: Any, suite: dict, result: Any, docs_dir: Path, columns: set[str]) -> Path:
     """Add this run to the Data Docs site in `docs_dir`, from a scrubbed copy of the result.
 
     GE renders aggregate `observed_value`s (a column's max, its distinct values, ...) and

@@ -60,9 +60,7 @@ def load_key(key_file: Path) -> AnonKey:
     source = f"environment variable {KEY_ENV}"
     if not raw and key_file.exists():
         if key_file.stat().st_mode & 0o077:
-            raise BadInput(
-                f"key file {key_file} is readable by others; run `chmod 600 {key_file}`"
-            )
+            raise BadInput(f"key file {key_file} is readable by others; run `chmod 600 {key_file}`")
         raw = key_file.read_text().strip()
         source = f"key file {key_file}"
     if not raw:

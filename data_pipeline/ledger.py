@@ -91,9 +91,7 @@ class Ledger:
                     target=redact_url(target) if target else None,
                     release=release,
                     run_id=run_id,
-                    details=json.dumps(
-                        {**details, "forward_only": kind in FORWARD_ONLY_KINDS}, default=str
-                    ),
+                    details=json.dumps({**details, "forward_only": kind in FORWARD_ONLY_KINDS}, default=str),
                 )
             )
 

@@ -43,9 +43,7 @@ class TableResult:
 
     @property
     def passed(self) -> bool:
-        return all(o.passed for o in self.outcomes) and (
-            self.suite is None or not self.suite.failed_critical
-        )
+        return all(o.passed for o in self.outcomes) and (self.suite is None or not self.suite.failed_critical)
 
 
 def ensure_demo_source(settings: Settings) -> None:
@@ -121,13 +119,18 @@ class Pipeline:
         if current is not None and current.schema:
             previous = (current.number, Schema.from_dict(current.schema))
         return build_plan(
-            self.settings.source_url, self.settings.target_url, self.schema, previous,
+            self.settings.source_url,
+            self.settings.target_url,
+            self.schema,
+            previous,
             ledger.next_release_number(self.settings.target_url),
         )
 
     # -- stages ---------------------------------------------------------------------------------
 
-    def snapshot(self, run_id: str | None = None, progress: Progress | None = None) -> dict[str, CheckpointRef]:
+    def snapshot(
+        self, run_id: str | None = None, progress: Progress | None = None
+    ) -> dict[str, CheckpointRef]:
         self.preflight()
         refs = take_snapshot(
             self.source,
@@ -168,14 +171,20 @@ class Pipeline:
         tmp.replace(cache)
         return result
 
-    def anonymize(self, snapshot: CheckpointRef, run_id: str | None = None, batch: str | None = None) -> TableResult:
+    def anonymize(
+        self, snapshot: CheckpointRef, run_id: str | None = None, batch: str | None = None
+    ) -> TableResult:
         """Forward-only: raw checkpoint -> anonymized checkpoint, then the table's blocking checks."""
         table = self.schema.table(snapshot.table)
         policy = self.policy.for_table(table.name)
         anonymizer = TableAnonymizer(table, policy, self.key, Pools(self.policy.locale))
         audit = checks.TableAudit(
-            table, policy, self.policy.quasi_columns(table.name), self.source_fingerprints(snapshot),
-            self.key, self.settings.k_anonymity,
+            table,
+            policy,
+            self.policy.quasi_columns(table.name),
+            self.source_fingerprints(snapshot),
+            self.key,
+            self.settings.k_anonymity,
         )
         sample: list[pd.DataFrame] = []
         sampled = 0
@@ -253,8 +262,9 @@ class Pipeline:
                 bad.append(table)
         return bad
 
-    def publish(self, refs: dict[str, CheckpointRef], run_id: str | None = None,
-                progress: Progress | None = None) -> Release:
+    def publish(
+        self, refs: dict[str, CheckpointRef], run_id: str | None = None, progress: Progress | None = None
+    ) -> Release:
         """Verify the whole release (fail closed), then write it to the target atomically."""
         missing = [t for t in self.schema.names if t not in refs]
         if missing:
@@ -266,11 +276,21 @@ class Pipeline:
         ]
         if problems:
             raise ChecksFailed("release refused, nothing published: " + "; ".join(problems))
-        return self._publish(refs, self.schema, self.policy.digest, self.key.epoch, run_id, progress, "published")
+        return self._publish(
+            refs, self.schema, self.policy.digest, self.key.epoch, run_id, progress, "published"
+        )
 
-    def _publish(self, refs: dict[str, CheckpointRef | str], schema: Schema, policy_digest: str,
-                 key_epoch: str, run_id: str | None, progress: Progress | None, kind: str,
-                 number: int | None = None) -> Release:
+    def _publish(
+        self,
+        refs: dict[str, CheckpointRef | str],
+        schema: Schema,
+        policy_digest: str,
+        key_epoch: str,
+        run_id: str | None,
+        progress: Progress | None,
+        kind: str,
+        number: int | None = None,
+    ) -> Release:
         target_url = self.settings.target_url
         number = number or self.ledger.next_release_number(target_url)
         manifests = {t: self.anonymized.manifest(r) for t, r in refs.items()}  # verifies sha256
@@ -279,8 +299,15 @@ class Pipeline:
         def data(table: Table):
             return self.anonymized.batches(manifests[table.name].id)
 
-        rows = publish(self.target, schema, data, release=number, policy_digest=policy_digest,
-                       target_schema=self.settings.target_schema, progress=progress)
+        rows = publish(
+            self.target,
+            schema,
+            data,
+            release=number,
+            policy_digest=policy_digest,
+            target_schema=self.settings.target_schema,
+            progress=progress,
+        )
         self.ledger.record(
             kind,
             target=target_url,

@@ -89,10 +89,15 @@ def diff_schemas(old: Schema, new: Schema) -> list[SchemaChange]:
         after = {c.name: c for c in new_tables[name].columns}
         for col in sorted(after.keys() - before.keys()):
             nullable = after[col].nullable
-            changes.append(SchemaChange(
-                "column_added", name, col, f"{after[col].type}{'' if nullable else ' NOT NULL'}",
-                destructive=not nullable,
-            ))
+            changes.append(
+                SchemaChange(
+                    "column_added",
+                    name,
+                    col,
+                    f"{after[col].type}{'' if nullable else ' NOT NULL'}",
+                    destructive=not nullable,
+                )
+            )
         for col in sorted(before.keys() - after.keys()):
             changes.append(SchemaChange("column_removed", name, col, "column dropped", True))
         for col in sorted(after.keys() & before.keys()):
@@ -104,15 +109,21 @@ def diff_schemas(old: Schema, new: Schema) -> list[SchemaChange]:
             elif a.length and b.length and a.length < b.length:
                 changes.append(SchemaChange("column_narrowed", name, col, f"{b.type} -> {a.type}", True))
             if a.nullable != b.nullable:
-                changes.append(SchemaChange(
-                    "nullability", name, col, "NULL -> NOT NULL" if not a.nullable else "NOT NULL -> NULL",
-                    destructive=not a.nullable,
-                ))
+                changes.append(
+                    SchemaChange(
+                        "nullability",
+                        name,
+                        col,
+                        "NULL -> NOT NULL" if not a.nullable else "NOT NULL -> NULL",
+                        destructive=not a.nullable,
+                    )
+                )
     return changes
 
 
-def build_plan(source: str, target: str, schema: Schema, previous: tuple[int, Schema] | None,
-               next_release: int) -> Plan:
+def build_plan(
+    source: str, target: str, schema: Schema, previous: tuple[int, Schema] | None, next_release: int
+) -> Plan:
     """A pure function of what was read: the same inputs always give the same plan."""
     tables = schema.names
     return Plan(

@@ -71,8 +71,13 @@ def target_metadata(schema: Schema, dialect: str, target_schema: str | None) -> 
             table.name,
             meta,
             *[
-                sa.Column(c.name, sa_type(c, native), nullable=c.nullable,
-                          primary_key=c.name in table.primary_key, autoincrement=False)
+                sa.Column(
+                    c.name,
+                    sa_type(c, native),
+                    nullable=c.nullable,
+                    primary_key=c.name in table.primary_key,
+                    autoincrement=False,
+                )
                 for c in table.columns
             ],
             *[
@@ -100,8 +105,9 @@ def _native_enums(conn: sa.Connection, schema: Schema, target_schema: str | None
     for table in schema.tables:
         for column in table.columns:
             if column.enum and table.dialect == "postgresql":
-                enum = sa.dialects.postgresql.ENUM(*column.enum, name=column.type.split(".")[-1].strip('"'),
-                                                   schema=target_schema)
+                enum = sa.dialects.postgresql.ENUM(
+                    *column.enum, name=column.type.split(".")[-1].strip('"'), schema=target_schema
+                )
                 enum.create(conn, checkfirst=True)
 
 
@@ -124,15 +130,17 @@ def _executemany(conn: sa.Connection, sa_table: sa.Table, frame: pd.DataFrame) -
     quote = conn.dialect.identifier_preparer
     names = ", ".join(quote.quote(c) for c in frame.columns)
     marks = ", ".join("?" for _ in frame.columns)
-    conn.exec_driver_sql(f"INSERT INTO {quote.format_table(sa_table)} ({names}) VALUES ({marks})",
-                         list(zip(*columns, strict=True)))
+    conn.exec_driver_sql(
+        f"INSERT INTO {quote.format_table(sa_table)} ({names}) VALUES ({marks})",
+        list(zip(*columns, strict=True)),
+    )
 
 
 def _pg_literal_array(value: object) -> object:
     if not isinstance(value, str):
         return value
     items = json.loads(value)
-    return "{" + ",".join('"' + str(i).replace('\\', '\\\\').replace('"', '\\"') + '"' for i in items) + "}"
+    return "{" + ",".join('"' + str(i).replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
 
 
 def _copy(conn: sa.Connection, sa_table: sa.Table, frame: pd.DataFrame, table: Table) -> None:
@@ -177,7 +185,9 @@ def publish(
             if target_schema:
                 conn.execute(sa.schema.CreateSchema(target_schema, if_not_exists=True))
         existing = set(sa.inspect(conn).get_table_names(schema=target_schema))
-        ours = ({t.name for t in meta.tables.values()} | _previous_tables(conn, existing, target_schema)) & existing
+        ours = (
+            {t.name for t in meta.tables.values()} | _previous_tables(conn, existing, target_schema)
+        ) & existing
         if ours:
             old = sa.MetaData(schema=target_schema)
             old.reflect(conn, only=sorted(ours))
@@ -202,7 +212,9 @@ def publish(
             if progress:
                 progress(table.name, count)
         conn.execute(
-            by_name[MARKER].insert().values(
+            by_name[MARKER]
+            .insert()
+            .values(
                 release=release,
                 published_at=datetime.now(UTC).isoformat(),
                 policy_digest=policy_digest,

@@ -106,13 +106,20 @@ def rollback(pipeline: Pipeline, to: str) -> Release:
     missing = [t for t, cid in release.checkpoints.items() if not pipeline.anonymized.has(cid)]
     if missing:
         raise BadInput(
-            f"release {number}'s checkpoints were purged (DP_KEEP_RELEASES={pipeline.settings.keep_releases}) "
+            f"release {number}'s checkpoints were purged "
+            f"(DP_KEEP_RELEASES={pipeline.settings.keep_releases}) "
             f"for: {', '.join(missing)}; roll forward instead: data-pipeline roll-forward"
         )
     schema = Schema.from_dict(release.schema) if release.schema else pipeline.schema
     return pipeline._publish(
-        release.checkpoints, schema, release.policy_digest, release.key_epoch,
-        run_id=None, progress=None, kind="rolled_back", number=number,
+        release.checkpoints,
+        schema,
+        release.policy_digest,
+        release.key_epoch,
+        run_id=None,
+        progress=None,
+        kind="rolled_back",
+        number=number,
     )
 
 
@@ -122,6 +129,7 @@ def revoke(pipeline: Pipeline, number: int, reason: str) -> Release:
     release = pipeline.ledger.release(target, number)
     if release is None:
         raise BadInput(f"no release {number} of {redact_url(target)}")
-    pipeline.ledger.record("revoked", target=target, release=number,
-                           policy_digest=release.policy_digest, reason=reason)
+    pipeline.ledger.record(
+        "revoked", target=target, release=number, policy_digest=release.policy_digest, reason=reason
+    )
     return release

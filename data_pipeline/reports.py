@@ -33,9 +33,7 @@ def junit_xml(results: Sequence[SuiteResult], path: Path, strict: bool = False) 
         suite_el = ET.SubElement(root, "testsuite", name=result.suite)
         counts = {"tests": 0, "failures": 0, "skipped": 0}
         for outcome in result.outcomes:
-            case = ET.SubElement(
-                suite_el, "testcase", classname=result.suite, name=_case_name(outcome)
-            )
+            case = ET.SubElement(suite_el, "testcase", classname=result.suite, name=_case_name(outcome))
             counts["tests"] += 1
             if outcome.success:
                 continue
@@ -77,8 +75,7 @@ def markdown_summary(results: Sequence[SuiteResult], strict: bool) -> str:
     ]
     for r in results:
         lines.append(
-            f"| {_cell(r.suite)} | {r.passed_count} | {len(r.failed_critical)} "
-            f"| {len(r.failed_warning)} |"
+            f"| {_cell(r.suite)} | {r.passed_count} | {len(r.failed_critical)} | {len(r.failed_warning)} |"
         )
     failed = [(r.suite, o) for r in results for o in r.outcomes if not o.success]
     if failed:
@@ -106,10 +103,7 @@ def _failure_text(outcome: ExpectationOutcome) -> str:
         return f"{outcome.unexpected_count} of {outcome.element_count} rows unexpected"
     if outcome.unexpected_count is not None:
         return f"{outcome.unexpected_count} unexpected"
-    if (
-        outcome.expectation_type.startswith("expect_table_row_count")
-        and outcome.element_count is not None
-    ):
+    if outcome.expectation_type.startswith("expect_table_row_count") and outcome.element_count is not None:
         return f"row count {outcome.element_count} out of range"
     return "expectation not met"
 

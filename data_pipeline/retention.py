@@ -38,7 +38,7 @@ def kept_anonymized(pipeline: Pipeline) -> set[str]:
     keep_numbers = set()
     for target in {t for t, _ in numbers}:
         mine = [n for t, n in numbers if t == target]
-        keep_numbers |= {(target, n) for n in mine[-pipeline.settings.keep_releases:]}
+        keep_numbers |= {(target, n) for n in mine[-pipeline.settings.keep_releases :]}
     keep = {cid for r in releases if (r.target, r.number) in keep_numbers for cid in r.checkpoints.values()}
     newest = max((r.published_at for r in releases), default="")
     keep |= {m.id for m in pipeline.anonymized.all_manifests() if m.created_at > newest}
@@ -69,12 +69,16 @@ def purge(pipeline: Pipeline, now: datetime | None = None) -> PurgeReport:
     for batch_dir in pipeline.settings.checkpoints.glob("*/"):
         if not any(batch_dir.iterdir()):
             batch_dir.rmdir()
-    still = [m.id for m in pipeline.vault.all_manifests() if expired(m, now, pipeline.settings.raw_retention_days)]
+    still = [
+        m.id for m in pipeline.vault.all_manifests() if expired(m, now, pipeline.settings.raw_retention_days)
+    ]
     if still:
         raise OSError(f"expired raw checkpoints still present after purge: {', '.join(still)}")
     report = PurgeReport(
-        tuple(raw_removed), tuple(anonymized_removed),
-        len(raw) - len(raw_removed), len(anonymized) - len(anonymized_removed),
+        tuple(raw_removed),
+        tuple(anonymized_removed),
+        len(raw) - len(raw_removed),
+        len(anonymized) - len(anonymized_removed),
     )
     pipeline.ledger.record("purged", raw=list(report.raw_removed), anonymized=list(report.anonymized_removed))
     return report

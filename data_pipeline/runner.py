@@ -24,6 +24,7 @@ class Busy(PipelineError):
 
     exit_code = 4
 
+
 DAGSTER_YAML = """\
 # Embedded default: Dagster's own storage is SQLite under DP_HOME/dagster.
 telemetry:
@@ -53,7 +54,9 @@ def run_lock(home: Path) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "?"
-            raise Busy(f"another data-pipeline run (pid {holder}) holds {path}; wait for it to finish") from None
+            raise Busy(
+                f"another data-pipeline run (pid {holder}) holds {path}; wait for it to finish"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -90,17 +93,26 @@ def resumable(pipeline: Pipeline, instance: dg.DagsterInstance) -> list[dg.Asset
         return downstream
     for table, ref in anons.items():
         manifest = pipeline.anonymized.manifest(ref) if pipeline.anonymized.has(ref.id) else None
-        if (manifest is None or manifest.parents != (snaps[table].id,)
-                or manifest.policy_digest != pipeline.policy.digest
-                or manifest.key_epoch != pipeline.key.epoch):
+        if (
+            manifest is None
+            or manifest.parents != (snaps[table].id,)
+            or manifest.policy_digest != pipeline.policy.digest
+            or manifest.key_epoch != pipeline.key.epoch
+        ):
             return downstream
     if pipeline.unchecked_or_failed(anons):
         return downstream
     return [dg.AssetKey("published")]
 
 
-def run_once(settings: Settings, console: Console, *, allow_destructive: bool = False,
-             resume: bool = False, require_snapshot: bool = False) -> int:
+def run_once(
+    settings: Settings,
+    console: Console,
+    *,
+    allow_destructive: bool = False,
+    resume: bool = False,
+    require_snapshot: bool = False,
+) -> int:
     """0 published, 1 a blocking check failed (nothing published), 2 bad input."""
     from assets.definitions import build_definitions
     from assets.schedules import ANONYMIZED_COPY_JOB
@@ -122,7 +134,9 @@ def run_once(settings: Settings, console: Console, *, allow_destructive: bool = 
         with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
             selection = resumable(pipeline, instance) if resume or require_snapshot else None
             if require_snapshot and selection is None:
-                raise BadInput("no raw checkpoint within retention to roll forward from: run `data-pipeline run`")
+                raise BadInput(
+                    "no raw checkpoint within retention to roll forward from: run `data-pipeline run`"
+                )
             if selection:
                 console.print(f"resuming from the newest valid checkpoints: {len(selection)} asset(s) to run")
             with console.status("running snapshot -> anonymize -> checks -> publish"):
@@ -140,9 +154,7 @@ def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: 
         tuple(e.asset_key.path): e.step_materialization_data.materialization.metadata
         for e in result.get_asset_materialization_events()
     }
-    failed_checks = [
-        e for e in result.get_asset_check_evaluations() if not e.passed
-    ]
+    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     from assets.assets import key_part
 
     for table in tables:
@@ -166,12 +178,15 @@ def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: 
         desc = e.description or ""
         console.print(f"[red]check failed[/red] {e.asset_key.to_user_string()}:{e.check_name} {desc}")
     failures = [
-        e for e in result.all_events
+        e
+        for e in result.all_events
         if e.is_step_failure and "AssetCheckFailed" not in (e.step_failure_data.error.cls_name or "")
     ]
     for event in failures:
         error = event.step_failure_data.error
-        while error is not None and error.cause is not None and "DagsterExecutionStep" in (error.cls_name or ""):
+        while (
+            error is not None and error.cause is not None and "DagsterExecutionStep" in (error.cls_name or "")
+        ):
             error = error.cause  # the user code's own error, not Dagster's wrapper
         message = f"{error.cls_name}: {error.message.strip().splitlines()[0]}" if error else "step failed"
         console.print(f"[red]step failed[/red] {event.step_key}: {message}")
@@ -181,7 +196,11 @@ def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: 
         for e in failures
     ):
         return 1
-    return 2 if any(
-        e.step_failure_data.error and "BadInput" in (e.step_failure_data.error.cls_name or "")
-        for e in failures
-    ) else 1
+    return (
+        2
+        if any(
+            e.step_failure_data.error and "BadInput" in (e.step_failure_data.error.cls_name or "")
+            for e in failures
+        )
+        else 1
+    )

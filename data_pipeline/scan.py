@@ -159,9 +159,7 @@ _STREET_SUFFIXES = (  # German and Dutch compounds: Hauptstraße, Mozart-Platz, 
     "strasse|str|weg|platz|allee|gasse|ring|damm|ufer|chaussee|pfad|steig|markt|straat|laan"
     "|plein|pad|hof|steeg|singel|gracht|dijk|kade|baan|boulevard"
 )
-_NUMBER_FIRST = re.compile(
-    rf"{_HOUSE_NO},?\s+[^\W\d_][^\d]*(?:,?\s*(?:apt|suite|unit|flat|no|#)\.?\s*\w+)?"
-)
+_NUMBER_FIRST = re.compile(rf"{_HOUSE_NO},?\s+[^\W\d_][^\d]*(?:,?\s*(?:apt|suite|unit|flat|no|#)\.?\s*\w+)?")
 _NAMED_STREET = re.compile(
     rf"(?:\b(?:{_STREET_WORDS})\b|(?:{_STREET_SUFFIXES})\b\.?)[^\d]*?,?\s+{_HOUSE_NO}\b"
 )
@@ -299,12 +297,12 @@ def _person_kind(texts: list[str], locale: str) -> str | None:
     """full/first/last name when enough values are made of Faker's names for the locale."""
     firsts, lasts = name_lists(locale)
     words = [
-        [w for w in re.split(r"[\s,]+", _fold(t)) if w and "." not in w and w not in _HONORIFICS]
-        or [""]
+        [w for w in re.split(r"[\s,]+", _fold(t)) if w and "." not in w and w not in _HONORIFICS] or [""]
         for t in texts
     ]
     n = len(words)
     single = [w[0] for w in words if len(w) == 1]
+
     def known(word: str, names: frozenset[str]) -> bool:
         return word in names or all(part in names for part in word.split("-"))
 
@@ -355,9 +353,7 @@ def _texts(values: Sequence[object]) -> list[str]:
     return out
 
 
-def classify_by_values(
-    values: Sequence[object], family: str = "string", locale: str = "en_US"
-) -> str | None:
+def classify_by_values(values: Sequence[object], family: str = "string", locale: str = "en_US") -> str | None:
     """The kind sampled non-NULL `values` show; None when they show nothing personal.
 
     `family` is the column's generic type ('string', 'integer', 'date', ...): dates are tested
@@ -424,9 +420,7 @@ def _propose(kind: str, family: str, note: str | None = None) -> dict[str, Any]:
     return out
 
 
-def propose_column(
-    name: str, family: str, values: Sequence[object], locale: str = "en_US"
-) -> dict[str, Any]:
+def propose_column(name: str, family: str, values: Sequence[object], locale: str = "en_US") -> dict[str, Any]:
     """Policy entry for a non-key column from its name, type family and sampled values."""
     by_name = classify_by_name(name)
     by_values = classify_by_values(values, family, locale)
@@ -513,7 +507,5 @@ _HEADER = """\
 
 def policy_to_yaml(policy: dict) -> str:
     """The policy as YAML, one line per column, under a header saying it must be reviewed."""
-    body = yaml.safe_dump(
-        policy, sort_keys=False, default_flow_style=None, allow_unicode=True, width=100
-    )
+    body = yaml.safe_dump(policy, sort_keys=False, default_flow_style=None, allow_unicode=True, width=100)
     return _HEADER + body

@@ -90,8 +90,9 @@ def table_from_dict(data: dict) -> Table:
     """Inverse of `asdict(table)`: manifests store tables as JSON."""
     return Table(
         name=data["name"],
-        columns=tuple(Column(**{**c, "enum": tuple(c["enum"]) if c.get("enum") else None})
-                      for c in data["columns"]),
+        columns=tuple(
+            Column(**{**c, "enum": tuple(c["enum"]) if c.get("enum") else None}) for c in data["columns"]
+        ),
         primary_key=tuple(data["primary_key"]),
         foreign_keys=tuple(
             ForeignKey(tuple(f["columns"]), f["ref_table"], tuple(f["ref_columns"]))

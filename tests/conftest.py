@@ -92,8 +92,9 @@ def run_cli(cli: CliRunner, settings: Settings):
     """Invoke `data-pipeline run` (or another command) for these settings, in process."""
     from data_pipeline.cli import app
 
-    def invoke(command: str = "run", *extra: str, env: dict[str, str] | None = None,
-               suites: Path | None = None):
+    def invoke(
+        command: str = "run", *extra: str, env: dict[str, str] | None = None, suites: Path | None = None
+    ):
         os.environ["DP_SUITES"] = str(suites or settings.suites_dir)
         words = command.split()
         return cli.invoke(app, [*words, *cli_args(settings, *extra, command=words[0])], env=env)

@@ -13,9 +13,7 @@ def dump(url: str) -> dict[str, list[tuple]]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         out = {
-            t.name: sorted(
-                (tuple(r) for r in conn.execute(sa.text(f'SELECT * FROM "{t.name}"'))), key=repr
-            )
+            t.name: sorted((tuple(r) for r in conn.execute(sa.text(f'SELECT * FROM "{t.name}"'))), key=repr)
             for t in reflect(engine).tables
         }
     engine.dispose()

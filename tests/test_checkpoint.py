@@ -16,13 +16,20 @@ from data_pipeline.schema import Column, Table
 TABLE = Table(
     "people",
     (Column("id", "INTEGER", "integer", False, primary_key=True), Column("name", "TEXT", "string", True)),
-    ("id",), (), (),
+    ("id",),
+    (),
+    (),
 )
 
 
 def write(store: CheckpointStore, rows: int = 120_000):
     frames = (
-        pd.DataFrame({"id": range(i, min(i + 50_000, rows)), "name": [f"n{j}" for j in range(i, min(i + 50_000, rows))]})
+        pd.DataFrame(
+            {
+                "id": range(i, min(i + 50_000, rows)),
+                "name": [f"n{j}" for j in range(i, min(i + 50_000, rows))],
+            }
+        )
         for i in range(0, rows, 50_000)
     )
     return store.write(TABLE, frames, batch="snapshot-test", retention=timedelta(days=7))

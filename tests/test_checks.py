@@ -16,9 +16,14 @@ from data_pipeline.schema import Column, ForeignKey, Table
 KEY = AnonKey(b"a-test-key-0123456789")
 NOTES = Table(
     "notes",
-    (Column("id", "INTEGER", "integer", False, primary_key=True), Column("body", "TEXT", "string", True),
-     Column("owner", "INTEGER", "integer", True)),
-    ("id",), (ForeignKey(("owner",), "notes", ("id",)),), (),
+    (
+        Column("id", "INTEGER", "integer", False, primary_key=True),
+        Column("body", "TEXT", "string", True),
+        Column("owner", "INTEGER", "integer", True),
+    ),
+    ("id",),
+    (ForeignKey(("owner",), "notes", ("id",)),),
+    (),
 )
 POLICY = {
     "id": ColumnPolicy("notes", "id", "key", "keep", "keep"),
@@ -28,10 +33,14 @@ POLICY = {
 
 
 def test_leak_check_finds_an_original_email_inside_free_text() -> None:
-    raw = pd.DataFrame({"id": [1, 2], "body": ["mail jane.doe@corp.example now", "nothing"], "owner": [None, 1]})
-    prints = np.unique(np.concatenate(
-        [checks.fingerprints(v, KEY) for v in checks.source_values_to_protect(raw, NOTES, POLICY)]
-    ))
+    raw = pd.DataFrame(
+        {"id": [1, 2], "body": ["mail jane.doe@corp.example now", "nothing"], "owner": [None, 1]}
+    )
+    prints = np.unique(
+        np.concatenate(
+            [checks.fingerprints(v, KEY) for v in checks.source_values_to_protect(raw, NOTES, POLICY)]
+        )
+    )
     leaked = pd.DataFrame({"id": [1, 2], "body": ["see JANE.DOE@corp.example", "x"], "owner": [None, 1]})
     clean = pd.DataFrame({"id": [1, 2], "body": ["see someone@example.com", "x"], "owner": [None, 1]})
     assert not checks.leaked_originals(raw, leaked, POLICY, prints, KEY).passed
@@ -43,21 +52,35 @@ def test_leak_check_finds_an_original_email_inside_free_text() -> None:
 def test_a_column_misclassified_safe_is_caught_by_the_global_fingerprints() -> None:
     policy = {**POLICY, "body": ColumnPolicy("notes", "body", "safe", "keep", "keep")}
     raw = pd.DataFrame({"id": [1], "body": ["card 4111 1111 1111 1111"], "owner": [None]})
-    prints = np.unique(np.concatenate(
-        [checks.fingerprints(v, KEY) for v in checks.source_values_to_protect(raw, NOTES, policy)]
-    ))
+    prints = np.unique(
+        np.concatenate(
+            [checks.fingerprints(v, KEY) for v in checks.source_values_to_protect(raw, NOTES, policy)]
+        )
+    )
     assert not checks.leaked_originals(raw, raw, policy, prints, KEY).passed
 
 
 def test_a_generated_value_equal_to_another_persons_original_is_not_a_leak() -> None:
-    people = Table("p", (Column("id", "INTEGER", "integer", False, primary_key=True),
-                         Column("phone", "TEXT", "string", True)), ("id",), (), ())
-    policy = {"id": ColumnPolicy("p", "id", "key", "keep", "keep"),
-              "phone": ColumnPolicy("p", "phone", "pii", "phone", "phone")}
+    people = Table(
+        "p",
+        (
+            Column("id", "INTEGER", "integer", False, primary_key=True),
+            Column("phone", "TEXT", "string", True),
+        ),
+        ("id",),
+        (),
+        (),
+    )
+    policy = {
+        "id": ColumnPolicy("p", "id", "key", "keep", "keep"),
+        "phone": ColumnPolicy("p", "phone", "pii", "phone", "phone"),
+    }
     raw = pd.DataFrame({"id": [1, 2], "phone": ["+1 555 0100", "+1 555 0199"]})
-    prints = np.unique(np.concatenate(
-        [checks.fingerprints(v, KEY) for v in checks.source_values_to_protect(raw, people, policy)]
-    ))
+    prints = np.unique(
+        np.concatenate(
+            [checks.fingerprints(v, KEY) for v in checks.source_values_to_protect(raw, people, policy)]
+        )
+    )
     swapped = pd.DataFrame({"id": [1, 2], "phone": ["+1 555 0199", "+1 555 0123"]})
     assert checks.leaked_originals(raw, swapped, policy, prints, KEY).passed
     same_row = pd.DataFrame({"id": [1, 2], "phone": ["+1 555 0100", "+1 555 0123"]})
@@ -66,7 +89,9 @@ def test_a_generated_value_equal_to_another_persons_original_is_not_a_leak() -> 
 
 def test_fingerprints_depend_on_the_key() -> None:
     values = pd.Series(["jane.doe@corp.example"])
-    assert not np.array_equal(checks.fingerprints(values, KEY), checks.fingerprints(values, AnonKey(b"other-key-0123456789")))
+    assert not np.array_equal(
+        checks.fingerprints(values, KEY), checks.fingerprints(values, AnonKey(b"other-key-0123456789"))
+    )
 
 
 def test_foreign_keys_resolve_with_self_reference_and_nulls() -> None:

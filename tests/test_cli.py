@@ -33,14 +33,24 @@ def test_unclassified_column_is_refused_before_anything_is_copied(run_cli, setti
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
-        (lambda p: p["tables"]["customers"]["columns"].update(email={"class": "pii", "rule": "nope"}),
-         "unknown rule `nope`"),
-        (lambda p: p["tables"]["customers"]["columns"].update(email={"class": "pii", "rule": "keep"}),
-         "not allowed for class `pii`"),
-        (lambda p: p["tables"]["customers"]["columns"].update(email={"class": "unknown", "rule": "keep"}),
-         "customers.email: classified `unknown`"),
-        (lambda p: p["tables"]["customers"]["columns"].update(email={"class": "pii", "rule": "mask", "keep": 3}),
-         "has no option `keep`"),
+        (
+            lambda p: p["tables"]["customers"]["columns"].update(email={"class": "pii", "rule": "nope"}),
+            "unknown rule `nope`",
+        ),
+        (
+            lambda p: p["tables"]["customers"]["columns"].update(email={"class": "pii", "rule": "keep"}),
+            "not allowed for class `pii`",
+        ),
+        (
+            lambda p: p["tables"]["customers"]["columns"].update(email={"class": "unknown", "rule": "keep"}),
+            "customers.email: classified `unknown`",
+        ),
+        (
+            lambda p: p["tables"]["customers"]["columns"].update(
+                email={"class": "pii", "rule": "mask", "keep": 3}
+            ),
+            "has no option `keep`",
+        ),
     ],
 )
 def test_bad_policy_rules_are_refused(run_cli, settings: Settings, tmp_path: Path, change, needle) -> None:
@@ -102,8 +112,20 @@ def test_key_never_appears_in_output_or_dagster_storage(run_cli, settings: Setti
 def test_help_on_every_command(cli) -> None:
     from data_pipeline.cli import app
 
-    for command in ("run", "scan", "demo-source", "gate", "releases", "keygen", "plan", "rollback",
-                    "revoke", "roll-forward", "purge", "expectations"):
+    for command in (
+        "run",
+        "scan",
+        "demo-source",
+        "gate",
+        "releases",
+        "keygen",
+        "plan",
+        "rollback",
+        "revoke",
+        "roll-forward",
+        "purge",
+        "expectations",
+    ):
         result = cli.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, command
 

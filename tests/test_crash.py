@@ -22,20 +22,34 @@ def _publish_started(ledger: Path, release: int) -> bool:
         return False
     try:
         with sqlite3.connect(ledger, timeout=0.1) as conn:
-            return bool(conn.execute(
-                "SELECT 1 FROM dp_ledger_events WHERE kind='publish_started' AND release=?", (release,)
-            ).fetchone())
+            return bool(
+                conn.execute(
+                    "SELECT 1 FROM dp_ledger_events WHERE kind='publish_started' AND release=?", (release,)
+                ).fetchone()
+            )
     except sqlite3.OperationalError:
         return False
 
 
-def test_kill_9_during_publish_keeps_the_previous_release(tmp_path: Path, home: Path, no_suites: Path) -> None:
+def test_kill_9_during_publish_keeps_the_previous_release(
+    tmp_path: Path, home: Path, no_suites: Path
+) -> None:
     source = tmp_path / "big.db"
     build_demo_source(source, rows=6000)
-    settings = load_settings(home=home, source_url=f"sqlite:///{source}",
-                             target_url=f"sqlite:///{home / 'target.db'}", suites=no_suites)
-    env = {**os.environ, "DP_HOME": str(home), "DP_SOURCE_URL": settings.source_url,
-           "DP_TARGET_URL": settings.target_url, "DP_SUITES": str(no_suites), "PYTHONPATH": str(REPO_ROOT)}
+    settings = load_settings(
+        home=home,
+        source_url=f"sqlite:///{source}",
+        target_url=f"sqlite:///{home / 'target.db'}",
+        suites=no_suites,
+    )
+    env = {
+        **os.environ,
+        "DP_HOME": str(home),
+        "DP_SOURCE_URL": settings.source_url,
+        "DP_TARGET_URL": settings.target_url,
+        "DP_SUITES": str(no_suites),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
     command = [sys.executable, "-m", "data_pipeline.cli", "run"]
     assert subprocess.run(command, env=env, capture_output=True, timeout=600).returncode == 0
     release_1 = dump_target(settings)

@@ -80,9 +80,7 @@ def test_declared_constraints(demo) -> None:
         ("payments", ("order_id",), "orders", ("id",)),
         ("support_tickets", ("customer_id",), "customers", ("id",)),
     }
-    unique = {
-        (t, tuple(u["column_names"])) for t in TABLES for u in inspector.get_unique_constraints(t)
-    }
+    unique = {(t, tuple(u["column_names"])) for t in TABLES for u in inspector.get_unique_constraints(t)}
     assert unique == {("products", ("sku",)), ("customers", ("email",)), ("employees", ("email",))}
 
     cols = {c["name"]: c for c in inspector.get_columns("customers")}

@@ -188,9 +188,7 @@ def test_draft_suite_round_trips_on_its_own_frame(tmp_path: Path) -> None:
     assert validate_frame(df, load_suite(path)).success
     drifted = df.assign(qty=[0, 5, 7, 500, 1, 2])
     failed = validate_frame(drifted, suite)
-    assert [(o.column, o.severity) for o in failed.outcomes if not o.success] == [
-        ("qty", "warning")
-    ]
+    assert [(o.column, o.severity) for o in failed.outcomes if not o.success] == [("qty", "warning")]
 
 
 @pytest.mark.parametrize(

@@ -26,23 +26,39 @@ def published(run_cli, settings: Settings) -> Settings:
 def gate(settings: Settings, *args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
     """Run the gate as a subprocess, the way the CI workflow in examples/ci does."""
     return subprocess.run(
-        [sys.executable, "-m", "data_pipeline.cli", "gate", "--target", settings.target_url,
-         "--home", str(settings.home), *args],
-        capture_output=True, text=True, cwd=cwd, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "data_pipeline.cli",
+            "gate",
+            "--target",
+            settings.target_url,
+            "--home",
+            str(settings.home),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
 
 
 def test_the_example_workflow_gate_passes_on_a_good_release(published: Settings, tmp_path: Path) -> None:
     workflow = yaml.safe_load((REPO_ROOT / "examples/ci/deploy-gate.yml").read_text())
-    step = next(s for s in workflow["jobs"]["data-gate"]["steps"] if s.get("name") == "Gate on data expectations")
+    step = next(
+        s for s in workflow["jobs"]["data-gate"]["steps"] if s.get("name") == "Gate on data expectations"
+    )
     args = step["run"].split()[2:]  # after "data-pipeline gate"
     shutil.copytree(DEFAULT_SUITES, tmp_path / "expectations")
     result = gate(published, *args, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     cases = ET.parse(tmp_path / "gate.xml").getroot().iter("testcase")
     cases = list(cases)
-    assert len(cases) == sum(len(json.loads(p.read_text())["expectations"]) for p in DEFAULT_SUITES.glob("*.json"))
+    assert len(cases) == sum(
+        len(json.loads(p.read_text())["expectations"]) for p in DEFAULT_SUITES.glob("*.json")
+    )
     assert not any(c.find("failure") is not None for c in cases)
     assert "PASS" in result.stdout
     assert (tmp_path / "gate.md").read_text().startswith("#") or "|" in (tmp_path / "gate.md").read_text()
@@ -52,11 +68,13 @@ def test_a_failing_expectation_exits_1_and_is_listed_in_junit(published: Setting
     suites = tmp_path / "suites"
     shutil.copytree(DEFAULT_SUITES, suites)
     suite = json.loads((suites / "products.json").read_text())
-    suite["expectations"].append({
-        "type": "expect_table_row_count_to_be_between",
-        "kwargs": {"min_value": 10_000_000},
-        "meta": {"severity": "critical"},
-    })
+    suite["expectations"].append(
+        {
+            "type": "expect_table_row_count_to_be_between",
+            "kwargs": {"min_value": 10_000_000},
+            "meta": {"severity": "critical"},
+        }
+    )
     (suites / "products.json").write_text(json.dumps(suite))
     junit = tmp_path / "gate.xml"
     result = gate(published, "--suites", str(suites), "--junit", str(junit))
@@ -68,14 +86,20 @@ def test_a_failing_expectation_exits_1_and_is_listed_in_junit(published: Setting
 def test_a_failed_warning_fails_only_with_strict(published: Settings, tmp_path: Path) -> None:
     suites = tmp_path / "suites"
     suites.mkdir()
-    (suites / "products.json").write_text(json.dumps({
-        "name": "products",
-        "expectations": [{
-            "type": "expect_column_values_to_be_between",
-            "kwargs": {"column": "price", "max_value": 0.01},
-            "meta": {"severity": "warning"},
-        }],
-    }))
+    (suites / "products.json").write_text(
+        json.dumps(
+            {
+                "name": "products",
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_be_between",
+                        "kwargs": {"column": "price", "max_value": 0.01},
+                        "meta": {"severity": "warning"},
+                    }
+                ],
+            }
+        )
+    )
     assert gate(published, "--suites", str(suites)).returncode == 0
     assert gate(published, "--suites", str(suites), "--strict").returncode == 1
 
@@ -85,9 +109,19 @@ def test_bad_input_exits_2_with_one_line(published: Settings, tmp_path: Path) ->
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert "not found" in missing.stderr
     unreachable = subprocess.run(
-        [sys.executable, "-m", "data_pipeline.cli", "gate", "--target",
-         "postgresql://u:hunter2@127.0.0.1:1/x", "--suites", str(DEFAULT_SUITES)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "data_pipeline.cli",
+            "gate",
+            "--target",
+            "postgresql://u:hunter2@127.0.0.1:1/x",
+            "--suites",
+            str(DEFAULT_SUITES),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert unreachable.returncode == 2, unreachable.stderr
     assert "cannot connect to target" in unreachable.stderr and "hunter2" not in unreachable.stderr
@@ -96,7 +130,9 @@ def test_bad_input_exits_2_with_one_line(published: Settings, tmp_path: Path) ->
     assert wrong.returncode == 2 and "holds release 1, not 7" in wrong.stderr
 
 
-def test_expectations_init_drafts_suites_that_pass_on_the_release(run_cli, published: Settings, tmp_path: Path) -> None:
+def test_expectations_init_drafts_suites_that_pass_on_the_release(
+    run_cli, published: Settings, tmp_path: Path
+) -> None:
     drafts = tmp_path / "drafts"
     result = run_cli("expectations init", "--suites", str(drafts), "--release", "1")
     assert result.exit_code == 0, result.output

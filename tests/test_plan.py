@@ -17,15 +17,29 @@ ID = Column("id", "INTEGER", "integer", False, primary_key=True)
 
 
 def test_diff_classifies_additive_and_destructive_changes() -> None:
-    old = Schema((
-        table("a", ID, Column("name", "VARCHAR(20)", "string", True, 20), Column("gone", "TEXT", "string", True)),
-        table("dropped", ID),
-    ))
-    new = Schema((
-        table("a", ID, Column("name", "VARCHAR(40)", "string", False, 40),
-              Column("note", "TEXT", "string", True), Column("must", "INTEGER", "integer", False)),
-        table("fresh", ID),
-    ))
+    old = Schema(
+        (
+            table(
+                "a",
+                ID,
+                Column("name", "VARCHAR(20)", "string", True, 20),
+                Column("gone", "TEXT", "string", True),
+            ),
+            table("dropped", ID),
+        )
+    )
+    new = Schema(
+        (
+            table(
+                "a",
+                ID,
+                Column("name", "VARCHAR(40)", "string", False, 40),
+                Column("note", "TEXT", "string", True),
+                Column("must", "INTEGER", "integer", False),
+            ),
+            table("fresh", ID),
+        )
+    )
     changes = {(c.kind, c.table, c.column): c.destructive for c in diff_schemas(old, new)}
     assert changes == {
         ("table_added", "fresh", None): False,

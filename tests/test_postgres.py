@@ -82,21 +82,25 @@ CREATE TABLE "Sales Data"."Orders" (
 TYPED_POLICY = {
     "version": 1,
     "tables": {
-        "Customer Accounts": {"columns": {
-            "id": {"class": "key", "rule": "keep"},
-            "Full Name": {"class": "pii", "rule": "full_name"},
-            "email": {"class": "pii", "rule": "email"},
-            "created": {"class": "pii", "rule": "date_shift", "subject": "id", "max_days": 20},
-            "balance": {"class": "safe", "rule": "keep"},
-            "profile": {"class": "pii", "rule": "json", "paths": {"contact.email": "email"}},
-            "tags": {"class": "safe", "rule": "keep"},
-            "mood": {"class": "safe", "rule": "keep"},
-        }},
-        "Orders": {"columns": {
-            "id": {"class": "key", "rule": "keep"},
-            "account_id": {"class": "key", "rule": "keep"},
-            "placed": {"class": "pii", "rule": "date_shift", "subject": "account_id", "max_days": 20},
-        }},
+        "Customer Accounts": {
+            "columns": {
+                "id": {"class": "key", "rule": "keep"},
+                "Full Name": {"class": "pii", "rule": "full_name"},
+                "email": {"class": "pii", "rule": "email"},
+                "created": {"class": "pii", "rule": "date_shift", "subject": "id", "max_days": 20},
+                "balance": {"class": "safe", "rule": "keep"},
+                "profile": {"class": "pii", "rule": "json", "paths": {"contact.email": "email"}},
+                "tags": {"class": "safe", "rule": "keep"},
+                "mood": {"class": "safe", "rule": "keep"},
+            }
+        },
+        "Orders": {
+            "columns": {
+                "id": {"class": "key", "rule": "keep"},
+                "account_id": {"class": "key", "rule": "keep"},
+                "placed": {"class": "pii", "rule": "date_shift", "subject": "account_id", "max_days": 20},
+            }
+        },
     },
 }
 
@@ -110,25 +114,43 @@ def _typed_source(url: str, rows: int = 300) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql(TYPED_DDL)
         accounts = [
-            {"id": str(uuid.UUID(int=i + 1)), "name": f"Person Number{i}", "email": f"person{i}@corp.example",
-             "created": datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=i), "balance": f"{i}.25",
-             "profile": json.dumps({"contact": {"email": f"person{i}@corp.example"}, "plan": "gold"}),
-             "tags": ["a", "b c"] if i % 2 else None, "mood": ["happy", "sad", "meh"][i % 3]}
+            {
+                "id": str(uuid.UUID(int=i + 1)),
+                "name": f"Person Number{i}",
+                "email": f"person{i}@corp.example",
+                "created": datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=i),
+                "balance": f"{i}.25",
+                "profile": json.dumps({"contact": {"email": f"person{i}@corp.example"}, "plan": "gold"}),
+                "tags": ["a", "b c"] if i % 2 else None,
+                "mood": ["happy", "sad", "meh"][i % 3],
+            }
             for i in range(rows)
         ]
-        conn.execute(sa.text(
-            'INSERT INTO "Sales Data"."Customer Accounts" VALUES '
-            "(CAST(:id AS uuid), :name, :email, :created, :balance, CAST(:profile AS jsonb), :tags, "
-            'CAST(:mood AS "Sales Data".mood))'
-        ), accounts)
-        conn.execute(sa.text(
-            'INSERT INTO "Sales Data"."Orders" VALUES (:id, CAST(:account AS uuid), :placed)'
-        ), [{"id": i, "account": accounts[i % rows]["id"], "placed": accounts[i % rows]["created"] + timedelta(days=3)}
-            for i in range(rows * 2)])
+        conn.execute(
+            sa.text(
+                'INSERT INTO "Sales Data"."Customer Accounts" VALUES '
+                "(CAST(:id AS uuid), :name, :email, :created, :balance, CAST(:profile AS jsonb), :tags, "
+                'CAST(:mood AS "Sales Data".mood))'
+            ),
+            accounts,
+        )
+        conn.execute(
+            sa.text('INSERT INTO "Sales Data"."Orders" VALUES (:id, CAST(:account AS uuid), :placed)'),
+            [
+                {
+                    "id": i,
+                    "account": accounts[i % rows]["id"],
+                    "placed": accounts[i % rows]["created"] + timedelta(days=3),
+                }
+                for i in range(rows * 2)
+            ],
+        )
     engine.dispose()
 
 
-def test_postgres_types_schemas_and_quoted_identifiers(cli, home, no_suites, pg_url: str, tmp_path: Path) -> None:
+def test_postgres_types_schemas_and_quoted_identifiers(
+    cli, home, no_suites, pg_url: str, tmp_path: Path
+) -> None:
     import os
 
     import yaml
@@ -149,26 +171,52 @@ def test_postgres_types_schemas_and_quoted_identifiers(cli, home, no_suites, pg_
         assert result.exit_code == 0, result.output
         engine = sa.create_engine(target)
         with engine.connect() as conn:
-            types = dict(conn.execute(sa.text(
-                "SELECT column_name, udt_name FROM information_schema.columns "
-                "WHERE table_schema = 'Sales Data' AND table_name = 'Customer Accounts'"
-            )).all())
-            assert types == {"id": "uuid", "Full Name": "text", "email": "varchar", "created": "timestamptz",
-                             "balance": "numeric", "profile": "jsonb", "tags": "_text", "mood": "mood"}
-            rows = conn.execute(sa.text(
-                'SELECT email, profile, tags, mood::text, "Full Name" FROM "Sales Data"."Customer Accounts" ORDER BY id'
-            )).all()
+            types = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT column_name, udt_name FROM information_schema.columns "
+                        "WHERE table_schema = 'Sales Data' AND table_name = 'Customer Accounts'"
+                    )
+                ).all()
+            )
+            assert types == {
+                "id": "uuid",
+                "Full Name": "text",
+                "email": "varchar",
+                "created": "timestamptz",
+                "balance": "numeric",
+                "profile": "jsonb",
+                "tags": "_text",
+                "mood": "mood",
+            }
+            rows = conn.execute(
+                sa.text(
+                    'SELECT email, profile, tags, mood::text, "Full Name" '
+                    'FROM "Sales Data"."Customer Accounts" ORDER BY id'
+                )
+            ).all()
             assert not any(r.email.endswith("@corp.example") for r in rows)
             assert all(r.profile["contact"]["email"] == r.email and r.profile["plan"] == "gold" for r in rows)
             assert rows[1].tags == ["a", "b c"] and rows[0].tags is None and rows[0].mood == "happy"
             assert not any(r[4].startswith("Person Number") for r in rows)
-            dangling = conn.execute(sa.text(
-                'SELECT COUNT(*) FROM "Sales Data"."Orders" o LEFT JOIN "Sales Data"."Customer Accounts" a '
-                "ON o.account_id = a.id WHERE a.id IS NULL")).scalar()
+            dangling = conn.execute(
+                sa.text(
+                    'SELECT COUNT(*) FROM "Sales Data"."Orders" o '
+                    'LEFT JOIN "Sales Data"."Customer Accounts" a '
+                    "ON o.account_id = a.id WHERE a.id IS NULL"
+                )
+            ).scalar()
             assert dangling == 0
-            gaps = conn.execute(sa.text(
-                'SELECT DISTINCT o.placed - a.created FROM "Sales Data"."Orders" o '
-                'JOIN "Sales Data"."Customer Accounts" a ON o.account_id = a.id')).scalars().all()
+            gaps = (
+                conn.execute(
+                    sa.text(
+                        'SELECT DISTINCT o.placed - a.created FROM "Sales Data"."Orders" o '
+                        'JOIN "Sales Data"."Customer Accounts" a ON o.account_id = a.id'
+                    )
+                )
+                .scalars()
+                .all()
+            )
             assert [str(g) for g in gaps] == ["3 days, 0:00:00"]  # one shift per subject keeps intervals
         engine.dispose()
 

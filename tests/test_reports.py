@@ -112,8 +112,7 @@ def test_markdown_summary_table_and_failed_list() -> None:
     assert "| customers | 1 | 2 | 1 |" in lines
     assert "| orders | 1 | 0 | 1 |" in lines
     assert any(
-        "❌ `customers`: `expect_column_values_to_match_regex(email)` (critical)" in line
-        for line in lines
+        "❌ `customers`: `expect_column_values_to_match_regex(email)` (critical)" in line for line in lines
     )
     assert any("⚠️ `orders`: `expect_column_values_to_be_between(total)`" in line for line in lines)
     assert "expect_column_values_to_be_unique(sku)" not in text  # passed: not listed

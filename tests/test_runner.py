@@ -67,19 +67,27 @@ def test_every_foreign_key_resolves_in_the_target(run_cli, settings: Settings) -
     with engine.connect() as conn:
         for table in schema.tables:
             for fk in table.foreign_keys:
-                on = " AND ".join(f'c."{a}" = p."{b}"' for a, b in zip(fk.columns, fk.ref_columns, strict=True))
+                on = " AND ".join(
+                    f'c."{a}" = p."{b}"' for a, b in zip(fk.columns, fk.ref_columns, strict=True)
+                )
                 not_null = " AND ".join(f'c."{a}" IS NOT NULL' for a in fk.columns)
-                dangling = conn.execute(sa.text(
-                    f'SELECT COUNT(*) FROM "{table.name}" c LEFT JOIN "{fk.ref_table}" p ON {on} '
-                    f'WHERE {not_null} AND p."{fk.ref_columns[0]}" IS NULL'
-                )).scalar()
+                dangling = conn.execute(
+                    sa.text(
+                        f'SELECT COUNT(*) FROM "{table.name}" c LEFT JOIN "{fk.ref_table}" p ON {on} '
+                        f'WHERE {not_null} AND p."{fk.ref_columns[0]}" IS NULL'
+                    )
+                ).scalar()
                 assert dangling == 0, f"{table.name}.{fk.columns} -> {fk.ref_table}"
     # the self-referencing manager FK still links employees
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT COUNT(*) FROM employees WHERE manager_id IS NOT NULL")).scalar() > 0
+        assert (
+            conn.execute(sa.text("SELECT COUNT(*) FROM employees WHERE manager_id IS NOT NULL")).scalar() > 0
+        )
 
 
-def test_same_key_gives_identical_target_and_another_key_differs(run_cli, settings: Settings, tmp_path) -> None:
+def test_same_key_gives_identical_target_and_another_key_differs(
+    run_cli, settings: Settings, tmp_path
+) -> None:
     assert run_cli(env={"DP_ANON_KEY": "first-key-0123456789abcdef"}).exit_code == 0
     first = dump(settings.target_url)
     assert run_cli(env={"DP_ANON_KEY": "first-key-0123456789abcdef"}).exit_code == 0
@@ -129,8 +137,11 @@ def test_expectation_suites_run_as_blocking_checks(run_cli, settings: Settings) 
 def test_null_stays_null_end_to_end(run_cli, settings: Settings) -> None:
     assert run_cli().exit_code == 0
     src, tgt = sa.create_engine(settings.source_url), sa.create_engine(settings.target_url)
-    for table, columns in {"customers": ["phone", "street", "city", "postal_code", "birth_date"],
-                           "payments": ["card_number", "iban"], "orders": ["employee_id"]}.items():
+    for table, columns in {
+        "customers": ["phone", "street", "city", "postal_code", "birth_date"],
+        "payments": ["card_number", "iban"],
+        "orders": ["employee_id"],
+    }.items():
         before, after = pd.read_sql_table(table, src), pd.read_sql_table(table, tgt)
         for column in columns:
             assert before[column].isna().sum() > 0, f"demo has no NULL in {table}.{column}"

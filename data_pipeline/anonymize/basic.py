@@ -39,8 +39,14 @@ def _positive(name: str, default: float | None = None):
     return validate
 
 
-@register("generalize_number", options={"bucket": (int, float)}, required=("bucket",), types=NUMBER,
-          validate=_positive("bucket"), per_value=True)
+@register(
+    "generalize_number",
+    options={"bucket": (int, float)},
+    required=("bucket",),
+    types=NUMBER,
+    validate=_positive("bucket"),
+    per_value=True,
+)
 def generalize_number(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Floors numbers to buckets: 53,200 with bucket 10,000 becomes 50,000."""
     bucket = ctx.options["bucket"]
@@ -51,8 +57,14 @@ def generalize_number(values: pd.Series, ctx: RuleContext) -> pd.Series:
     return floored
 
 
-@register("generalize_postal", options={"keep": int}, classes=("pii", "quasi"), types=STRING,
-          validate=_positive("keep", 2), per_value=True)
+@register(
+    "generalize_postal",
+    options={"keep": int},
+    classes=("pii", "quasi"),
+    types=STRING,
+    validate=_positive("keep", 2),
+    per_value=True,
+)
 def generalize_postal(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Keeps the first N characters of a postal code (default 2): an area, not an address."""
     text = text_array(values)

@@ -115,8 +115,14 @@ def _generalize_options(options: dict) -> list[str]:
     return [] if to in ("month", "year", "decade") else [f"`to` must be month, year or decade, not {to!r}"]
 
 
-@register("generalize_date", options={"to": str}, classes=("pii", "quasi"), types=DATE,
-          validate=_generalize_options, per_value=True)
+@register(
+    "generalize_date",
+    options={"to": str},
+    classes=("pii", "quasi"),
+    types=DATE,
+    validate=_generalize_options,
+    per_value=True,
+)
 def generalize_date(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Truncates to the first day of the month, the year or the decade."""
     to = ctx.options.get("to", "year")

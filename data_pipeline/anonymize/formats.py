@@ -97,7 +97,12 @@ def fill(chars: Chars, sel: Selection, replacement: np.ndarray) -> pa.Array:
 
 
 def keyed_chars(
-    chars: Chars, sel: Selection, h: np.ndarray, *, nonzero_lead: bool = False, nonzero_first: bool = False,
+    chars: Chars,
+    sel: Selection,
+    h: np.ndarray,
+    *,
+    nonzero_lead: bool = False,
+    nonzero_first: bool = False,
     digits_only: bool = False,
 ) -> np.ndarray:
     """New bytes for the selected positions: digit for digit, letter for letter (case kept).

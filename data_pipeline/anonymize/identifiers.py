@@ -19,8 +19,14 @@ from data_pipeline.anonymize.registry import STRING, RuleContext, register
 CARD_PREFIX = 9  # ISO/IEC 7812 major industry identifier 9 (national use): never an issued card
 
 
-@register("token", options={"prefix": str}, classes=("pii", "key", "quasi"), identifying=True,
-          unique_safe=True, per_value=True)
+@register(
+    "token",
+    options={"prefix": str},
+    classes=("pii", "key", "quasi"),
+    identifying=True,
+    unique_safe=True,
+    per_value=True,
+)
 def token(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """A keyed token: prefix + 13 base-36 chars (all 64 bits), or a positive 63-bit integer."""
     h = ctx.hash(values)

@@ -51,8 +51,9 @@ def _differs(out: pa.Array, original: pa.Array) -> np.ndarray:
     return pc.fill_null(pc.not_equal(out, original), True).to_numpy(zero_copy_only=False)
 
 
-def pool_pick(original: pa.Array, h: np.ndarray, locales: np.ndarray | None, ctx: RuleContext,
-              kind: str) -> pa.Array:
+def pool_pick(
+    original: pa.Array, h: np.ndarray, locales: np.ndarray | None, ctx: RuleContext, kind: str
+) -> pa.Array:
     """Keyed pick; a fake equal to its own original is re-drawn (still a function of the value)."""
     out = _pick_by_locale(ctx, kind, h, locales)
     for attempt in range(1, REPICKS + 1):
@@ -82,8 +83,14 @@ def _pool_rule(kind: str, salt: int):
 
 
 for _kind, _salt in [("first_name", 1), ("last_name", 2), ("company", 3), ("city", 4)]:
-    register(_kind, options={"country_column": str}, classes=("pii", "quasi"), types=STRING,
-             validate=_country_option, per_value=True)(_pool_rule(_kind, _salt * 100))
+    register(
+        _kind,
+        options={"country_column": str},
+        classes=("pii", "quasi"),
+        types=STRING,
+        validate=_country_option,
+        per_value=True,
+    )(_pool_rule(_kind, _salt * 100))
 
 
 def house_numbers(h: np.ndarray) -> pa.Array:
@@ -105,8 +112,14 @@ def _addresses(names: pa.Array, numbers: pa.Array, locales: np.ndarray | None, c
     return out
 
 
-@register("street_address", options={"country_column": str}, classes=("pii", "quasi"), types=STRING,
-          validate=_country_option, per_value=True)
+@register(
+    "street_address",
+    options={"country_column": str},
+    classes=("pii", "quasi"),
+    types=STRING,
+    validate=_country_option,
+    per_value=True,
+)
 def street_address(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """A keyed street name from Faker's pool and a keyed house number, in the locale's order: tens
     of millions of addresses, so a million customers do not share a few thousand."""
@@ -122,8 +135,14 @@ def street_address(values: pd.Series, ctx: RuleContext) -> pd.Series:
     return as_series(out, values)
 
 
-@register("full_name", options={"country_column": str}, classes=("pii",), types=STRING,
-          validate=_country_option, per_value=True)
+@register(
+    "full_name",
+    options={"country_column": str},
+    classes=("pii",),
+    types=STRING,
+    validate=_country_option,
+    per_value=True,
+)
 def full_name(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """First and last name from two independent keyed picks."""
     h = ctx.hash(values)
@@ -161,8 +180,15 @@ def _fit_short(out: pa.Array, short: Callable[[], pa.Array], ctx: RuleContext) -
     return pc.if_else(too_long, short(), out) if pc.any(too_long).as_py() else out
 
 
-@register("email", options={"keep_domain": bool}, classes=("pii",), types=STRING,
-          identifying=True, unique_safe=True, per_value=True)
+@register(
+    "email",
+    options={"keep_domain": bool},
+    classes=("pii",),
+    types=STRING,
+    identifying=True,
+    unique_safe=True,
+    per_value=True,
+)
 def email(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """first.last.<base-36>@example.(com|net|org); unique while inputs are.
 
@@ -188,8 +214,7 @@ def email(values: pd.Series, ctx: RuleContext) -> pd.Series:
     return as_series(_fit_short(out, short, ctx), values)
 
 
-@register("username", classes=("pii",), types=STRING, identifying=True, unique_safe=True,
-          per_value=True)
+@register("username", classes=("pii",), types=STRING, identifying=True, unique_safe=True, per_value=True)
 def username(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """first_last_<base-36>: all 64 bits of the keyed hash, so unique while inputs are.
     Where the column is too short: 'u' + 13 base-36 characters."""
@@ -227,8 +252,14 @@ def phone(values: pd.Series, ctx: RuleContext) -> pd.Series:
     return as_series(fake_phones(text_array(values), ctx), values)
 
 
-@register("postal_code", options={"country_column": str}, classes=("pii", "quasi"), types=STRING,
-          validate=_country_option, per_value=True)
+@register(
+    "postal_code",
+    options={"country_column": str},
+    classes=("pii", "quasi"),
+    types=STRING,
+    validate=_country_option,
+    per_value=True,
+)
 def postal_code(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Keyed digits and letters in the original's shape ('SW1A 1AA' -> 'WE9W 6TD'); with
     `country_column`, rows of a known country get a keyed pick from that country's Faker postcodes."""

@@ -132,21 +132,92 @@ def replacements(text: pd.Series, ctx: RuleContext) -> dict[str, str]:
         fakes = RULES[kind].fn(pd.Series(distinct, dtype=object), subcontext(ctx, kind))
         fake_of = dict(zip(distinct, fakes.astype(str).tolist(), strict=True))
         for match, core in cores.items():
-            mapping[match] = fake_of[core] + match[len(core):]
+            mapping[match] = fake_of[core] + match[len(core) :]
     return mapping
 
 
 _STRINGS = np.dtypes.StringDType()
 _WORD = re.compile(r"\b[^\W\d_]{2,}\b")
 # Function words that some locale also lists as a name: left alone, or prose breaks ("Can you ...").
-NOT_NAMES = frozenset({
-    "An", "And", "Are", "As", "At", "Be", "But", "By", "Can", "Da", "Das", "De", "Dear", "Del", "Dem",
-    "Den", "Der", "Des", "Di", "Die", "Do", "Du", "Ein", "El", "En", "Es", "For", "Gut", "Hallo", "He",
-    "Hello", "Her", "Hi", "His", "Hope", "How", "Il", "In", "Is", "It", "June", "La", "Las", "Le", "Les",
-    "Lo", "Los", "May", "Me", "Merci", "Mit", "My", "No", "Not", "Of", "On", "Or", "Our", "Please", "So",
-    "Thanks", "The", "They", "This", "To", "Un", "Une", "Und", "Us", "We", "Will", "With", "Yes", "You",
-    "Your",
-})
+NOT_NAMES = frozenset(
+    {
+        "An",
+        "And",
+        "Are",
+        "As",
+        "At",
+        "Be",
+        "But",
+        "By",
+        "Can",
+        "Da",
+        "Das",
+        "De",
+        "Dear",
+        "Del",
+        "Dem",
+        "Den",
+        "Der",
+        "Des",
+        "Di",
+        "Die",
+        "Do",
+        "Du",
+        "Ein",
+        "El",
+        "En",
+        "Es",
+        "For",
+        "Gut",
+        "Hallo",
+        "He",
+        "Hello",
+        "Her",
+        "Hi",
+        "His",
+        "Hope",
+        "How",
+        "Il",
+        "In",
+        "Is",
+        "It",
+        "June",
+        "La",
+        "Las",
+        "Le",
+        "Les",
+        "Lo",
+        "Los",
+        "May",
+        "Me",
+        "Merci",
+        "Mit",
+        "My",
+        "No",
+        "Not",
+        "Of",
+        "On",
+        "Or",
+        "Our",
+        "Please",
+        "So",
+        "Thanks",
+        "The",
+        "They",
+        "This",
+        "To",
+        "Un",
+        "Une",
+        "Und",
+        "Us",
+        "We",
+        "Will",
+        "With",
+        "Yes",
+        "You",
+        "Your",
+    }
+)
 
 
 def own_values(body: np.ndarray, labels: pd.Index, ctx: RuleContext) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -157,7 +228,8 @@ def own_values(body: np.ndarray, labels: pd.Index, ctx: RuleContext) -> tuple[np
     also inside a longer word: privacy over prose.
     """
     columns = [
-        c for c, rule in ctx.row_pii.items()
+        c
+        for c, rule in ctx.row_pii.items()
         if rule not in LATE_RULES and c in ctx.anonymized and c in ctx.frame.columns
     ]
     pairs = []
@@ -288,8 +360,9 @@ def _plain_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-@register("json", options={"paths": dict, "names": bool}, required=("paths",), types=STRING,
-          validate=_json_options)
+@register(
+    "json", options={"paths": dict, "names": bool}, required=("paths",), types=STRING, validate=_json_options
+)
 def json_paths(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Applies rules to named paths ('a.b', 'items.*.email'); free text scrubs every other string.
 
@@ -318,8 +391,9 @@ def json_paths(values: pd.Series, ctx: RuleContext) -> pd.Series:
                     found.append(node[key])
                     rows.append(label)
         if found:
-            fakes = RULES[name].fn(pd.Series(found, index=pd.Index(rows), dtype=object),
-                                   subcontext(ctx, name, options))
+            fakes = RULES[name].fn(
+                pd.Series(found, index=pd.Index(rows), dtype=object), subcontext(ctx, name, options)
+            )
             for (node, key), fake in zip(holders, fakes.tolist(), strict=True):
                 node[key] = _plain_value(fake)
                 done.add((id(node), key))
@@ -336,8 +410,11 @@ def json_paths(values: pd.Series, ctx: RuleContext) -> pd.Series:
                 texts.append(node[key])
                 rows.append(label)
     if texts:
-        clean = scrub(pd.Series(texts, index=pd.Index(rows), dtype=object), ctx,
-                      known_names=ctx.options.get("names", True))
+        clean = scrub(
+            pd.Series(texts, index=pd.Index(rows), dtype=object),
+            ctx,
+            known_names=ctx.options.get("names", True),
+        )
         for (node, key), text in zip(leaves, clean.tolist(), strict=True):
             node[key] = text
     out = [d if i in not_json else json.dumps(d, ensure_ascii=False) for i, d in enumerate(docs)]

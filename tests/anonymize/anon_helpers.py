@@ -19,21 +19,39 @@ OTHER_KEY = AnonKey(b"another-secret-key-0123456789xyz")
 GENERIC = {"int64": "integer", "Int64": "integer", "float64": "float", "datetime64[us]": "datetime"}
 
 
-def column(name: str, generic: str = "string", *, length: int | None = None, nullable: bool = True,
-           primary_key: bool = False) -> Column:
-    sql = {"string": f"VARCHAR({length})" if length else "TEXT", "integer": "INTEGER", "date": "DATE",
-           "datetime": "DATETIME", "float": "FLOAT"}.get(generic, generic.upper())
+def column(
+    name: str,
+    generic: str = "string",
+    *,
+    length: int | None = None,
+    nullable: bool = True,
+    primary_key: bool = False,
+) -> Column:
+    sql = {
+        "string": f"VARCHAR({length})" if length else "TEXT",
+        "integer": "INTEGER",
+        "date": "DATE",
+        "datetime": "DATETIME",
+        "float": "FLOAT",
+    }.get(generic, generic.upper())
     return Column(name, sql, generic, nullable and not primary_key, length, primary_key)
 
 
-def table(name: str, *columns: Column, fks: tuple[ForeignKey, ...] = (),
-          unique: tuple[tuple[str, ...], ...] = ()) -> Table:
+def table(
+    name: str, *columns: Column, fks: tuple[ForeignKey, ...] = (), unique: tuple[tuple[str, ...], ...] = ()
+) -> Table:
     pk = tuple(c.name for c in columns if c.primary_key)
     return Table(name, columns, pk, fks, unique)
 
 
-def anonymize(schema: Schema, doc: dict[str, Any], frames: dict[str, pd.DataFrame], *,
-              key: AnonKey = KEY, chunk: int | None = None) -> dict[str, pd.DataFrame]:
+def anonymize(
+    schema: Schema,
+    doc: dict[str, Any],
+    frames: dict[str, pd.DataFrame],
+    *,
+    key: AnonKey = KEY,
+    chunk: int | None = None,
+) -> dict[str, pd.DataFrame]:
     """Resolve `doc` against `schema` and run the engine over every table (optionally in chunks)."""
     policy = resolve(schema, {"version": 1, "locale": "en_US", **doc})
     out = {}

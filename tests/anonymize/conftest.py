@@ -17,9 +17,19 @@ from data_pipeline.schema import Schema
 def run_rule() -> Callable[..., pd.Series]:
     """Run one rule on one column of values through the engine: `run_rule('email', values)`."""
 
-    def run(rule: str, values: Any, *, cls: str = "pii", generic: str | None = None,
-            length: int | None = None, unique: bool = False, nullable: bool = True,
-            extra: dict[str, Any] | None = None, key: AnonKey = KEY, **options: Any) -> pd.Series:
+    def run(
+        rule: str,
+        values: Any,
+        *,
+        cls: str = "pii",
+        generic: str | None = None,
+        length: int | None = None,
+        unique: bool = False,
+        nullable: bool = True,
+        extra: dict[str, Any] | None = None,
+        key: AnonKey = KEY,
+        **options: Any,
+    ) -> pd.Series:
         series = values if isinstance(values, pd.Series) else pd.Series(values)
         kind = generic or GENERIC.get(str(series.dtype), "string")
         others = dict(extra or {})
@@ -28,10 +38,16 @@ def run_rule() -> Callable[..., pd.Series]:
         extras = {n: pd.Series(v, index=series.index) for n, v in others.items()}
         frame = pd.DataFrame({"v": series, **extras})
         spec = table("t", *columns, unique=(("v",),) if unique else ())
-        doc = {"tables": {"t": {"columns": {
-            "v": {"class": cls, "rule": rule, **options},
-            **{n: {"class": "safe", "rule": "keep"} for n in others},
-        }}}}
+        doc = {
+            "tables": {
+                "t": {
+                    "columns": {
+                        "v": {"class": cls, "rule": rule, **options},
+                        **{n: {"class": "safe", "rule": "keep"} for n in others},
+                    }
+                }
+            }
+        }
         return anonymize(Schema((spec,)), doc, {"t": frame}, key=key)["t"]["v"]
 
     return run

@@ -24,8 +24,9 @@ def test_null_and_constant(run_rule) -> None:
 def test_generalize_number_floors_to_buckets(run_rule) -> None:
     out = run_rule("generalize_number", pd.Series([53_200.5, 9_999.0, None]), bucket=10_000)
     assert out[0] == 50_000 and out[1] == 0 and pd.isna(out[2])
-    ints = run_rule("generalize_number", pd.Series([17, 23, None], dtype="Int64"), generic="integer",
-                    bucket=5)
+    ints = run_rule(
+        "generalize_number", pd.Series([17, 23, None], dtype="Int64"), generic="integer", bucket=5
+    )
     assert ints.tolist()[:2] == [15, 20]
     with pytest.raises(BadInput, match="`bucket` must be greater than 0"):
         run_rule("generalize_number", pd.Series([1.0]), bucket=0)

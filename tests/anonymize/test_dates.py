@@ -23,8 +23,9 @@ def _events(n_subjects: int = 300, per_subject: int = 4) -> pd.DataFrame:
 
 def test_date_shift_keeps_every_interval_and_order_of_a_subject(run_rule) -> None:
     frame = _events()
-    out = run_rule("date_shift", frame["at"], subject="customer", max_days=30,
-                   extra={"customer": frame["customer"]})
+    out = run_rule(
+        "date_shift", frame["at"], subject="customer", max_days=30, extra={"customer": frame["customer"]}
+    )
     shift = out - frame["at"]
     per_subject = shift.groupby(frame["customer"]).nunique()
     assert (per_subject == 1).all()  # one offset per subject: intervals survive exactly
@@ -44,25 +45,44 @@ def test_offsets_are_never_zero_and_stay_within_max_days(run_rule) -> None:
 
 def test_one_subject_moves_together_across_tables() -> None:
     """customers.created_at (subject id) and orders.ordered_at (subject customer_id -> customers.id)."""
-    customers = table("customers", column("id", "integer", primary_key=True),
-                      column("created_at", "datetime"))
-    orders = table("orders", column("id", "integer", primary_key=True), column("customer_id", "integer"),
-                   column("ordered_at", "datetime"),
-                   fks=(ForeignKey(("customer_id",), "customers", ("id",)),))
+    customers = table(
+        "customers", column("id", "integer", primary_key=True), column("created_at", "datetime")
+    )
+    orders = table(
+        "orders",
+        column("id", "integer", primary_key=True),
+        column("customer_id", "integer"),
+        column("ordered_at", "datetime"),
+        fks=(ForeignKey(("customer_id",), "customers", ("id",)),),
+    )
     base = pd.Timestamp("2021-06-01 12:00")
     frames = {
         "customers": pd.DataFrame({"id": [1, 2], "created_at": [base, base]}),
-        "orders": pd.DataFrame({"id": [10, 11, 12], "customer_id": [1, 2, 1],
-                                "ordered_at": [base + pd.Timedelta(days=3), base, base]}),
+        "orders": pd.DataFrame(
+            {
+                "id": [10, 11, 12],
+                "customer_id": [1, 2, 1],
+                "ordered_at": [base + pd.Timedelta(days=3), base, base],
+            }
+        ),
     }
-    doc = {"tables": {
-        "customers": {"columns": {"id": {"class": "key", "rule": "keep"},
-                                  "created_at": {"class": "pii", "rule": "date_shift", "subject": "id"}}},
-        "orders": {"columns": {"id": {"class": "key", "rule": "keep"},
-                               "customer_id": {"class": "key", "rule": "keep"},
-                               "ordered_at": {"class": "pii", "rule": "date_shift",
-                                              "subject": "customer_id"}}},
-    }}
+    doc = {
+        "tables": {
+            "customers": {
+                "columns": {
+                    "id": {"class": "key", "rule": "keep"},
+                    "created_at": {"class": "pii", "rule": "date_shift", "subject": "id"},
+                }
+            },
+            "orders": {
+                "columns": {
+                    "id": {"class": "key", "rule": "keep"},
+                    "customer_id": {"class": "key", "rule": "keep"},
+                    "ordered_at": {"class": "pii", "rule": "date_shift", "subject": "customer_id"},
+                }
+            },
+        }
+    }
     out = anonymize(Schema((customers, orders)), doc, frames)
     created = dict(zip(out["customers"]["id"], out["customers"]["created_at"], strict=True))
     ordered = out["orders"]["ordered_at"]
@@ -99,4 +119,5 @@ def test_generalize_date_truncates_to_month_year_or_decade(run_rule) -> None:
     assert text.tolist() == ["1987-06-01"]
     aware = pd.Series(pd.to_datetime(["2020-03-01 00:30"]).tz_localize("Europe/Berlin"))
     assert run_rule("generalize_date", aware, cls="quasi", generic="datetime", to="month")[0] == pd.Timestamp(
-        "2020-03-01", tz="Europe/Berlin")
+        "2020-03-01", tz="Europe/Berlin"
+    )

@@ -36,9 +36,16 @@ def _people(n: int = 5000) -> tuple[Schema, pd.DataFrame]:
         "city": rng.choice(["Lyon", "Leeds", "Köln"], n),
         "joined": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="min"),
     })  # fmt: skip
-    spec = table("people", column("id", "integer", primary_key=True), column("first_name", length=50),
-                 column("email", length=120), column("phone", length=30), column("city", length=60),
-                 column("joined", "datetime"), unique=(("email",),))
+    spec = table(
+        "people",
+        column("id", "integer", primary_key=True),
+        column("first_name", length=50),
+        column("email", length=120),
+        column("phone", length=30),
+        column("city", length=60),
+        column("joined", "datetime"),
+        unique=(("email",),),
+    )
     return Schema((spec,)), frame
 
 
@@ -73,8 +80,10 @@ def test_nothing_of_a_pool_rule_equals_its_original(run_rule) -> None:
     names = pd.Series(pool("en_US", "first_name"))
     raw = pd.DataFrame({"first_name": names})
     out = pd.DataFrame({"first_name": run_rule("first_name", names)})
-    policy = resolve(Schema((table("t", column("first_name")),)),
-                     {"tables": {"t": {"columns": {"first_name": {"class": "pii", "rule": "first_name"}}}}})
+    policy = resolve(
+        Schema((table("t", column("first_name")),)),
+        {"tables": {"t": {"columns": {"first_name": {"class": "pii", "rule": "first_name"}}}}},
+    )
     assert checks.same_as_original_share(raw, out, policy.for_table("t")) == {"first_name": 0.0}
 
 
@@ -82,14 +91,26 @@ def test_nothing_of_a_pool_rule_equals_its_original(run_rule) -> None:
 def keyed_schema() -> Schema:
     """A text natural key with a self reference, and a composite FK onto a composite PK."""
     md = sa.MetaData()
-    sa.Table("accounts", md, sa.Column("code", sa.String(20), primary_key=True),
-             sa.Column("parent", sa.String(20), sa.ForeignKey("accounts.code")))
-    sa.Table("orders", md,
-             sa.Column("account", sa.String(20), sa.ForeignKey("accounts.code"), primary_key=True),
-             sa.Column("number", sa.String(10), primary_key=True))
-    sa.Table("shipments", md, sa.Column("id", sa.Integer, primary_key=True),
-             sa.Column("account", sa.String(20)), sa.Column("order_number", sa.String(10)),
-             sa.ForeignKeyConstraint(["account", "order_number"], ["orders.account", "orders.number"]))
+    sa.Table(
+        "accounts",
+        md,
+        sa.Column("code", sa.String(20), primary_key=True),
+        sa.Column("parent", sa.String(20), sa.ForeignKey("accounts.code")),
+    )
+    sa.Table(
+        "orders",
+        md,
+        sa.Column("account", sa.String(20), sa.ForeignKey("accounts.code"), primary_key=True),
+        sa.Column("number", sa.String(10), primary_key=True),
+    )
+    sa.Table(
+        "shipments",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("account", sa.String(20)),
+        sa.Column("order_number", sa.String(10)),
+        sa.ForeignKeyConstraint(["account", "order_number"], ["orders.account", "orders.number"]),
+    )
     engine = sa.create_engine("sqlite://")
     md.create_all(engine)
     return reflect(engine)
@@ -99,18 +120,33 @@ def test_foreign_keys_map_exactly_like_their_keys(keyed_schema: Schema) -> None:
     frames = {
         "accounts": pd.DataFrame({"code": ["ACME", "ACME-EU", "INITECH"], "parent": [None, "ACME", "ACME"]}),
         "orders": pd.DataFrame({"account": ["ACME", "ACME", "INITECH"], "number": ["1", "2", "1"]}),
-        "shipments": pd.DataFrame({"id": [1, 2, 3], "account": ["ACME", "INITECH", "ACME"],
-                                   "order_number": ["2", "1", "1"]}),
+        "shipments": pd.DataFrame(
+            {"id": [1, 2, 3], "account": ["ACME", "INITECH", "ACME"], "order_number": ["2", "1", "1"]}
+        ),
     }
-    doc = {"tables": {
-        "accounts": {"columns": {"code": {"class": "key", "rule": "token", "prefix": "acc_"},
-                                 "parent": {"class": "key", "rule": "keep"}}},
-        "orders": {"columns": {"account": {"class": "key", "rule": "keep"},
-                               "number": {"class": "key", "rule": "token"}}},
-        "shipments": {"columns": {"id": {"class": "key", "rule": "keep"},
-                                  "account": {"class": "key", "rule": "keep"},
-                                  "order_number": {"class": "key", "rule": "keep"}}},
-    }}
+    doc = {
+        "tables": {
+            "accounts": {
+                "columns": {
+                    "code": {"class": "key", "rule": "token", "prefix": "acc_"},
+                    "parent": {"class": "key", "rule": "keep"},
+                }
+            },
+            "orders": {
+                "columns": {
+                    "account": {"class": "key", "rule": "keep"},
+                    "number": {"class": "key", "rule": "token"},
+                }
+            },
+            "shipments": {
+                "columns": {
+                    "id": {"class": "key", "rule": "keep"},
+                    "account": {"class": "key", "rule": "keep"},
+                    "order_number": {"class": "key", "rule": "keep"},
+                }
+            },
+        }
+    }
     out = anonymize(keyed_schema, doc, frames)
     code = dict(zip(frames["accounts"]["code"], out["accounts"]["code"], strict=True))
     assert all(v.startswith("acc_") and k not in v for k, v in code.items())
@@ -126,14 +162,25 @@ def test_foreign_keys_map_exactly_like_their_keys(keyed_schema: Schema) -> None:
 
 
 def test_an_fk_column_cannot_map_differently_from_its_key(keyed_schema: Schema) -> None:
-    doc = {"tables": {
-        "accounts": {"columns": {"code": {"class": "key", "rule": "token"},
-                                 "parent": {"class": "pii", "rule": "username"}}},
-        "orders": {"columns": {"account": {"class": "key", "rule": "keep"},
-                               "number": {"class": "key", "rule": "keep"}}},
-        "shipments": {"columns": {c: {"class": "key", "rule": "keep"}
-                                  for c in ("id", "account", "order_number")}},
-    }}
+    doc = {
+        "tables": {
+            "accounts": {
+                "columns": {
+                    "code": {"class": "key", "rule": "token"},
+                    "parent": {"class": "pii", "rule": "username"},
+                }
+            },
+            "orders": {
+                "columns": {
+                    "account": {"class": "key", "rule": "keep"},
+                    "number": {"class": "key", "rule": "keep"},
+                }
+            },
+            "shipments": {
+                "columns": {c: {"class": "key", "rule": "keep"} for c in ("id", "account", "order_number")}
+            },
+        }
+    }
     with pytest.raises(BadInput, match="FK columns must map like their key"):
         resolve(keyed_schema, doc)
 
@@ -180,8 +227,16 @@ def test_known_vectors(run_rule, rule: str, value: str, expected: str) -> None:
 
 def test_known_date_shift() -> None:
     spec = table("t", column("s", "integer"), column("at", "datetime"))
-    doc = {"tables": {"t": {"columns": {"s": {"class": "key", "rule": "keep"},
-                                        "at": {"class": "pii", "rule": "date_shift", "subject": "s"}}}}}
+    doc = {
+        "tables": {
+            "t": {
+                "columns": {
+                    "s": {"class": "key", "rule": "keep"},
+                    "at": {"class": "pii", "rule": "date_shift", "subject": "s"},
+                }
+            }
+        }
+    }
     frame = pd.DataFrame({"s": [1], "at": [pd.Timestamp("2024-01-01")]})
     assert anonymize(Schema((spec,)), doc, {"t": frame})["t"]["at"][0] == pd.Timestamp("2023-12-13")
 
@@ -197,8 +252,14 @@ def test_running_a_rule_on_distinct_values_only_changes_nothing(run_rule) -> Non
     spec = table("t", column("v"))
     doc = {"tables": {"t": {"columns": {"v": {"class": "pii", "rule": "first_name"}}}}}
     policy = resolve(Schema((spec,)), doc)
-    ctx = RuleContext(key=KEY, policy=policy.for_table("t")["v"], column=spec.column("v"),
-                      frame=pd.DataFrame({"v": names}), anonymized={}, pools=Pools("en_US"))
+    ctx = RuleContext(
+        key=KEY,
+        policy=policy.for_table("t")["v"],
+        column=spec.column("v"),
+        frame=pd.DataFrame({"v": names}),
+        anonymized={},
+        pools=Pools("en_US"),
+    )
     direct = RULES["first_name"].fn(names, ctx)
     assert out.tolist() == direct.tolist() and out.nunique() <= 4
 

@@ -33,8 +33,10 @@ def test_phone_parts_keep_country_code_and_trunk_prefix() -> None:
     text = pa.array(["+44 20 7946", "020 7946", "+49 (0)30 12", "(030) 12", "+4930123", ""])
     chars = Chars.of(text)
     free, keep = phone_parts(chars)
-    kept = [bytes(chars.data[s:e][keep[s:e]]).decode() for s, e in zip(chars.offsets[:-1], chars.offsets[1:],
-                                                                         strict=True)]
+    kept = [
+        bytes(chars.data[s:e][keep[s:e]]).decode()
+        for s, e in zip(chars.offsets[:-1], chars.offsets[1:], strict=True)
+    ]
     assert kept == ["44", "0", "490", "0", "493", ""]
     replaced = chars.subset(chars.select(free)).to_pylist()
     assert replaced == ["207946", "207946", "3012", "3012", "0123", ""]

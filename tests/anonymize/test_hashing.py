@@ -22,8 +22,9 @@ def test_a_run_without_a_key_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
         load_key(tmp_path / "anon.key")
 
 
-def test_a_short_key_or_a_key_file_others_can_read_is_refused(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_short_key_or_a_key_file_others_can_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(KEY_ENV, "short")
     with pytest.raises(BadInput, match="shorter than"):
         load_key(tmp_path / "anon.key")
@@ -42,8 +43,13 @@ def test_the_key_never_shows_in_repr_str_or_sub_keys() -> None:
     from data_pipeline.policy import ColumnPolicy
     from data_pipeline.schema import Column
 
-    ctx = RuleContext(key=KEY, policy=ColumnPolicy("t", "c", "pii", "email", "email"),
-                      column=Column("c", "TEXT", "string", True), frame=pd.DataFrame(), anonymized={})
+    ctx = RuleContext(
+        key=KEY,
+        policy=ColumnPolicy("t", "c", "pii", "email", "email"),
+        column=Column("c", "TEXT", "string", True),
+        frame=pd.DataFrame(),
+        anonymized={},
+    )
     for text in (repr(KEY), str(KEY), repr(ctx), KEY.hash_key("email"), KEY.epoch):
         assert SECRET.decode() not in text and "secret" not in text
     assert KEY.hash_key("email") != KEY.hash_key("phone")  # one sub-key per domain
@@ -114,4 +120,3 @@ def test_keyed_digits_are_close_to_uniform() -> None:
     digits = digit_matrix(h, 30)
     counts = np.bincount(digits.ravel(), minlength=10) / digits.size
     assert np.abs(counts - 0.1).max() < 0.003
-

@@ -50,8 +50,9 @@ def test_country_column_picks_from_the_rows_country(run_rule) -> None:
     assert out[1] in pool("fr_FR", "first_name")
     assert out[2] in pool("en_GB", "first_name")
     assert out[3] in pool("en_US", "first_name") and out[4] in pool("en_US", "first_name")  # policy locale
-    cities = run_rule("city", pd.Series(["Köln"] * 2), country_column="country",
-                      extra={"country": ["DE", "FR"]})
+    cities = run_rule(
+        "city", pd.Series(["Köln"] * 2), country_column="country", extra={"country": ["DE", "FR"]}
+    )
     assert cities[0] in pool("de_DE", "city") and cities[1] in pool("fr_FR", "city")
 
 
@@ -102,8 +103,18 @@ def test_email_keep_domain_and_short_columns(run_rule) -> None:
 
 
 def test_phone_keeps_format_country_code_and_trunk_prefix(run_rule) -> None:
-    values = pd.Series(["+1-555-010-1234", "(555) 010-1234", "+44 20 7946 0000", "020 7946 0000",
-                        "+49 (0)30 1234567", "030/1234567", "+33 1 23 45 67 89", "01 23 45 67 89"])
+    values = pd.Series(
+        [
+            "+1-555-010-1234",
+            "(555) 010-1234",
+            "+44 20 7946 0000",
+            "020 7946 0000",
+            "+49 (0)30 1234567",
+            "030/1234567",
+            "+33 1 23 45 67 89",
+            "01 23 45 67 89",
+        ]
+    )
     out = run_rule("phone", values)
     for original, fake in zip(values, out, strict=True):
         assert re.sub(r"\d", "9", original) == re.sub(r"\d", "9", fake)  # same layout
@@ -136,8 +147,12 @@ def test_postal_code_keeps_its_shape(run_rule) -> None:
 
 
 def test_postal_code_with_country_picks_that_countrys_postcodes(run_rule) -> None:
-    out = run_rule("postal_code", pd.Series(["10115", "SW1A 1AA", "1234-567"]), country_column="c",
-                   extra={"c": ["DE", "GB", "XX"]})
+    out = run_rule(
+        "postal_code",
+        pd.Series(["10115", "SW1A 1AA", "1234-567"]),
+        country_column="c",
+        extra={"c": ["DE", "GB", "XX"]},
+    )
     assert out[0] in pool("de_DE", "postcode") and out[1] in pool("en_GB", "postcode")
     assert re.fullmatch(r"\d{4}-\d{3}", out[2])  # unknown country: the original's shape
 

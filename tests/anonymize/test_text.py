@@ -75,9 +75,21 @@ def test_the_rows_own_values_are_replaced_and_the_rest_kept(shop) -> None:
     assert out["notes"][1].startswith(f"{out['first_name'][1]} asked")  # a known name, however short
 
 
-PHONES = ["+1-555-010-1234", "(555) 010-1234", "555.010.1234", "+44 20 7946 0000", "020 7946 0000",
-          "+44 7123 456789", "07123 456789", "+49 (0)30 12345678", "030/12345678", "0711 62408040",
-          "+33 1 23 45 67 89", "01.23.45.67.89", "5550101234"]
+PHONES = [
+    "+1-555-010-1234",
+    "(555) 010-1234",
+    "555.010.1234",
+    "+44 20 7946 0000",
+    "020 7946 0000",
+    "+44 7123 456789",
+    "07123 456789",
+    "+49 (0)30 12345678",
+    "030/12345678",
+    "0711 62408040",
+    "+33 1 23 45 67 89",
+    "01.23.45.67.89",
+    "5550101234",
+]
 
 
 @pytest.mark.parametrize("number", PHONES)
@@ -100,8 +112,11 @@ def test_json_paths_get_their_rules_and_other_strings_are_scrubbed(run_rule) -> 
         "not json, mail me at ann@x.example",
     ])  # fmt: skip
     original_dict = json.dumps(docs[1])
-    paths = {"contact.email": "email", "items.*.email": {"rule": "email", "keep_domain": True},
-             "contact.name": "first_name"}
+    paths = {
+        "contact.email": "email",
+        "items.*.email": {"rule": "email", "keep_domain": True},
+        "contact.name": "first_name",
+    }
     out = run_rule("json", docs, paths=paths)
     first = json.loads(out[0])
     emails = run_rule("email", pd.Series(["ann@x.example", "a@b.example", "c@d.example"]))

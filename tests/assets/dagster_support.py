@@ -40,15 +40,17 @@ def dagster_cli() -> str:
 def settings_env(settings: Settings) -> dict[str, str]:
     """This process's environment without anyone's DP_* settings, plus these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DP_") or k.startswith("DP_TEST_")}
-    env.update({
-        "DP_HOME": str(settings.home),
-        "DAGSTER_HOME": str(settings.dagster_home),
-        "DP_SOURCE_URL": settings.source_url,
-        "DP_TARGET_URL": settings.target_url,
-        "DP_POLICY": str(settings.policy_path),
-        "DP_SUITES": str(settings.suites_dir),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DP_HOME": str(settings.home),
+            "DAGSTER_HOME": str(settings.dagster_home),
+            "DP_SOURCE_URL": settings.source_url,
+            "DP_TARGET_URL": settings.target_url,
+            "DP_POLICY": str(settings.policy_path),
+            "DP_SUITES": str(settings.suites_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 

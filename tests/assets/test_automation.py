@@ -20,8 +20,12 @@ def test_nightly_tick_requests_a_run_that_publishes(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DP_SCHEDULE_CRON", "30 3 * * *")
-    settings = load_settings(home=settings.home, source_url=settings.source_url,
-                             target_url=settings.target_url, suites=settings.suites_dir)
+    settings = load_settings(
+        home=settings.home,
+        source_url=settings.source_url,
+        target_url=settings.target_url,
+        suites=settings.suites_dir,
+    )
     defs = build_definitions(settings)
     schedule = defs.resolve_schedule_def("nightly_anonymized_copy")
     assert schedule.cron_schedule == "30 3 * * *"

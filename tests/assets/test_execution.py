@@ -96,7 +96,11 @@ def test_job_runs_one_process_per_step_with_pools(ui_settings: Settings) -> None
     started = time.monotonic()
     done = subprocess.run(
         [dagster_cli(), "job", "execute", "-m", "assets.definitions", "-j", ANONYMIZED_COPY_JOB],
-        cwd=REPO, env=settings_env(settings), capture_output=True, text=True, timeout=600,
+        cwd=REPO,
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     elapsed = time.monotonic() - started
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
