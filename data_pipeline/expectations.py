@@ -46,7 +46,9 @@ _COUNT_KEYS = frozenset(
         "unexpected_percent_nonmissing",
     }
 )
-_SUITE_KEYS = frozenset({"name", "expectations", "meta", "notes", "id"})
+# `query`: a cross-table suite validates the rows of a SQL query over the published target
+# (e.g. a join) instead of one table; the gate runs it, the pipeline's per-table checks do not.
+_SUITE_KEYS = frozenset({"name", "expectations", "meta", "notes", "id", "query"})
 _EXPECTATION_KEYS = frozenset({"type", "kwargs", "meta", "id", "notes", "description"})
 _ERROR_MAX = 300
 _DOCS_SITE = "data_pipeline"
@@ -133,6 +135,8 @@ def _check_suite(raw: Any, where: str, default_name: str) -> dict:
     unknown = sorted(set(raw) - _SUITE_KEYS)
     if unknown:
         raise ValueError(f"{where}: unknown top-level key(s) {unknown}")
+    if "query" in raw and (not isinstance(raw["query"], str) or not raw["query"].strip()):
+        raise ValueError(f"{where}: 'query' must be a non-empty SQL string")
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not name:
         raise ValueError(f"{where}: 'name' must be a non-empty string")
@@ -149,7 +153,10 @@ def _check_suite(raw: Any, where: str, default_name: str) -> dict:
         _check_expectation(item, f"{where}: expectation #{i + 1}")
         for i, item in enumerate(raw["expectations"])
     ]
-    return {"name": name, "expectations": expectations, "meta": copy.deepcopy(meta)}
+    suite = {"name": name, "expectations": expectations, "meta": copy.deepcopy(meta)}
+    if "query" in raw:
+        suite["query"] = raw["query"]
+    return suite
 
 
 def _check_expectation(item: Any, where: str) -> dict:

@@ -142,3 +142,24 @@ def test_expectations_init_drafts_suites_that_pass_on_the_release(
     again = run_cli("expectations init", "--suites", str(drafts))
     assert "0 suite(s) drafted" in again.output  # never overwrites without --force
     assert gate(published, "--suites", str(drafts)).returncode == 0
+
+
+def test_a_cross_table_suite_validates_a_join_of_the_release(published: Settings, tmp_path: Path) -> None:
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    shutil.copy(DEFAULT_SUITES / "orders_with_customers.json", suites)
+    junit = tmp_path / "gate.xml"
+    assert gate(published, "--suites", str(suites), "--junit", str(junit)).returncode == 0
+    assert len(list(ET.parse(junit).getroot().iter("testcase"))) == 3
+
+    fanned_out = json.loads((suites / "orders_with_customers.json").read_text())
+    fanned_out["query"] = "SELECT o.id FROM orders o JOIN order_items i ON i.order_id = o.id"
+    (suites / "orders_with_customers.json").write_text(json.dumps(fanned_out))
+    fanned_out["expectations"] = [e for e in fanned_out["expectations"] if e["kwargs"]["column"] == "id"]
+    (suites / "orders_with_customers.json").write_text(json.dumps(fanned_out))
+    assert gate(published, "--suites", str(suites)).returncode == 1
+
+    fanned_out["query"] = "SELECT nope FROM nowhere"
+    (suites / "orders_with_customers.json").write_text(json.dumps(fanned_out))
+    broken = gate(published, "--suites", str(suites))
+    assert broken.returncode == 2 and "its query failed" in broken.stderr
