@@ -12,7 +12,12 @@ import dagster as dg
 from assets.assets import build_anonymized, build_foreign_key_check, build_published, build_snapshot
 from assets.execution import build_executor, database_pool
 from assets.resources import export_settings, pipeline_resource
-from assets.schedules import anonymized_copy_job, nightly_anonymized_copy
+from assets.schedules import (
+    anonymized_copy_job,
+    enforce_retention,
+    nightly_anonymized_copy,
+    retention_schedule,
+)
 from assets.sensors import record_failed_runs
 from data_pipeline.config import Settings, load_settings
 from data_pipeline.pipeline import Pipeline
@@ -29,8 +34,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             build_published(schema, pool=database_pool(settings.target_url)),
         ],
         asset_checks=[build_foreign_key_check(t) for t in schema.tables if t.foreign_keys],
-        jobs=[job],
-        schedules=[nightly_anonymized_copy(job, settings.schedule_cron)],
+        jobs=[job, enforce_retention],
+        schedules=[
+            nightly_anonymized_copy(job, settings.schedule_cron),
+            retention_schedule(settings.retention_cron),
+        ],
         sensors=[record_failed_runs],
         resources={"pipeline": pipeline_resource()},
         executor=build_executor(),

@@ -39,6 +39,7 @@ class Settings:
     target_schema: str | None = None  # defaults to the source's (DP_TARGET_SCHEMA)
     ge_max_rows: int = 100_000  # GE validates in memory: the first N rows of big tables
     schedule_cron: str = "0 2 * * *"
+    retention_cron: str = "0 3 * * *"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -95,6 +96,7 @@ def load_settings(
         source_schema=env.get("DP_SOURCE_SCHEMA") or None,
         target_schema=env.get("DP_TARGET_SCHEMA") or env.get("DP_SOURCE_SCHEMA") or None,
         schedule_cron=env.get("DP_SCHEDULE_CRON", "0 2 * * *"),
+        retention_cron=env.get("DP_RETENTION_CRON", "0 3 * * *"),
     )
 
 

@@ -78,3 +78,34 @@ def test_failed_run_is_recorded_in_the_ledger_once(settings: Settings, tmp_path:
         later = dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources=resources)
         sensor.evaluate_tick(later)
         assert len(ledger.events("run_failed")) == 1
+
+
+def test_retention_schedule_purges_expired_raw_checkpoints(
+    run_cli, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_cli().exit_code == 0
+    vault = settings.home / "vault"
+    assert list(vault.rglob("*.parquet"))
+    monkeypatch.setenv("DP_RAW_RETENTION", "0")
+    settings = load_settings(
+        home=settings.home,
+        source_url=settings.source_url,
+        target_url=settings.target_url,
+        suites=settings.suites_dir,
+    )
+    defs = build_definitions(settings)
+    schedule = defs.resolve_schedule_def("enforce_retention")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    prepare_dagster_home(settings)
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        tick = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+        [request] = schedule.evaluate_tick(
+            dg.build_schedule_context(instance, scheduled_execution_time=tick)
+        ).run_requests
+        result = defs.resolve_job_def(schedule.job_name).execute_in_process(
+            instance=instance, run_config=request.run_config
+        )
+        assert result.success
+    assert not list(vault.rglob("*.parquet"))
+    [purged] = Ledger(settings.ledger_url).events("purged")
+    assert len(purged.details["raw"]) == 7
