@@ -224,18 +224,24 @@ class CheckpointStore:
             )
         return manifest
 
-    def batches(self, ref: CheckpointRef | str, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-        """Verified data in bounded batches (at least one, possibly empty)."""
+    def arrow_batches(self, ref: CheckpointRef | str, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """Verified data as Arrow tables of bounded size (at least one, possibly empty)."""
         manifest = self.manifest(ref)
         parquet = pq.ParquetFile(self._paths(manifest.id)[0])
         emitted = False
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
             emitted = True
-            yield batch.to_pandas()
+            yield pa.Table.from_batches([batch])
             del batch
             release_memory()
         if not emitted:
-            yield parquet.schema_arrow.empty_table().to_pandas()[columns or slice(None)]
+            empty = parquet.schema_arrow.empty_table()
+            yield empty.select(columns) if columns else empty
+
+    def batches(self, ref: CheckpointRef | str, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        """Verified data in bounded pandas batches (at least one, possibly empty)."""
+        for table in self.arrow_batches(ref, columns):
+            yield table.to_pandas()
 
     def read(self, ref: CheckpointRef | str, columns: list[str] | None = None) -> pd.DataFrame:
         """A whole checkpoint (or some columns of it) in memory."""

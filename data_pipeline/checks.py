@@ -143,13 +143,16 @@ def embedded_identifiers(text: pd.Series, kinds: Iterable[str] = HIGH_PRECISION)
 def source_values_to_protect(
     frame: pd.DataFrame, table: Table, policy: dict[str, ColumnPolicy]
 ) -> list[pd.Series]:
-    """What must never reappear: identifying pii values, plus identifiers found in ANY text
-    column, so a column misclassified as `safe` is still caught."""
+    """What must never reappear: identifying pii values, plus identifiers found in any text column
+    that can pass values through (keep, generalize, free text...), so a column misclassified as `safe`
+    is still caught. Columns of generating rules are checked row by row instead (leak_count)."""
     identifying = identifying_columns(policy)
     out = [frame[c] for c in identifying]
     for column in table.columns:
         if column.generic != "string" or column.name in identifying:
             continue  # whole identifying values are protected already
+        if policy[column.name].rule in GENERATING_RULES:
+            continue
         text = frame[column.name].dropna().astype(str)
         kinds = (*HIGH_PRECISION, "phone") if policy[column.name].rule == "free_text" else HIGH_PRECISION
         out.append(embedded_identifiers(text, kinds))
@@ -258,11 +261,13 @@ def same_as_original_share(
     for column, p in policy.items():
         if p.cls != "pii" or p.rule in ("keep", "null"):
             continue
-        both = raw[column].notna() & out[column].notna()
+        before, after = raw[column], out[column]
+        both = before.notna() & after.notna()
         if both.any():
-            same = (
-                raw.loc[both, column].astype(str).to_numpy() == out.loc[both, column].astype(str).to_numpy()
-            )
+            before, after = before[both], after[both]
+            if before.dtype != after.dtype:  # e.g. date objects in, datetime64 out: compare as text
+                before, after = before.astype(str), after.astype(str)
+            same = before.to_numpy() == after.to_numpy()
             shares[column] = round(float(same.mean()), 6)
     return shares
 

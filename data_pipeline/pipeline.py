@@ -300,7 +300,7 @@ class Pipeline:
         self.ledger.record("publish_started", target=target_url, release=number, run_id=run_id)
 
         def data(table: Table):
-            return self.anonymized.batches(manifests[table.name].id)
+            return self.anonymized.arrow_batches(manifests[table.name].id)
 
         rows = publish(
             self.target,

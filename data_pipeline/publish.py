@@ -14,8 +14,8 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
 from data_pipeline.schema import INTERNAL_PREFIX, Column, Schema, Table
@@ -111,11 +111,15 @@ def _native_enums(conn: sa.Connection, schema: Schema, target_schema: str | None
                 enum.create(conn, checkfirst=True)
 
 
-def _rows(frame: pd.DataFrame, table: Table, native: bool) -> list[dict]:
-    """Arrow turns NaN/NaT into None and numpy scalars into Python values in one pass; JSON-coded
-    arrays go back to lists for a target with native array columns."""
-    rows = pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
-    arrays = [c.name for c in table.columns if native and c.type.endswith("]")]
+def _arrays_as_lists(batch: pa.Table, table: Table) -> list[str]:
+    """Array columns travel as JSON text; a native-array target wants them back as lists."""
+    return [c.name for c in table.columns if c.type.endswith("]")]
+
+
+def _rows(batch: pa.Table, table: Table, native: bool) -> list[dict]:
+    """Arrow hands the driver Python values (None for NULL) in one pass."""
+    rows = batch.to_pylist()
+    arrays = _arrays_as_lists(batch, table) if native else []
     for row in rows:
         for name in arrays:
             if isinstance(row[name], str):
@@ -123,49 +127,47 @@ def _rows(frame: pd.DataFrame, table: Table, native: bool) -> list[dict]:
     return rows
 
 
-def _executemany(conn: sa.Connection, sa_table: sa.Table, frame: pd.DataFrame) -> None:
+def _executemany(conn: sa.Connection, sa_table: sa.Table, batch: pa.Table) -> None:
     """Raw DBAPI executemany with tuples: about twice as fast as SQLAlchemy's per-row params."""
-    arrow = pa.Table.from_pandas(frame, preserve_index=False)
-    columns = [arrow.column(i).to_pylist() for i in range(arrow.num_columns)]
+    columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
     quote = conn.dialect.identifier_preparer
-    names = ", ".join(quote.quote(c) for c in frame.columns)
-    marks = ", ".join("?" for _ in frame.columns)
+    names = ", ".join(quote.quote(c) for c in batch.column_names)
+    marks = ", ".join("?" for _ in batch.column_names)
     conn.exec_driver_sql(
         f"INSERT INTO {quote.format_table(sa_table)} ({names}) VALUES ({marks})",
         list(zip(*columns, strict=True)),
     )
 
 
-def _pg_literal_array(value: object) -> object:
-    if not isinstance(value, str):
-        return value
+def _pg_array_literal(value: str | None) -> str | None:
+    if value is None:
+        return None
     items = json.loads(value)
-    return "{" + ",".join('"' + str(i).replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
+    escaped = (str(i).replace("\\", "\\\\").replace('"', '\\"') for i in items)
+    return "{" + ",".join(f'"{item}"' for item in escaped) + "}"
 
 
-def _copy(conn: sa.Connection, sa_table: sa.Table, frame: pd.DataFrame, table: Table) -> None:
-    """PostgreSQL COPY ... FROM STDIN (CSV) inside the publish transaction: the fast path."""
-    frame = frame.copy()
-    for column in table.columns:
-        values = frame[column.name]
-        if column.generic == "integer" and values.dtype.kind == "f":
-            frame[column.name] = values.astype("Int64")
-        elif column.type.endswith("]") and table.dialect == "postgresql":
-            frame[column.name] = values.map(_pg_literal_array)
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
+def _copy(conn: sa.Connection, sa_table: sa.Table, batch: pa.Table, table: Table, native: bool) -> None:
+    """PostgreSQL COPY ... FROM STDIN, the batch written as CSV by Arrow (C++), inside the publish
+    transaction. Arrow quotes every string and leaves NULL unquoted-empty, which is COPY's NULL."""
+    for name in _arrays_as_lists(batch, table) if native else []:
+        literal = pa.array([_pg_array_literal(v) for v in batch.column(name).to_pylist()], pa.string())
+        batch = batch.set_column(batch.column_names.index(name), name, literal)
+    buffer = io.BytesIO()
+    pa_csv.write_csv(batch, buffer, pa_csv.WriteOptions(include_header=False))
     buffer.seek(0)
     quote = conn.dialect.identifier_preparer
-    target = quote.format_table(sa_table)
-    columns = ", ".join(quote.quote(c) for c in frame.columns)
+    columns = ", ".join(quote.quote(c) for c in batch.column_names)
     cursor = conn.connection.dbapi_connection.cursor()
-    cursor.copy_expert(f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
+    cursor.copy_expert(
+        f"COPY {quote.format_table(sa_table)} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer
+    )
 
 
 def publish(
     engine: sa.Engine,
     schema: Schema,
-    data: Callable[[Table], Iterable[pd.DataFrame]],
+    data: Callable[[Table], Iterable[pa.Table]],
     *,
     release: int,
     policy_digest: str,
@@ -198,16 +200,17 @@ def publish(
         for table in schema.tables:
             sa_table = by_name[table.name]
             count = 0
-            for frame in data(table):
-                if frame.empty:
+            native = table.dialect == dialect
+            for batch in data(table):
+                if batch.num_rows == 0:
                     continue
                 if dialect == "postgresql":
-                    _copy(conn, sa_table, frame, table)
+                    _copy(conn, sa_table, batch, table, native)
                 elif dialect == "sqlite":
-                    _executemany(conn, sa_table, frame)
+                    _executemany(conn, sa_table, batch)
                 else:
-                    conn.execute(sa_table.insert(), _rows(frame, table, table.dialect == dialect))
-                count += len(frame)
+                    conn.execute(sa_table.insert(), _rows(batch, table, native))
+                count += batch.num_rows
             rows[table.name] = count
             if progress:
                 progress(table.name, count)
