@@ -70,7 +70,13 @@ def policy_for(table: Table) -> dict:
     engine = sa.create_engine("sqlite://")
     demo_metadata().create_all(engine)
     resolved = load_policy(DEFAULT_POLICY, reflect(engine)).for_table("customers")
-    columns = {c: resolved[c] for c in table.column_names}
+    # The reference table: en_US pools (country-consistent picks are measured by the pipeline)
+    columns = {
+        c: replace(
+            resolved[c], options={k: v for k, v in resolved[c].options.items() if k != "country_column"}
+        )
+        for c in table.column_names
+    }
     columns["birth_date"] = replace(columns["birth_date"], options={"to": "year"})
     return columns
 
