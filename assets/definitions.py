@@ -23,7 +23,9 @@ from data_pipeline.config import Settings, load_settings
 from data_pipeline.pipeline import Pipeline
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def build_definitions(
+    settings: Settings, loggers: dict[str, dg.LoggerDefinition] | None = None
+) -> dg.Definitions:
     export_settings(settings)
     schema = Pipeline(settings).schema
     job = anonymized_copy_job()
@@ -42,6 +44,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         sensors=[record_failed_runs],
         resources={"pipeline": pipeline_resource()},
         executor=build_executor(),
+        loggers=loggers,
     )
 
 

@@ -6,6 +6,7 @@ The same asset graph the UI and the nightly schedule use; only the executor diff
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,6 +67,29 @@ def run_lock(home: Path) -> Iterator[None]:
         finally:
             handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+PROGRESS_PREFIXES = ("snapshot/", "anonymized/", "published ")
+
+
+def progress_logger(console: Console) -> dg.LoggerDefinition:
+    """The CLI's Dagster logger: one line per table as steps finish, nothing else (the steps' own
+    messages carry ids and counts only, never values)."""
+
+    class _Progress(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            meta = getattr(record, "dagster_meta", None) or {}
+            message = str(meta.get("orig_message") or record.getMessage().rsplit(" - ", 1)[-1])
+            if message.startswith(PROGRESS_PREFIXES):
+                console.print(f"  {message}", markup=False, highlight=False)
+
+    @dg.logger(description="Per-table progress lines for `data-pipeline run`.")
+    def rich_progress(_init_context: dg.InitLoggerContext) -> logging.Logger:
+        log = logging.Logger("data_pipeline.progress", level=logging.INFO)
+        log.addHandler(_Progress())
+        return log
+
+    return rich_progress
 
 
 def resumable(pipeline: Pipeline, instance: dg.DagsterInstance) -> list[dg.AssetKey] | None:
@@ -129,7 +153,7 @@ def run_once(
             )
         tables = pipeline.schema.names
         prepare_dagster_home(settings)
-        defs = build_definitions(settings)
+        defs = build_definitions(settings, loggers={"progress": progress_logger(console)})
         job = defs.resolve_job_def(ANONYMIZED_COPY_JOB)
         with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
             selection = resumable(pipeline, instance) if resume or require_snapshot else None
@@ -139,13 +163,13 @@ def run_once(
                 )
             if selection:
                 console.print(f"resuming from the newest valid checkpoints: {len(selection)} asset(s) to run")
-            with console.status("running snapshot -> anonymize -> checks -> publish"):
-                result = job.execute_in_process(
-                    instance=instance,
-                    raise_on_error=False,
-                    asset_selection=selection,
-                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-                )
+            console.print("running snapshot -> anonymize (forward-only) -> checks -> publish")
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                asset_selection=selection,
+                run_config={"loggers": {"progress": {}}},  # instead of Dagster's verbose console
+            )
             return report(result, tables, console)
 
 
@@ -157,6 +181,7 @@ def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: 
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     from assets.assets import key_part
 
+    console.print("summary:")
     for table in tables:
         snap = materialized.get(("snapshot", key_part(table)))
         anon = materialized.get(("anonymized", key_part(table)))
