@@ -11,6 +11,11 @@ import sqlalchemy as sa
 from data_pipeline.config import Settings
 from data_pipeline.schema import reflect
 
+IDENTIFYING = {
+    "customers": ["email", "phone"],
+    "employees": ["email"],
+    "payments": ["card_number", "iban"],
+}
 PII_COLUMNS = {
     "customers": ["first_name", "last_name", "email", "phone", "street"],
     "employees": ["email"],
@@ -101,8 +106,10 @@ def test_same_key_gives_identical_target_and_another_key_differs(
 def test_no_raw_value_under_dp_home_outside_the_vault(run_cli, settings: Settings) -> None:
     assert run_cli().exit_code == 0
     src = sa.create_engine(settings.source_url)
+    # Values that identify a person alone. Names and streets are left out: the demo source is made
+    # from the same Faker lists as the pools, so "Schmidt" is both a raw value and a fake.
     raws = set()
-    for table, columns in PII_COLUMNS.items():
+    for table, columns in IDENTIFYING.items():
         frame = pd.read_sql_table(table, src)
         for column in columns:
             raws |= {v for v in frame[column].dropna().astype(str) if len(v) >= 8}
