@@ -145,6 +145,9 @@ class CheckpointStore:
         self.raw = step in RAW_STEPS
         self._dir_mode = 0o700 if self.raw else 0o755
         self._file_mode = 0o600 if self.raw else 0o644
+        # data files already hashed, by (size, mtime): a run reads one checkpoint several times
+        # (checks, FK checks, publish) and need not hash its bytes each time
+        self._verified: dict[Path, tuple[int, int, str]] = {}
 
     def batch_dir(self, batch: str) -> Path:
         path = self.root / batch
@@ -216,12 +219,16 @@ class CheckpointStore:
         manifest = Manifest(**data)
         if not data_path.exists():
             raise BadInput(f"checkpoint {cid}: data file {data_path} is missing (purged?)")
-        actual = _sha256(data_path)
-        if actual != manifest.sha256:
+        stat = data_path.stat()
+        seen = (stat.st_size, stat.st_mtime_ns, manifest.sha256)
+        if self._verified.get(data_path) == seen:
+            return manifest
+        if _sha256(data_path) != manifest.sha256:
             raise BadInput(
                 f"checkpoint {cid} is corrupt: {data_path} does not match its sha256; "
                 "it was rejected. Re-run to take a fresh one."
             )
+        self._verified[data_path] = seen
         return manifest
 
     def arrow_batches(self, ref: CheckpointRef | str, columns: list[str] | None = None) -> Iterator[pa.Table]:

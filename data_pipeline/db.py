@@ -39,11 +39,17 @@ def make_engine(url: str, *, role: str = "database") -> sa.Engine:
     return engine
 
 
+def error_reason(exc: Exception) -> str:
+    """The driver's own first line (no SQL echo, no traceback): what users need, nothing secret."""
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+
+
 def check_reachable(engine: sa.Engine, role: str) -> None:
     """One clear line (password hidden) instead of a driver traceback."""
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
-        raise BadInput(f"cannot connect to {role} {redact_url(str(engine.url))}: {reason}") from None
+        raise BadInput(
+            f"cannot connect to {role} {redact_url(str(engine.url))}: {error_reason(exc)}"
+        ) from None

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from data_pipeline.config import Settings, redact_url
-from data_pipeline.db import check_reachable, make_engine
+from data_pipeline.db import check_reachable, error_reason, make_engine
 from data_pipeline.errors import BadInput
 from data_pipeline.publish import published_release
 
@@ -87,8 +87,9 @@ def run_gate(
                 try:
                     frame = pd.read_sql_query(sa.text(suite["query"]), conn)
                 except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
-                    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
-                    raise BadInput(f"cross-table suite {name}: its query failed: {reason}") from None
+                    raise BadInput(
+                        f"cross-table suite {name}: its query failed: {error_reason(exc)}"
+                    ) from None
             else:
                 frame = pd.read_sql_table(name, conn, schema=settings.target_schema)
             results.append(validate_frame(frame, suite))

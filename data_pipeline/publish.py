@@ -111,7 +111,7 @@ def _native_enums(conn: sa.Connection, schema: Schema, target_schema: str | None
                 enum.create(conn, checkfirst=True)
 
 
-def _arrays_as_lists(batch: pa.Table, table: Table) -> list[str]:
+def _arrays_as_lists(table: Table) -> list[str]:
     """Array columns travel as JSON text; a native-array target wants them back as lists."""
     return [c.name for c in table.columns if c.type.endswith("]")]
 
@@ -119,7 +119,7 @@ def _arrays_as_lists(batch: pa.Table, table: Table) -> list[str]:
 def _rows(batch: pa.Table, table: Table, native: bool) -> list[dict]:
     """Arrow hands the driver Python values (None for NULL) in one pass."""
     rows = batch.to_pylist()
-    arrays = _arrays_as_lists(batch, table) if native else []
+    arrays = _arrays_as_lists(table) if native else []
     for row in rows:
         for name in arrays:
             if isinstance(row[name], str):
@@ -150,7 +150,7 @@ def _pg_array_literal(value: str | None) -> str | None:
 def _copy(conn: sa.Connection, sa_table: sa.Table, batch: pa.Table, table: Table, native: bool) -> None:
     """PostgreSQL COPY ... FROM STDIN, the batch written as CSV by Arrow (C++), inside the publish
     transaction. Arrow quotes every string and leaves NULL unquoted-empty, which is COPY's NULL."""
-    for name in _arrays_as_lists(batch, table) if native else []:
+    for name in _arrays_as_lists(table) if native else []:
         literal = pa.array([_pg_array_literal(v) for v in batch.column(name).to_pylist()], pa.string())
         batch = batch.set_column(batch.column_names.index(name), name, literal)
     buffer = io.BytesIO()

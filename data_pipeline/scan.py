@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
+from data_pipeline.anonymize.text import PATTERNS
 from data_pipeline.checksums import iban_valid, luhn_valid
 
 # Column-name vocabulary per kind, in priority order (the first kind whose words end the name
@@ -141,7 +142,6 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Z
 _PHONE_SHAPE = re.compile(r"[+(]?[0-9][0-9 ().\-/]{4,24}[0-9]")
 _PHONE_IN_TEXT = re.compile(r"(?<![\w+\-/.])[+(]?[0-9][0-9 ().\-/]{4,24}[0-9](?![\w\-/])")
 _CARD_IN_TEXT = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-_IBAN_IN_TEXT = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _MONEY = re.compile(r"-?\d+[.,]\d{1,2}")
 _EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$", re.IGNORECASE)
@@ -333,7 +333,7 @@ def mentions_pii(text: str) -> bool:
         return True
     if any(is_card_number(m) for m in _CARD_IN_TEXT.findall(text)):
         return True
-    if any(iban_valid(m) for m in _IBAN_IN_TEXT.findall(text)):
+    if any(iban_valid(m) for m in PATTERNS["iban"].findall(text)):
         return True
     return any(is_phone(m.strip()) for m in _PHONE_IN_TEXT.findall(text))
 

@@ -16,16 +16,21 @@ from data_pipeline.ledger import Ledger
 from data_pipeline.runner import prepare_dagster_home
 
 
-def test_nightly_tick_requests_a_run_that_publishes(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DP_SCHEDULE_CRON", "30 3 * * *")
-    settings = load_settings(
+def reloaded(settings: Settings) -> Settings:
+    """The same places, re-read with the environment a test has just changed (cron, retention)."""
+    return load_settings(
         home=settings.home,
         source_url=settings.source_url,
         target_url=settings.target_url,
         suites=settings.suites_dir,
     )
+
+
+def test_nightly_tick_requests_a_run_that_publishes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DP_SCHEDULE_CRON", "30 3 * * *")
+    settings = reloaded(settings)
     defs = build_definitions(settings)
     schedule = defs.resolve_schedule_def("nightly_anonymized_copy")
     assert schedule.cron_schedule == "30 3 * * *"
@@ -87,12 +92,7 @@ def test_retention_schedule_purges_expired_raw_checkpoints(
     vault = settings.home / "vault"
     assert list(vault.rglob("*.parquet"))
     monkeypatch.setenv("DP_RAW_RETENTION", "0")
-    settings = load_settings(
-        home=settings.home,
-        source_url=settings.source_url,
-        target_url=settings.target_url,
-        suites=settings.suites_dir,
-    )
+    settings = reloaded(settings)
     defs = build_definitions(settings)
     schedule = defs.resolve_schedule_def("enforce_retention")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
