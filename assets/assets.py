@@ -4,6 +4,7 @@ Assets hand each other checkpoint ids through materialization metadata, never da
 in the vault, and Dagster's storage only ever sees ids, hashes and counts.
 """
 
+import hashlib
 import re
 
 import dagster as dg
@@ -13,6 +14,8 @@ from data_pipeline.checkpoint import CheckpointRef
 from data_pipeline.checks import CheckOutcome
 from data_pipeline.config import redact_url
 from data_pipeline.errors import ChecksFailed
+from data_pipeline.partitions import PART_CHECKS, Part, Partitioning
+from data_pipeline.pipeline import Pipeline, TableResult
 from data_pipeline.schema import Schema, Table
 
 FORWARD_ONLY_TAG = "data_pipeline/forward_only"
@@ -28,6 +31,14 @@ FORWARD_ONLY_DESCRIPTION = (
     "back: earlier anonymized releases can be re-published, but nothing restores raw data; to "
     "change the output, roll forward with a new policy."
 )
+PARTS_DESCRIPTION = (
+    " Partitioned: {count} parts, each a contiguous primary-key range of the snapshot (rows-...),"
+    " materialized and re-run one by one; `published` combines them and runs the table-wide checks"
+    " (unique_columns, k_anonymity, expectations, foreign keys) before anything is published."
+)
+# a run over a range of partitions (all of them: `data-pipeline run`, the nightly schedule)
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def key_part(table: str) -> str:
@@ -76,6 +87,8 @@ def latest_ref(instance: dg.DagsterInstance, key: dg.AssetKey) -> CheckpointRef:
     if event is None or event.asset_materialization is None:
         raise dg.Failure(f"{key.to_user_string()} has never been materialized: materialize it first")
     meta = event.asset_materialization.metadata
+    if "parts" in meta:
+        raise dg.Failure(f"{key.to_user_string()} is partitioned: its parts are combined by `published`")
     return CheckpointRef(
         id=meta["checkpoint_id"].value,
         step=key.path[0],
@@ -197,6 +210,130 @@ def build_anonymized(table: Table, has_suite: bool) -> dg.AssetsDefinition:
     return anonymized
 
 
+def partitions_definition(partitioning: Partitioning) -> dg.StaticPartitionsDefinition | None:
+    """One definition for every partitioned table: Dagster runs one partitions definition per job."""
+    return dg.StaticPartitionsDefinition(partitioning.keys) if partitioning.tables else None
+
+
+def all_partitions_tags(partitions_def: dg.PartitionsDefinition | None) -> dict[str, str]:
+    """Tags of a run over every partition (one step per table then anonymizes all its parts)."""
+    if partitions_def is None:
+        return {}
+    keys = partitions_def.get_partition_keys()
+    return {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
+
+
+def part_ref(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> CheckpointRef | None:
+    """The checkpoint behind the latest materialization of one partition; None if it has none."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return None
+    meta = records[0].asset_materialization.metadata
+    part = meta["parts"].value[partition]
+    return CheckpointRef(
+        id=part["checkpoint_id"],
+        step="anonymized",
+        table=meta["table"].value,
+        path=part["checkpoint_path"],
+        sha256=part["sha256"],
+        rows=part["rows"],
+    )
+
+
+def _part_metadata(
+    p: Pipeline, table: Table, part: Part, snapshot: CheckpointRef, ref: CheckpointRef
+) -> dict:
+    """Ids, row offsets and the first/last primary key of the part as published (anonymized)."""
+    start, stop = part.bounds(snapshot.rows)
+    meta = {"checkpoint_id": ref.id, "checkpoint_path": ref.path, "sha256": ref.sha256, "rows": ref.rows}
+    meta.update({"row_start": start, "row_stop": stop})
+    if table.primary_key and ref.rows:
+        keys = p.anonymized.read(ref, columns=list(table.primary_key))
+        first, last = keys.iloc[0].tolist(), keys.iloc[-1].tolist()
+        meta.update({"key_first": ",".join(map(str, first)), "key_last": ",".join(map(str, last))})
+    return meta
+
+
+def _part_checks(key: dg.AssetKey, results: dict[str, TableResult]) -> list[dg.AssetCheckResult]:
+    """One result per check over the parts of this run (usually one part)."""
+    checks = []
+    for name in PART_CHECKS:
+        outcomes = {pk: next(o for o in r.outcomes if o.name == name) for pk, r in results.items()}
+        if len(outcomes) == 1:
+            checks.append(check_result(next(iter(outcomes.values())), key))
+            continue
+        failed = [pk for pk, o in outcomes.items() if not o.passed]
+        checks.append(
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=name,
+                passed=not failed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=f"{len(outcomes) - len(failed)} of {len(outcomes)} parts passed"
+                + (f"; failed: {', '.join(failed)}" if failed else ""),
+                metadata={"parts": len(outcomes), "failed_parts": len(failed)},
+            )
+        )
+    return checks
+
+
+def build_anonymized_parts(table: Table, partitioning: Partitioning) -> dg.AssetsDefinition:
+    """`anonymized/<table>` of a big table: one partition per key range of the snapshot. The snapshot
+    stays one unpartitioned read; the table-wide checks run when `published` combines the parts."""
+    key = anonymized_key(table.name)
+    count = partitioning.count
+
+    @dg.asset(
+        key=key,
+        deps=[snapshot_key(table.name)],
+        partitions_def=partitions_definition(partitioning),
+        group_name="anonymized",
+        kinds={"pandas", "parquet"},
+        tags={FORWARD_ONLY_TAG: "true"},
+        description=FORWARD_ONLY_DESCRIPTION.format(table=table.name) + PARTS_DESCRIPTION.format(count=count),
+        check_specs=[
+            dg.AssetCheckSpec(
+                name, asset=key, blocking=True, description=f"{IN_STEP_CHECKS[name]} (per part)"
+            )
+            for name in PART_CHECKS
+        ],
+        metadata={"forward_only": True, "parts": count},
+    )
+    def anonymized(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+        p = pipeline.pipeline()
+        snapshot = latest_ref(context.instance, snapshot_key(table.name))
+        results: dict[str, TableResult] = {}
+        parts: dict[str, dict] = {}
+        for partition in context.partition_keys:
+            part = Part.from_key(partition, count)
+            results[partition] = result = p.anonymize(snapshot, run_id=context.run.run_id, part=part)
+            parts[partition] = _part_metadata(p, table, part, snapshot, result.ref)
+            context.log.info(
+                f"anonymized/{table.name} {partition}: rows {parts[partition]['row_start']}.."
+                f"{parts[partition]['row_stop']} ({result.ref.rows} rows, forward-only)"
+            )
+        metadata = {
+            "dagster/row_count": sum(r.ref.rows for r in results.values()),
+            "dagster/column_schema": column_schema(table),
+            "table": table.name,
+            "snapshot_checkpoint_id": snapshot.id,
+            "parts": dg.MetadataValue.json(parts),
+            "forward_only": True,
+        }
+        if len(parts) == 1:
+            metadata.update({k: v for k, v in next(iter(parts.values())).items() if k != "checkpoint_path"})
+        digest = hashlib.sha256("".join(r.ref.sha256 for r in results.values()).encode()).hexdigest()
+        return dg.MaterializeResult(
+            metadata=metadata,
+            data_version=dg.DataVersion(digest),
+            check_results=_part_checks(key, results),
+        )
+
+    return anonymized
+
+
 def build_foreign_key_check(table: Table) -> dg.AssetChecksDefinition:
     parents = sorted({fk.ref_table for fk in table.foreign_keys} - {table.name})
 
@@ -220,8 +357,13 @@ def build_foreign_key_check(table: Table) -> dg.AssetChecksDefinition:
     return foreign_keys_resolve
 
 
-def build_published(schema: Schema, pool: str | None = None) -> dg.AssetsDefinition:
-    """`pool`: the target database's concurrency pool (assets.execution.database_pool)."""
+def build_published(
+    schema: Schema, pool: str | None = None, partitioning: Partitioning | None = None
+) -> dg.AssetsDefinition:
+    """`pool`: the target database's concurrency pool (assets.execution.database_pool). Partitioned
+    tables are combined here first: every part must exist and have passed, then the table-wide
+    checks run over all of them (fail closed)."""
+    partitioning = partitioning or Partitioning()
 
     @dg.asset(
         key="published",
@@ -235,10 +377,22 @@ def build_published(schema: Schema, pool: str | None = None) -> dg.AssetsDefinit
     )
     def published(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
         p = pipeline.pipeline()
-        refs = {t.name: latest_ref(context.instance, anonymized_key(t.name)) for t in schema.tables}
+        refs = {
+            t.name: latest_ref(context.instance, anonymized_key(t.name))
+            for t in schema.tables
+            if t.name not in partitioning
+        }
+        combined = combine_parts(context, p, partitioning)
+        refs.update({t: r.ref for t, r in combined.items()})
         failed = p.unchecked_or_failed(refs)
         if failed:
-            raise ChecksFailed(f"release refused, nothing published: checks failed for {', '.join(failed)}")
+            why = {
+                t: [o.name for o in r.outcomes if not o.passed]
+                + (["expectations"] if r.suite is not None and r.suite.failed_critical else [])
+                for t, r in combined.items()
+            }
+            named = [f"{t} ({', '.join(dict.fromkeys(why[t]))})" if why.get(t) else t for t in failed]
+            raise ChecksFailed(f"release refused, nothing published: checks failed for {', '.join(named)}")
         release = p.publish(
             refs,
             run_id=context.run.run_id,
@@ -252,7 +406,33 @@ def build_published(schema: Schema, pool: str | None = None) -> dg.AssetsDefinit
                 "tables": len(release.rows),
                 "policy_digest": release.policy_digest,
                 "key_epoch": release.key_epoch,
+                **{f"combined/{key_part(t)}": r.ref.id for t, r in combined.items()},
             }
         )
 
     return published
+
+
+def combine_parts(
+    context: dg.AssetExecutionContext, p: Pipeline, partitioning: Partitioning
+) -> dict[str, TableResult]:
+    """Every partitioned table's parts, combined into one checkpoint each; refused (nothing is
+    published) while any partition is missing."""
+    parts = {
+        t: {k: part_ref(context.instance, anonymized_key(t), k) for k in partitioning.keys}
+        for t in partitioning.tables
+    }
+    missing = [
+        f"anonymized/{key_part(t)}[{k}]" for t, refs in parts.items() for k, r in refs.items() if r is None
+    ]
+    if missing:
+        raise dg.Failure(
+            f"release refused, nothing published: partition(s) never materialized: {', '.join(missing)}; "
+            "materialize (backfill) them first"
+        )
+    combined = {}
+    for table, refs in parts.items():
+        snapshot = latest_ref(context.instance, snapshot_key(table))
+        combined[table] = result = p.combine_parts(snapshot, list(refs.values()), run_id=context.run.run_id)
+        context.log.info(f"anonymized/{table}: {len(refs)} parts combined ({result.ref.rows} rows)")
+    return combined

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.assets import build_anonymized, build_foreign_key_check, build_published, build_snapshot
+from assets.assets import (
+    all_partitions_tags,
+    build_anonymized,
+    build_anonymized_parts,
+    build_foreign_key_check,
+    build_published,
+    build_snapshot,
+    partitions_definition,
+)
 from assets.execution import build_executor, database_pool
 from assets.resources import export_settings, pipeline_resource
 from assets.schedules import (
@@ -20,25 +28,39 @@ from assets.schedules import (
 )
 from assets.sensors import record_failed_runs
 from data_pipeline.config import Settings, load_settings
+from data_pipeline.partitions import Partitioning, plan_partitions
 from data_pipeline.pipeline import Pipeline
+from data_pipeline.schema import Table
 
 
 def build_definitions(
     settings: Settings, loggers: dict[str, dg.LoggerDefinition] | None = None
 ) -> dg.Definitions:
     export_settings(settings)
-    schema = Pipeline(settings).schema
+    pipeline = Pipeline(settings)
+    schema = pipeline.schema
+    parts = plan_partitions(pipeline.source, schema, settings.partition_rows)
     job = anonymized_copy_job()
+
+    def anonymized(t: Table) -> dg.AssetsDefinition:
+        if t.name in parts:
+            return build_anonymized_parts(t, parts)
+        return build_anonymized(t, (settings.suites_dir / f"{t.name}.json").exists())
+
     return dg.Definitions(
         assets=[
             build_snapshot(schema, pool=database_pool(settings.source_url)),
-            *[build_anonymized(t, (settings.suites_dir / f"{t.name}.json").exists()) for t in schema.tables],
-            build_published(schema, pool=database_pool(settings.target_url)),
+            *[anonymized(t) for t in schema.tables],
+            build_published(schema, pool=database_pool(settings.target_url), partitioning=parts),
         ],
-        asset_checks=[build_foreign_key_check(t) for t in schema.tables if t.foreign_keys],
+        asset_checks=[
+            build_foreign_key_check(t) for t in schema.tables if t.foreign_keys and not _touches(t, parts)
+        ],
         jobs=[job, enforce_retention],
         schedules=[
-            nightly_anonymized_copy(job, settings.schedule_cron),
+            nightly_anonymized_copy(
+                job, settings.schedule_cron, tags=all_partitions_tags(partitions_definition(parts))
+            ),
             retention_schedule(settings.retention_cron),
         ],
         sensors=[record_failed_runs],
@@ -46,6 +68,12 @@ def build_definitions(
         executor=build_executor(),
         loggers=loggers,
     )
+
+
+def _touches(table: Table, parts: Partitioning) -> bool:
+    """FK checks over a partitioned table need all its parts: `published` runs them after combining
+    (Pipeline.publish checks every foreign key of the release before writing anything)."""
+    return table.name in parts or any(fk.ref_table in parts for fk in table.foreign_keys)
 
 
 @dg.definitions

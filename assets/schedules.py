@@ -15,11 +15,16 @@ def anonymized_copy_job() -> "dg.UnresolvedAssetJobDefinition":
     )
 
 
-def nightly_anonymized_copy(job: "dg.UnresolvedAssetJobDefinition", cron: str) -> dg.ScheduleDefinition:
+def nightly_anonymized_copy(
+    job: "dg.UnresolvedAssetJobDefinition", cron: str, tags: dict[str, str] | None = None
+) -> dg.ScheduleDefinition:
+    """`tags`: with partitioned tables, the range of all partitions (one run covers every part);
+    Dagster's range tags are system tags, which only a run request may carry."""
     return dg.ScheduleDefinition(
         name="nightly_anonymized_copy",
         job=job,
         cron_schedule=cron,
+        execution_fn=lambda _context: dg.RunRequest(tags=tags or {}),
         default_status=dg.DefaultScheduleStatus.STOPPED,
         description="An anonymized copy of production every night (DP_SCHEDULE_CRON).",
     )

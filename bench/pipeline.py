@@ -1,20 +1,24 @@
 """End to end: `data-pipeline run` on one big customers table vs a plain copy, in the same run.
 
-Prints rows/s of both, their ratio, and the pipeline's peak RSS (from `/usr/bin/time -v`), for
-SQLite -> SQLite (default) or PostgreSQL -> PostgreSQL (`--pg-url`, plain copy = `pg_dump | psql`).
+Prints rows/s of both, their ratio, the pipeline's peak RSS (from `/usr/bin/time -v`) and where its
+time went (stage boundaries from the run's ledger events and checkpoint manifests), for SQLite ->
+SQLite (default) or PostgreSQL -> PostgreSQL (`--pg-url`, plain copy = `pg_dump | psql`).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -137,8 +141,38 @@ def plain_copy_pg(source: str, target: str) -> float:
     return time.perf_counter() - start
 
 
-def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of `data-pipeline run`, measured by /usr/bin/time -v."""
+def stages(home: Path, started: datetime, ended: datetime) -> list[tuple[str, float]]:
+    """Seconds per stage of one run: from its ledger events and its checkpoints' manifests."""
+    with sqlite3.connect(home / "ledger.db") as conn:
+        events = conn.execute("SELECT kind, at FROM dp_ledger_events ORDER BY id").fetchall()
+    first: dict[str, datetime] = {}
+    last: dict[str, datetime] = {}
+    for kind, at in events:
+        first.setdefault(kind, datetime.fromisoformat(at))
+        last[kind] = datetime.fromisoformat(at)
+
+    def created(pattern: str) -> list[datetime]:
+        manifests = (p for p in home.glob(pattern) if not p.name.startswith("_"))
+        return sorted(datetime.fromisoformat(json.loads(p.read_text())["created_at"]) for p in manifests)
+
+    # batch directories are named <step>-<UTC second it started>-<id>
+    (snap_dir,) = (home / "vault").glob("snapshot-*")
+    snap_start = datetime.strptime(snap_dir.name.split("-")[1], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    anonymized = created("checkpoints/anonymized-*/*.json")
+    marks = [
+        ("start-up (process, Dagster, preflight) ~", started, snap_start),
+        ("snapshot (COPY/rows -> Parquet) ~", snap_start, first["snapshot_taken"]),
+        ("fingerprints + anonymize + row checks", first["snapshot_taken"], anonymized[-1]),
+        ("table checks (suites) -> ledger", anonymized[-1], last["anonymized"]),
+        ("release checks (FK) + verify", last["anonymized"], first["publish_started"]),
+        ("publish (load + keys + commit)", first["publish_started"], last["published"]),
+        ("shutdown", last["published"], ended),
+    ]
+    return [(label, (b - a).total_seconds()) for label, a, b in marks]
+
+
+def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, list[tuple[str, float]]]:
+    """Seconds, peak RSS (MB) and stages of `data-pipeline run`, measured by /usr/bin/time -v."""
     home = work / "home"
     shutil.rmtree(home, ignore_errors=True)
     generate_key_file(home / "anon.key")
@@ -153,18 +187,18 @@ def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float]:
         "DP_SUITES": str(work / "no_suites"),
         "PYTHONPATH": str(REPO),
     }
-    start = time.perf_counter()
+    start, started = time.perf_counter(), datetime.now(UTC)
     done = subprocess.run(
         ["/usr/bin/time", "-v", sys.executable, "-m", "data_pipeline.cli", "run"],
         env=env,
         capture_output=True,
         text=True,
     )
-    seconds = time.perf_counter() - start
+    seconds, ended = time.perf_counter() - start, datetime.now(UTC)
     if done.returncode != 0:
         raise SystemExit(f"pipeline run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    return seconds, rss_kb / 1024
+    return seconds, rss_kb / 1024, stages(home, started, ended)
 
 
 def _pg_database(server: str, name: str) -> str:
@@ -197,10 +231,13 @@ def run(args: argparse.Namespace) -> None:
         print(f"source: {rows:,} rows built in {time.perf_counter() - t0:.1f} s (SQLite)")
         plain = plain_copy_sqlite(work / "source.db", work / "plain.db")
         label = "plain copy (read_sql -> to_sql)"
-    seconds, rss = run_pipeline(work, source, target)
+    seconds, rss, parts = run_pipeline(work, source, target)
     print(f"{label:<34} {plain:8.1f} s  {rows / plain:>10,.0f} rows/s")
     print(
         f"{'data-pipeline run (full)':<34} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s"
         f"  ratio {seconds / plain:.2f}x the plain copy"
     )
     print(f"peak RSS of the pipeline run: {rss:,.0f} MB (target <= 400 MB)")
+    print("stages of the pipeline run (~: to the second the snapshot batch is named after):")
+    for label, part in parts:
+        print(f"  {label:<44} {part:6.1f} s")

@@ -164,13 +164,14 @@ class CheckpointStore:
     def write(
         self,
         table: Table,
-        frames: Iterable[pd.DataFrame],
+        frames: Iterable[pd.DataFrame | pa.Table],
         *,
         batch: str,
         retention: timedelta | None = None,
         **meta: object,
     ) -> CheckpointRef:
-        """Stream frames into Parquet (bounded memory), then seal with a manifest."""
+        """Stream frames (pandas, or Arrow tables of the checkpoint schema) into Parquet (bounded
+        memory), then seal with a manifest."""
         cid = f"{batch}/{table.name}"
         final, manifest_path = self._paths(cid)
         self.batch_dir(batch)
@@ -182,9 +183,12 @@ class CheckpointStore:
         try:
             with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
                 for frame in frames:
-                    batch = pa.Table.from_pandas(
-                        _coerce(frame, table), schema=schema, preserve_index=False, safe=False
-                    )
+                    if isinstance(frame, pa.Table):  # already typed (the COPY reader)
+                        batch = frame.cast(schema) if frame.schema != schema else frame
+                    else:
+                        batch = pa.Table.from_pandas(
+                            _coerce(frame, table), schema=schema, preserve_index=False, safe=False
+                        )
                     writer.write_table(batch)
                     rows += batch.num_rows
                     del batch
@@ -249,6 +253,30 @@ class CheckpointStore:
         """Verified data in bounded pandas batches (at least one, possibly empty)."""
         for table in self.arrow_batches(ref, columns):
             yield table.to_pandas()
+
+    def batches_between(self, ref: CheckpointRef | str, start: int, stop: int) -> Iterator[pd.DataFrame]:
+        """Verified rows [start, stop) in bounded pandas batches (at least one, possibly empty);
+        only the row groups that hold them are read."""
+        manifest = self.manifest(ref)
+        parquet = pq.ParquetFile(self._paths(manifest.id)[0])
+        emitted, offset = False, 0
+        for group in range(parquet.num_row_groups):
+            size = parquet.metadata.row_group(group).num_rows
+            lo, hi = max(start - offset, 0), min(stop - offset, size)
+            offset += size
+            if lo >= hi:
+                continue
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
+                n = batch.num_rows
+                if lo < n:
+                    emitted = True
+                    yield pa.Table.from_batches([batch]).slice(lo, min(hi, n) - lo).to_pandas()
+                lo, hi = max(lo - n, 0), hi - n
+                if hi <= 0:
+                    break
+            release_memory()
+        if not emitted:
+            yield parquet.schema_arrow.empty_table().to_pandas()
 
     def read(self, ref: CheckpointRef | str, columns: list[str] | None = None) -> pd.DataFrame:
         """A whole checkpoint (or some columns of it) in memory."""

@@ -17,6 +17,7 @@ import pandas as pd
 from data_pipeline.anonymize.hashing import keyed_hash
 from data_pipeline.anonymize.registry import RULES
 from data_pipeline.anonymize.text import PATTERNS
+from data_pipeline.hashset import HashSet, contains
 from data_pipeline.keys import AnonKey
 from data_pipeline.policy import ColumnPolicy
 from data_pipeline.schema import Table
@@ -140,21 +141,29 @@ def embedded_identifiers(text: pd.Series, kinds: Iterable[str] = HIGH_PRECISION)
     return pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype=str)
 
 
+def columns_to_protect(table: Table, policy: dict[str, ColumnPolicy]) -> tuple[list[str], list[str]]:
+    """(identifying columns, text columns that can pass values through), as read by
+    `source_values_to_protect`: lets a caller read only these columns."""
+    identifying = identifying_columns(policy)
+    through = [
+        c.name
+        for c in table.columns
+        if c.generic == "string" and c.name not in identifying and policy[c.name].rule not in GENERATING_RULES
+    ]
+    return identifying, through
+
+
 def source_values_to_protect(
     frame: pd.DataFrame, table: Table, policy: dict[str, ColumnPolicy]
 ) -> list[pd.Series]:
     """What must never reappear: identifying pii values, plus identifiers found in any text column
     that can pass values through (keep, generalize, free text...), so a column misclassified as `safe`
     is still caught. Columns of generating rules are checked row by row instead (leak_count)."""
-    identifying = identifying_columns(policy)
+    identifying, through = columns_to_protect(table, policy)
     out = [frame[c] for c in identifying]
-    for column in table.columns:
-        if column.generic != "string" or column.name in identifying:
-            continue  # whole identifying values are protected already
-        if policy[column.name].rule in GENERATING_RULES:
-            continue
-        text = frame[column.name].dropna().astype(str)
-        kinds = (*HIGH_PRECISION, "phone") if policy[column.name].rule == "free_text" else HIGH_PRECISION
+    for name in through:
+        text = frame[name].dropna().astype(str)
+        kinds = (*HIGH_PRECISION, "phone") if policy[name].rule == "free_text" else HIGH_PRECISION
         out.append(embedded_identifiers(text, kinds))
     return out
 
@@ -183,6 +192,18 @@ GENERATING_RULES = frozenset(
         "date_shift",
     }
 )
+
+
+def needs_source_prints(table: Table, policy: dict[str, ColumnPolicy]) -> bool:
+    """Whether `leak_count` looks anything up in the source fingerprints: only columns that can
+    carry text through unchanged do (generating and free-text rules are checked row by row)."""
+    return any(
+        c.generic not in NOT_TEXT and policy[c.name].rule not in TEXT_RULES | GENERATING_RULES
+        for c in table.columns
+    )
+
+
+NOT_TEXT = frozenset({"integer", "float", "numeric", "boolean", "date", "datetime"})
 
 
 def _textual(values: pd.Series) -> bool:
@@ -227,7 +248,7 @@ def leak_count(
         elif len(source_prints):
             text = after.dropna().astype(str)
             found = pd.concat([text, embedded_identifiers(text, PATTERNS)], ignore_index=True)
-            hits += int(np.isin(fingerprints(found, key), source_prints).sum())
+            hits += int(contains(source_prints, fingerprints(found, key)).sum())
     return hits
 
 
@@ -311,7 +332,7 @@ class TableAudit:
         self.unique_sets = sorted(
             {(c,) for c in table.unique_columns()} | set(table.unique) | {table.primary_key} - {()}
         )
-        self._unique_hashes: dict[tuple[str, ...], list[np.ndarray]] = {u: [] for u in self.unique_sets}
+        self._unique_hashes = {u: HashSet() for u in self.unique_sets}
         self._group_sizes: pd.Series | None = None
         self.leaks = 0
         self._same: dict[str, list[int]] = {}
@@ -324,7 +345,7 @@ class TableAudit:
             subset = out[list(cols)].dropna()
             if subset.empty:
                 continue
-            self._unique_hashes[cols].append(_row_keys(subset))
+            self._unique_hashes[cols].add(_row_keys(subset))
         if self.quasi and len(out):
             sizes = out[self.quasi].astype(str).value_counts(dropna=False)
             if self._group_sizes is None:
@@ -340,12 +361,9 @@ class TableAudit:
 
     def outcomes(self, source_rows: int) -> list[CheckOutcome]:
         dupes = {}
-        for cols, parts in self._unique_hashes.items():
-            if parts:
-                hashes = np.concatenate(parts)
-                count = len(hashes) - len(np.unique(hashes))
-                if count:
-                    dupes[",".join(cols)] = count
+        for cols, hashes in self._unique_hashes.items():
+            if hashes.repeats:
+                dupes[",".join(cols)] = hashes.repeats
         unique = CheckOutcome(
             "unique_columns",
             not dupes,

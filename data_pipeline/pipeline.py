@@ -19,12 +19,14 @@ import sqlalchemy as sa
 from data_pipeline import checks
 from data_pipeline.anonymize.engine import TableAnonymizer
 from data_pipeline.anonymize.pools import Pools
-from data_pipeline.checkpoint import CheckpointRef, CheckpointStore, new_batch
+from data_pipeline.checkpoint import CheckpointRef, CheckpointStore, new_batch, release_memory
 from data_pipeline.config import Settings, is_default_demo_source, redact_url
 from data_pipeline.db import check_reachable, make_engine
 from data_pipeline.errors import BadInput, ChecksFailed
+from data_pipeline.hashset import HashSet
 from data_pipeline.keys import AnonKey, load_key
 from data_pipeline.ledger import Ledger, Release
+from data_pipeline.partitions import PART_CHECKS, Part
 from data_pipeline.plan import Plan, build_plan
 from data_pipeline.policy import ResolvedPolicy, load_policy
 from data_pipeline.publish import publish
@@ -150,21 +152,26 @@ class Pipeline:
         return refs
 
     def source_fingerprints(self, snapshot: CheckpointRef) -> np.ndarray:
-        """Keyed fingerprints of every identifying original in the snapshot batch (cached, in vault)."""
+        """Keyed fingerprints of every identifying original in the snapshot batch, sorted (cached,
+        in the vault). Reads only the columns that hold them; memory ~8 bytes per distinct value."""
         batch_dir = Path(snapshot.path).parent
         cache = batch_dir / f"_fingerprints-{self.key.epoch}-{self.policy.digest[:12]}.npy"
         if cache.exists():
             return np.load(cache)
-        prints = [np.array([], dtype=np.uint64)]
+        prints = HashSet()
         for manifest_path in sorted(batch_dir.glob("*.json")):
             table = manifest_path.stem
             if table not in self.policy.columns:
                 continue
             policy, spec = self.policy.for_table(table), self.schema.table(table)
-            for frame in self.vault.batches(f"{batch_dir.name}/{table}"):
+            columns = sorted(set().union(*checks.columns_to_protect(spec, policy)))
+            if not columns:
+                continue
+            for frame in self.vault.batches(f"{batch_dir.name}/{table}", columns=columns):
                 for values in checks.source_values_to_protect(frame, spec, policy):
-                    prints.append(checks.fingerprints(values, self.key))
-        result = np.unique(np.concatenate(prints))
+                    prints.add(checks.fingerprints(values, self.key))
+        result = prints.array()
+        release_memory()
         tmp = cache.with_suffix(".tmp.npy")
         np.save(tmp, result)
         tmp.chmod(0o600)
@@ -172,30 +179,45 @@ class Pipeline:
         return result
 
     def anonymize(
-        self, snapshot: CheckpointRef, run_id: str | None = None, batch: str | None = None
+        self,
+        snapshot: CheckpointRef,
+        run_id: str | None = None,
+        batch: str | None = None,
+        part: Part | None = None,
     ) -> TableResult:
-        """Forward-only: raw checkpoint -> anonymized checkpoint, then the table's blocking checks."""
+        """Forward-only: raw checkpoint -> anonymized checkpoint, then the table's blocking checks.
+
+        With `part`, only that slice of the snapshot and only the checks a slice can decide
+        (PART_CHECKS); `combine_parts` runs the table-wide ones over all parts."""
         table = self.schema.table(snapshot.table)
+        start, stop = (0, snapshot.rows) if part is None else part.bounds(snapshot.rows)
+        part_extra = {} if part is None else part.manifest_extra(snapshot.rows)
+        has_suite = (self.settings.suites_dir / f"{table.name}.json").exists()
+        sample_rows = self.settings.ge_max_rows if part is None and has_suite else 0
         policy = self.policy.for_table(table.name)
         anonymizer = TableAnonymizer(table, policy, self.key, Pools(self.policy.locale))
+        prints = (
+            self.source_fingerprints(snapshot)
+            if checks.needs_source_prints(table, policy)
+            else np.empty(0, dtype=np.uint64)
+        )
         audit = checks.TableAudit(
-            table,
-            policy,
-            self.policy.quasi_columns(table.name),
-            self.source_fingerprints(snapshot),
-            self.key,
-            self.settings.k_anonymity,
+            table, policy, self.policy.quasi_columns(table.name), prints, self.key, self.settings.k_anonymity
         )
         sample: list[pd.DataFrame] = []
         sampled = 0
 
         def anonymized_batches():
             nonlocal sampled
-            for raw in self.vault.batches(snapshot):
+            for raw in (
+                self.vault.batches(snapshot)
+                if part is None
+                else self.vault.batches_between(snapshot, start, stop)
+            ):
                 out = anonymizer(raw)
                 audit.add(raw, out)
-                if sampled < self.settings.ge_max_rows:
-                    sample.append(out.head(self.settings.ge_max_rows - sampled))
+                if sampled < sample_rows:
+                    sample.append(out.head(sample_rows - sampled))
                     sampled += len(sample[-1])
                 yield out
 
@@ -207,9 +229,14 @@ class Pipeline:
             policy_digest=self.policy.digest,
             key_epoch=self.key.epoch,
             run_id=run_id,
+            extra=part_extra,
         )
-        outcomes = audit.outcomes(snapshot.rows)
+        outcomes = audit.outcomes(stop - start)
+        if part is not None:
+            outcomes = [o for o in outcomes if o.name in PART_CHECKS]
         same = audit.same_as_original
+        audit = prints = None  # the hash sets go before GE's sample is validated
+        release_memory()
         suite = self.run_suite(table.name, pd.concat(sample, ignore_index=True)) if sample else None
         result = TableResult(ref, tuple(outcomes), suite, same)
         self.ledger.record(
@@ -217,6 +244,102 @@ class Pipeline:
             run_id=run_id,
             table=table.name,
             checkpoint=ref.id,
+            **({} if part is None else {"part": part.key}),
+            passed=result.passed,
+            outcomes={o.name: o.metadata for o in outcomes},
+            suite=None if suite is None else {"passed": suite.passed_count, "failed": suite.failed_count},
+        )
+        self.ledger.record(
+            "anonymized",
+            run_id=run_id,
+            table=table.name,
+            checkpoint=ref.id,
+            **({} if part is None else {"part": part.key}),
+            parent=snapshot.id,
+            rows=ref.rows,
+            policy_digest=self.policy.digest,
+            key_epoch=self.key.epoch,
+            checks={o.name: o.passed for o in outcomes},
+            suite_passed=None if suite is None else not suite.failed_critical,
+        )
+        return result
+
+    def combine_parts(
+        self, snapshot: CheckpointRef, parts: list[CheckpointRef], run_id: str | None = None
+    ) -> TableResult:
+        """The parts of one table, verified and joined in order into ONE anonymized checkpoint (what
+        publish, rollback and the FK checks read), with the checks only the whole table can decide.
+
+        Refused unless every part exists, passed its own checks, was cut from this very snapshot
+        with this policy and key, and the parts cover the snapshot's rows exactly, in order."""
+        table = self.schema.table(snapshot.table)
+        failed = self.unchecked_or_failed({Part(i, len(parts)).key: r for i, r in enumerate(parts)})
+        if failed:
+            raise ChecksFailed(f"{table.name}: part(s) {', '.join(failed)} failed their checks")
+        position = 0
+        for index, ref in enumerate(parts):
+            m = self.anonymized.manifest(ref)  # verifies sha256
+            expected = Part(index, len(parts))
+            if (
+                m.parents != (snapshot.id,)
+                or m.policy_digest != self.policy.digest
+                or m.key_epoch != self.key.epoch
+                or (m.extra.get("part"), m.extra.get("parts")) != (expected.key, expected.count)
+                or (m.extra.get("start"), m.extra.get("stop")) != (position, position + m.rows)
+            ):
+                raise BadInput(
+                    f"{table.name}: part {expected.key} ({ref.id}) is not part {index + 1} of "
+                    f"{len(parts)} of snapshot {snapshot.id} with the current policy and key; "
+                    "re-materialize it"
+                )
+            position += m.rows
+        # the table-wide properties only: each part's leak and classification checks passed above
+        audit = checks.TableAudit(
+            table,
+            {},
+            self.policy.quasi_columns(table.name),
+            np.array([], dtype=np.uint64),
+            self.key,
+            self.settings.k_anonymity,
+        )
+        sample: list[pd.DataFrame] = []
+        sampled = 0
+
+        def joined():
+            nonlocal sampled
+            for ref in parts:
+                for out in self.anonymized.batches(ref):
+                    audit.add(out, out)
+                    if sampled < self.settings.ge_max_rows:
+                        sample.append(out.head(self.settings.ge_max_rows - sampled))
+                        sampled += len(sample[-1])
+                    yield out
+
+        ref = self.anonymized.write(
+            table,
+            joined(),
+            batch=new_batch("anonymized"),
+            parents=tuple(r.id for r in parts),
+            policy_digest=self.policy.digest,
+            key_epoch=self.key.epoch,
+            run_id=run_id,
+            extra={"snapshot": snapshot.id},
+        )
+        wide = {o.name: o for o in audit.outcomes(snapshot.rows)}
+        outcomes = [
+            wide["row_count_kept"],
+            checks.CheckOutcome("parts_passed", True, f"{len(parts)} parts passed {', '.join(PART_CHECKS)}"),
+            wide["unique_columns"],
+            wide["k_anonymity"],
+        ]
+        suite = self.run_suite(table.name, pd.concat(sample, ignore_index=True)) if sample else None
+        result = TableResult(ref, tuple(outcomes), suite)
+        self.ledger.record(
+            "checks",
+            run_id=run_id,
+            table=table.name,
+            checkpoint=ref.id,
+            parts=[r.id for r in parts],
             passed=result.passed,
             outcomes={o.name: o.metadata for o in outcomes},
             suite=None if suite is None else {"passed": suite.passed_count, "failed": suite.failed_count},
@@ -227,6 +350,7 @@ class Pipeline:
             table=table.name,
             checkpoint=ref.id,
             parent=snapshot.id,
+            parts=[r.id for r in parts],
             rows=ref.rows,
             policy_digest=self.policy.digest,
             key_epoch=self.key.epoch,

@@ -138,6 +138,7 @@ def run_once(
     require_snapshot: bool = False,
 ) -> int:
     """0 published, 1 a blocking check failed (nothing published), 2 bad input."""
+    from assets.assets import all_partitions_tags
     from assets.definitions import build_definitions
     from assets.schedules import ANONYMIZED_COPY_JOB
 
@@ -169,6 +170,7 @@ def run_once(
                 raise_on_error=False,
                 asset_selection=selection,
                 run_config={"loggers": {"progress": {}}},  # instead of Dagster's verbose console
+                tags=all_partitions_tags(job.partitions_def),  # partitioned tables: every part, one run
             )
             return report(result, tables, console)
 

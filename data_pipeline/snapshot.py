@@ -2,21 +2,44 @@
 
 PostgreSQL reads at REPEATABLE READ (one MVCC snapshot for all tables); SQLite holds one read
 transaction. Rows stream in chunks straight to Parquet, so memory stays bounded whatever the size.
+
+On PostgreSQL each table is read with `COPY (SELECT ... ORDER BY pk) TO STDOUT (FORMAT csv)` on the
+snapshot's own connection (so inside the same transaction), and the CSV stream is parsed by Arrow's
+C++ reader with the checkpoint's column types: no Python object per value. Types Arrow does not parse
+(jsonb, arrays, intervals, ...) travel as text and go through exactly the conversions the SQLAlchemy
+path applies (psycopg2's typecaster, SQLAlchemy's result processor), so checkpoints are the same.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import NoReturn
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
-from data_pipeline.checkpoint import BATCH_ROWS, CheckpointRef, CheckpointStore, new_batch
+from data_pipeline.checkpoint import (
+    BATCH_ROWS,
+    CheckpointRef,
+    CheckpointStore,
+    _as_text,
+    arrow_type,
+    new_batch,
+)
 from data_pipeline.config import redact_url
-from data_pipeline.schema import Schema, Table
+from data_pipeline.schema import Column, Schema, Table
 
 Progress = Callable[[str, int], None]
+
+# generic types whose PostgreSQL text form Arrow's CSV reader parses to the same value psycopg2 returns
+_ARROW_PARSED = {"integer", "float", "numeric", "boolean", "date", "datetime", "string"}
+_CSV_BLOCK = 4 << 20  # bytes of CSV per Arrow batch (~25k rows of a typical table)
 
 
 def _chunks(conn: sa.Connection, sa_table: sa.Table, table: Table) -> Iterator[pd.DataFrame]:
@@ -33,6 +56,114 @@ def _chunks(conn: sa.Connection, sa_table: sa.Table, table: Table) -> Iterator[p
         yield pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
 
 
+def _pg_converter(
+    conn: sa.Connection, raw_cursor: object, sa_column: sa.Column, oid: int, column: Column
+) -> Callable[[str], object]:
+    """text -> the value the SQLAlchemy path would have put in the checkpoint."""
+    if column.generic == "binary":
+        return lambda text: bytes.fromhex(text[2:])  # bytea_output = 'hex': \x0a1b...
+    dbapi = conn.connection.dbapi_connection
+    import psycopg2.extensions as ext
+
+    caster = dbapi.string_types.get(oid) or ext.string_types.get(oid)
+    processor = sa_column.type.dialect_impl(conn.dialect).result_processor(conn.dialect, oid)
+
+    def convert(text: str) -> object:
+        value = caster(text, raw_cursor) if caster else text
+        return _as_text(processor(value) if processor else value)
+
+    return convert
+
+
+def _pg_copy_chunks(conn: sa.Connection, sa_table: sa.Table, table: Table) -> Iterator[pa.Table]:
+    """COPY ... TO STDOUT through a pipe into Arrow's streaming CSV reader (C++ parsing)."""
+    quote = conn.dialect.identifier_preparer
+    names = [quote.quote(c) for c in table.column_names]
+    order = [quote.quote(c) for c in table.primary_key] or names[:1]
+    select = f"SELECT {', '.join(names)} FROM {quote.format_table(sa_table)} ORDER BY {', '.join(order)}"
+    raw_cursor = conn.connection.dbapi_connection.cursor()
+    raw_cursor.execute(f"{select} LIMIT 0")
+    oids = [d.type_code for d in raw_cursor.description]
+    arrow_types, converters = {}, {}
+    for column, oid in zip(table.columns, oids, strict=True):
+        if column.generic in _ARROW_PARSED:
+            arrow_types[column.name] = arrow_type(column)
+        else:
+            arrow_types[column.name] = pa.string()
+            converters[column.name] = _pg_converter(conn, raw_cursor, sa_table.c[column.name], oid, column)
+    target = pa.schema([pa.field(c.name, arrow_type(c)) for c in table.columns])
+
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with open(write_fd, "wb", buffering=1 << 20) as sink:
+                raw_cursor.copy_expert(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", sink)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the consumer
+            failure.append(exc)
+
+    producer = threading.Thread(target=produce, name=f"copy-{table.name}", daemon=True)
+    # buffered: read(n) returns n bytes (not one pipe buffer), so Arrow batches are whole blocks
+    source = open(read_fd, "rb", buffering=1 << 20)  # noqa: SIM115 - closed in finally
+    producer.start()
+    try:
+        if source.peek(1):  # an empty table (or a COPY that failed at once) sends no bytes at all
+            yield from _arrow_batches(source, table, arrow_types, converters, target)
+    except Exception as exc:
+        source.close()
+        producer.join()
+        if failure and not isinstance(failure[0], BrokenPipeError):  # the COPY failed first: its error
+            _copy_failed(conn, failure[0], exc)
+        raise
+    finally:
+        source.close()  # a consumer that stops early breaks the pipe: COPY fails, the thread ends
+        producer.join()
+    if failure:
+        _copy_failed(conn, failure[0], None)
+
+
+def _copy_failed(conn: sa.Connection, error: BaseException, cause: BaseException | None) -> NoReturn:
+    """A dead server connection (the DBAPI error did not pass through SQLAlchemy) is invalidated, so
+    that the rollback does not hide the COPY's error behind 'connection already closed'."""
+    if getattr(conn.connection.dbapi_connection, "closed", 0):
+        conn.invalidate()
+    raise error from cause
+
+
+def _arrow_batches(
+    source: object,
+    table: Table,
+    arrow_types: dict[str, pa.DataType],
+    converters: dict[str, Callable[[str], object]],
+    target: pa.Schema,
+) -> Iterator[pa.Table]:
+    reader = pa_csv.open_csv(
+        source,
+        read_options=pa_csv.ReadOptions(column_names=list(table.column_names), block_size=_CSV_BLOCK),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=arrow_types,
+            null_values=[""],  # COPY CSV writes NULL unquoted-empty and '' as "": they stay distinct
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
+    for batch in reader:
+        arrays = []
+        for column, array in zip(table.columns, batch.columns, strict=True):
+            if column.name in converters:
+                convert = converters[column.name]
+                values = [None if v is None else convert(v) for v in array.to_pylist()]
+                array = pa.array(values, arrow_type(column))
+            elif pa.types.is_floating(array.type):
+                array = pc.if_else(pc.is_nan(array), None, array)  # as pandas: NaN -> NULL
+            arrays.append(array)
+        yield pa.Table.from_arrays(arrays, schema=target)
+
+
 def take_snapshot(
     engine: sa.Engine,
     schema: Schema,
@@ -47,15 +178,21 @@ def take_snapshot(
     refs: dict[str, CheckpointRef] = {}
     batch = new_batch("snapshot")
     conn = engine.connect()
+    postgres = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg2"
     if engine.dialect.name == "postgresql":
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
     try:
         with conn.begin():
+            if postgres:
+                # the text forms the COPY reader parses; LOCAL: only this read transaction
+                for setting in ("DateStyle = 'ISO, YMD'", "TimeZone = 'UTC'", "bytea_output = 'hex'"):
+                    conn.exec_driver_sql(f"SET LOCAL {setting}")
             for table in schema.tables:
                 sa_table = sa.Table(table.name, meta, autoload_with=conn, schema=table.schema)
+                chunks = _pg_copy_chunks if postgres else _chunks
                 refs[table.name] = store.write(
                     table,
-                    _chunks(conn, sa_table, table),
+                    chunks(conn, sa_table, table),
                     batch=batch,
                     retention=retention,
                     source=redact_url(str(engine.url)),
