@@ -130,3 +130,12 @@ def test_a_k_anonymity_failure_publishes_nothing(run_cli, settings: Settings, tm
     assert result.exit_code == 1, result.output
     assert "k_anonymity" in result.output and "nothing was published" in result.output
     assert target_tables(settings) == []
+
+
+def test_source_fingerprints_are_needed_only_where_text_can_pass_through() -> None:
+    """Free text and generating rules are checked row by row; a kept text column needs the set."""
+    assert not checks.needs_source_prints(NOTES, POLICY)
+    kept = {**POLICY, "body": ColumnPolicy("notes", "body", "safe", "keep", "keep")}
+    assert checks.needs_source_prints(NOTES, kept)
+    identifying, through = checks.columns_to_protect(NOTES, kept)
+    assert (identifying, through) == ([], ["body"])
