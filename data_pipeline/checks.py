@@ -7,14 +7,15 @@ quasi-identifiers.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from data_pipeline.anonymize.hashing import keyed_hash
+from data_pipeline.anonymize.hashing import keyed_hash, plain, text_array
 from data_pipeline.anonymize.registry import RULES
 from data_pipeline.anonymize.text import PATTERNS
 from data_pipeline.hashset import HashSet, contains
@@ -23,7 +24,6 @@ from data_pipeline.policy import ColumnPolicy
 from data_pipeline.schema import Table
 
 FINGERPRINT_DOMAIN = "leak-fingerprint"
-_NON_ALNUM = re.compile(r"[^0-9a-z]")
 
 
 @dataclass(frozen=True)
@@ -95,16 +95,27 @@ def foreign_keys_resolve(child: pd.DataFrame, table: Table, parents: dict[str, p
     )
 
 
-def normalize(values: pd.Series) -> pd.Series:
-    """Case and punctuation folded, so '+1 (555) 010' and '+1-555-010' fingerprint alike."""
-    return values.astype(str).str.lower().str.replace(_NON_ALNUM.pattern, "", regex=True)
+def normalize(values: pd.Series) -> pa.Array:
+    """Lowercase ASCII letters and digits only, so '+1 (555) 010' and '+1-555-010' fingerprint alike.
+    Works on the Arrow byte buffer (no regex, no Python objects): a leak check folds every
+    identifying value of the source and of the output. NULLs are dropped."""
+    text = text_array(values.dropna())
+    if not len(text):
+        return text
+    text = plain(pc.ascii_lower(text))
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    keep = ((data >= 48) & (data <= 57)) | ((data >= 97) & (data <= 122))
+    kept_before = np.concatenate([np.zeros(1, np.int32), np.cumsum(keep, dtype=np.int32)])
+    new_offsets = kept_before[offsets - offsets[0]].astype(np.int32)
+    return pa.StringArray.from_buffers(len(text), pa.py_buffer(new_offsets), pa.py_buffer(data[keep]))
 
 
 def fingerprints(values: pd.Series, key: AnonKey) -> np.ndarray:
     """Keyed fingerprints of values: a set to test membership against, useless without the key."""
-    folded = normalize(values.dropna())
-    folded = folded[folded.str.len() >= 6]
-    if folded.empty:
+    folded = normalize(values)
+    folded = folded.filter(pc.greater_equal(pc.binary_length(folded), 6))
+    if not len(folded):
         return np.array([], dtype=np.uint64)
     return np.unique(keyed_hash(folded, key.hash_key(FINGERPRINT_DOMAIN)))
 
@@ -216,7 +227,8 @@ def _surviving_identifiers(raw: pd.Series, out: pd.Series) -> int:
     def found(text: pd.Series) -> pd.DataFrame:
         parts = [find_all(text, kind) for kind in PATTERNS]
         hits = pd.concat(parts) if parts else pd.Series(dtype=object)
-        return pd.DataFrame({"row": hits.index, "value": normalize(hits.astype(str)).to_numpy()})
+        hits = hits.dropna()
+        return pd.DataFrame({"row": hits.index, "value": normalize(hits.astype(str)).to_pandas()})
 
     before, after = found(raw.dropna().astype(str)), found(out.dropna().astype(str))
     before = before[before["value"].str.len() >= 6]
@@ -244,7 +256,7 @@ def leak_count(
         elif p.rule in GENERATING_RULES:
             if p.cls == "pii" and RULES[p.rule].identifying:
                 both = before.notna() & after.notna()
-                hits += int((normalize(before[both]) == normalize(after[both])).sum())
+                hits += pc.sum(pc.equal(normalize(before[both]), normalize(after[both]))).as_py() or 0
         elif len(source_prints):
             text = after.dropna().astype(str)
             found = pd.concat([text, embedded_identifiers(text, PATTERNS)], ignore_index=True)
@@ -274,23 +286,36 @@ def _leak_outcome(hits: int, source_prints: np.ndarray) -> CheckOutcome:
     )
 
 
-def same_as_original_share(
+def same_as_original_counts(
     raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPolicy]
-) -> dict[str, float]:
-    """Share of rows whose pii output equals its own original, per column (reported, by design)."""
-    shares = {}
+) -> dict[str, tuple[int, int]]:
+    """(rows whose pii output equals its own original, rows with both present), per column."""
+    counts = {}
     for column, p in policy.items():
         if p.cls != "pii" or p.rule in ("keep", "null"):
             continue
         before, after = raw[column], out[column]
         both = before.notna() & after.notna()
-        if both.any():
+        total = int(both.sum())
+        if total:
             before, after = before[both], after[both]
-            if before.dtype != after.dtype:  # e.g. date objects in, datetime64 out: compare as text
-                before, after = before.astype(str), after.astype(str)
-            same = before.to_numpy() == after.to_numpy()
-            shares[column] = round(float(same.mean()), 6)
-    return shares
+            if before.dtype == after.dtype and isinstance(before.dtype, pd.StringDtype):
+                same = pc.sum(pc.equal(pa.array(before.array), pa.array(after.array))).as_py() or 0
+            else:
+                if before.dtype != after.dtype:  # e.g. date objects in, datetime64 out: compare as text
+                    before, after = before.astype(str), after.astype(str)
+                same = int((before.to_numpy() == after.to_numpy()).sum())
+            counts[column] = (int(same), total)
+    return counts
+
+
+def same_as_original_share(
+    raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPolicy]
+) -> dict[str, float]:
+    """Share of rows whose pii output equals its own original, per column (reported, by design)."""
+    return {
+        c: round(same / total, 6) for c, (same, total) in same_as_original_counts(raw, out, policy).items()
+    }
 
 
 def k_anonymity(frame: pd.DataFrame, quasi: list[str], k: int) -> CheckOutcome:
@@ -335,7 +360,7 @@ class TableAudit:
         self._unique_hashes = {u: HashSet() for u in self.unique_sets}
         self._group_sizes: pd.Series | None = None
         self.leaks = 0
-        self._same: dict[str, list[int]] = {}
+        self._same: dict[str, tuple[int, int]] = {}
 
     def add(self, raw: pd.DataFrame, out: pd.DataFrame) -> None:
         self.rows += len(out)
@@ -354,10 +379,9 @@ class TableAudit:
                 self._group_sizes = self._group_sizes.add(sizes, fill_value=0)
         if len(out):
             self.leaks += leak_count(raw, out, self.policy, self.source_prints, self.key)
-        for column, share in same_as_original_share(raw, out, self.policy).items():
-            both = int((raw[column].notna() & out[column].notna()).sum())
-            same, total = self._same.setdefault(column, [0, 0])
-            self._same[column] = [same + round(share * both), total + both]
+        for column, (same, total) in same_as_original_counts(raw, out, self.policy).items():
+            seen, rows = self._same.get(column, (0, 0))
+            self._same[column] = (seen + same, rows + total)
 
     def outcomes(self, source_rows: int) -> list[CheckOutcome]:
         dupes = {}

@@ -155,7 +155,7 @@ class Pipeline:
         """Keyed fingerprints of every identifying original in the snapshot batch, sorted (cached,
         in the vault). Reads only the columns that hold them; memory ~8 bytes per distinct value."""
         batch_dir = Path(snapshot.path).parent
-        cache = batch_dir / f"_fingerprints-{self.key.epoch}-{self.policy.digest[:12]}.npy"
+        cache = batch_dir / f"_fingerprints-v2-{self.key.epoch}-{self.policy.digest[:12]}.npy"
         if cache.exists():
             return np.load(cache)
         prints = HashSet()
