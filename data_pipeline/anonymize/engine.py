@@ -2,23 +2,27 @@
 
 Order matters and is fixed: structured columns first, then free text and JSON, which reuse the row's
 anonymized values. NULL stays NULL (rules only see non-NULL values). A rule whose output depends on
-the value alone (`per_value`) runs once per distinct value when a column repeats (names, cities,
-birth dates). Outputs are fitted to the column: text longer than VARCHAR(n) is cut, except on a
+the value alone (`per_value`) runs once per distinct value of a chunk when the column repeats (names,
+cities, birth dates). Outputs are fitted to the column: text longer than VARCHAR(n) is cut, except on a
 unique column, where a cut could create duplicates and the run stops instead; NULL in a NOT NULL
 column and text in a numeric column stop it too. Uniqueness across chunks is verified by the
 blocking `unique_columns` check (checks.TableAudit).
+
+Arrow-backed text stays in Arrow between the steps (NULL masks from the validity bitmap, filtering,
+re-spreading NULLs with one `take`): pandas' generic paths cost more than most rules.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.hashing import factorized, max_bytes
+from data_pipeline.anonymize.hashing import factorized, max_bytes, plain
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.anonymize.registry import RULES, Rule, RuleContext
 from data_pipeline.anonymize.text import LATE_RULES
@@ -28,6 +32,8 @@ from data_pipeline.policy import ColumnPolicy
 from data_pipeline.schema import Column, Table
 
 NUMERIC = ("integer", "float", "numeric")
+PROBE = 1024  # first values of a text column looked at to decide whether it repeats
+REPEATS = 0.8  # ... and the share of them that may be distinct for mapping distinct values to pay
 
 
 @dataclass(frozen=True)
@@ -44,10 +50,19 @@ class TableAnonymizer:
         late = [c for c in self.table.column_names if self.columns[c].rule in LATE_RULES]
         return early + late
 
+    @cached_property
+    def _row_pii(self) -> dict[str, dict[str, str]]:
+        """Per column: the other pii columns of the table and their rules (fixed per table)."""
+        pii = {c: p.rule for c, p in self.columns.items() if p.cls == "pii"}
+        return {name: {c: r for c, r in pii.items() if c != name} for name in self.columns}
+
+    @cached_property
+    def _order(self) -> list[str]:
+        return self.order()
+
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         done: dict[str, pd.Series] = {}
-        row_pii = {c: p.rule for c, p in self.columns.items() if p.cls == "pii"}
-        for name in self.order():
+        for name in self._order:
             policy = self.columns[name]
             values = frame[name]
             if policy.rule == "keep":
@@ -59,29 +74,28 @@ class TableAnonymizer:
                 column=self.table.column(name),
                 frame=frame,
                 anonymized=done,
-                row_pii={c: r for c, r in row_pii.items() if c != name},
+                row_pii=self._row_pii[name],
                 pools=self.pools,
             )
-            done[name] = self._fit(self._apply(_dates_as_datetimes(values, ctx.column), ctx), name, policy)
-        return pd.DataFrame({c: done[c] for c in self.table.column_names}, index=frame.index)
+            out = self._apply(_dates_as_datetimes(values, ctx.column), ctx)
+            done[name] = self._fit(out, name, policy)
+        # every output is aligned with frame.index (checked in _call): nothing to copy
+        return pd.DataFrame({c: done[c] for c in self.table.column_names}, index=frame.index, copy=False)
 
-    @staticmethod
-    def _apply(values: pd.Series, ctx: RuleContext) -> pd.Series:
+    def _apply(self, values: pd.Series, ctx: RuleContext) -> pd.Series:
         """The rule over the non-NULL values; NULLs put back without changing the output's dtype."""
-        present = values.notna()
-        everything = bool(present.all())
-        if not everything and not present.any():
+        present = _present(values)
+        if present is not None and not present.any():
             return pd.Series([None] * len(values), index=values.index, dtype=object)
-        subset = values if everything else values[present]
         rule = RULES[ctx.policy.rule]
-        found = factorized(subset) if rule.per_value and "country_column" not in ctx.options else None
-        if found is not None:  # each distinct value once, then spread out
+        per_value = rule.per_value and "country_column" not in ctx.options
+        found = _text_codes(values) if per_value else None
+        if found is not None:  # repeating text: each distinct value once (NULLs ride along as -1)
             codes, uniques = found
-            out = _call(rule, pd.Series(uniques), ctx)
-            out = pd.Series(out.array.take(codes), index=subset.index, name=out.name)
-        else:
-            out = _call(rule, subset, ctx)
-        return out if everything else _with_nulls(out, present.to_numpy(), values.index)
+            return _spread(_call(rule, pd.Series(uniques.to_pandas().array), ctx), codes, values.index)
+        subset = values if present is None else _rows(values, present)
+        out = _per_distinct(subset, rule, ctx) if per_value else _call(rule, subset, ctx)
+        return out if present is None else _with_nulls(out, present, values.index)
 
     def _fit(self, values: pd.Series, name: str, policy: ColumnPolicy) -> pd.Series:
         column = self.table.column(name)
@@ -101,6 +115,55 @@ class TableAnonymizer:
         if not column.nullable and values.isna().any():
             raise ChecksFailed(f"{policy.qualified}: rule `{policy.rule}` produced NULL in a NOT NULL column")
         return values
+
+
+def _arrow_text(values: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """The Arrow array behind Arrow-backed text (no copy); None for any other dtype."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pa.array(values.array)
+    return None
+
+
+def _present(values: pd.Series) -> np.ndarray | None:
+    """Where values are not NULL; None when none is (Arrow text: read from its null count)."""
+    arrow = _arrow_text(values)
+    if arrow is not None:
+        return None if not arrow.null_count else arrow.is_valid().to_numpy(zero_copy_only=False)
+    present = values.notna().to_numpy()
+    return None if present.all() else present
+
+
+def _rows(values: pd.Series, present: np.ndarray) -> pd.Series:
+    """values[present], filtered in Arrow for Arrow text (pandas' boolean indexing costs more)."""
+    arrow = _arrow_text(values)
+    if arrow is None:
+        return values[present]
+    kept = arrow.filter(pa.array(present)).to_pandas()
+    return pd.Series(kept.array, index=values.index[present], name=values.name, copy=False)
+
+
+def _text_codes(values: pd.Series) -> tuple[np.ndarray, pa.Array] | None:
+    """(codes, distinct values) of Arrow text whose first PROBE values repeat often (names, cities),
+    NULL coded -1; None otherwise (unique emails are not worth encoding). Speed only, never a result."""
+    arrow = _arrow_text(values)
+    if arrow is None or len(arrow) <= PROBE // 2:
+        return None
+    head = arrow.slice(0, PROBE)
+    if pc.count_distinct(head).as_py() >= REPEATS * (len(head) - head.null_count):
+        return None
+    encoded = pc.dictionary_encode(plain(arrow))
+    return pc.fill_null(encoded.indices, -1).to_numpy(), encoded.dictionary
+
+
+def _per_distinct(values: pd.Series, rule: Rule, ctx: RuleContext) -> pd.Series:
+    """The rule once per distinct value of this chunk (when under half are distinct), spread out."""
+    found = factorized(values)
+    if found is None:
+        return _call(rule, values, ctx)
+    codes, uniques = found
+    out = _call(rule, pd.Series(uniques), ctx)
+    return pd.Series(out.array.take(codes), index=values.index, name=out.name)
 
 
 def _dates_as_datetimes(values: pd.Series, column: Column) -> pd.Series:
@@ -125,9 +188,17 @@ def _call(rule: Rule, values: pd.Series, ctx: RuleContext) -> pd.Series:
 
 def _with_nulls(out: pd.Series, present: np.ndarray, index: pd.Index) -> pd.Series:
     """`out` spread over the rows where `present` holds and NULL elsewhere, by position (no index
-    alignment), dtype kept; integers and booleans become nullable so they stay exact."""
+    alignment), dtype kept."""
     take = np.full(len(present), -1, dtype=np.int64)
     take[present] = np.arange(len(out))
+    return _spread(out, take, index)
+
+
+def _spread(out: pd.Series, take: np.ndarray, index: pd.Index) -> pd.Series:
+    """out[take] by position, NULL where take is -1; with NULLs, integers and booleans become nullable
+    so they stay exact."""
+    if not (take < 0).any():
+        return pd.Series(out.array.take(take), index=index, name=out.name)
     if pd.api.types.is_bool_dtype(out.dtype) and not pd.api.types.is_extension_array_dtype(out.dtype):
         out = out.astype("boolean")
     elif pd.api.types.is_integer_dtype(out.dtype) and not pd.api.types.is_extension_array_dtype(out.dtype):

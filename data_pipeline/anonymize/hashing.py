@@ -143,10 +143,18 @@ def digit_matrix(h: np.ndarray, width: int, base: int = 10) -> np.ndarray:
     per_stream = max(1, int(np.floor(64 / np.log2(base))) - 1)  # drop one: keeps the bias tiny
     parts = []
     for s in range(0, width, per_stream):
-        parts.append(radix_digits(mix(h, 1000 + s), per_stream, base))
+        parts.append(_leading_digits(mix(h, 1000 + s), min(per_stream, width - s), per_stream, base))
     if not parts:
         return np.empty((len(h), 0), np.uint8)
-    return (parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))[:, :width]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+
+def _leading_digits(x: np.ndarray, k: int, width: int, base: int) -> np.ndarray:
+    """The first k of radix_digits(x, width, base), without computing the other width - k: they are
+    the low k digits of x // base**(width - k) (exact: base**width < 2**64)."""
+    if k == width:
+        return radix_digits(x, width, base)
+    return radix_digits(x // np.uint64(base ** (width - k)), k, base)
 
 
 def fixed_strings(chars: np.ndarray) -> pa.Array:
