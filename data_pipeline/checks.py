@@ -354,15 +354,23 @@ class TableAudit:
         self.source_prints, self.key = source_prints, key
         self.rows = 0
         self.columns: list[str] | None = None
+        # Keys whose columns are all kept are the source's own, unique by its constraint: an identity
+        # cannot create duplicates (and the target's constraint rejects any at publish, atomically).
         self.unique_sets = sorted(
-            {(c,) for c in table.unique_columns()} | set(table.unique) | {table.primary_key} - {()}
+            cols
+            for cols in {(c,) for c in table.unique_columns()}
+            | set(table.unique)
+            | {table.primary_key} - {()}
+            if any(c not in policy or policy[c].rule != "keep" for c in cols)
         )
         self._unique_hashes = {u: HashSet() for u in self.unique_sets}
         self._group_sizes: pd.Series | None = None
         self.leaks = 0
         self._same: dict[str, tuple[int, int]] = {}
 
-    def add(self, raw: pd.DataFrame, out: pd.DataFrame) -> None:
+    def add(self, raw: pd.DataFrame | None, out: pd.DataFrame) -> None:
+        """`raw`: the batch's originals; None for output checked against them already (parts being
+        combined), so only the table-wide checks run."""
         self.rows += len(out)
         if self.columns is None:
             self.columns = list(out.columns)
@@ -377,6 +385,8 @@ class TableAudit:
                 self._group_sizes = sizes
             else:
                 self._group_sizes = self._group_sizes.add(sizes, fill_value=0)
+        if raw is None:
+            return
         if len(out):
             self.leaks += leak_count(raw, out, self.policy, self.source_prints, self.key)
         for column, (same, total) in same_as_original_counts(raw, out, self.policy).items():

@@ -2,27 +2,27 @@
 
 Checks over a whole table (is a key unique? did any original value leak?) need every row's hash at
 once. A Python set costs ~70 bytes an entry and `np.unique` over everything doubles the peak, so a
-5M-row table blew the memory budget. Here hashes arrive batch by batch, are merged into one sorted
-array every ~1M hashes and de-duplicated in place: the peak is the set twice, briefly, at the
-last merge.
+5M-row table blew the memory budget. Here hashes arrive batch by batch; every ~1M of them are sorted,
+stripped of values the set already holds (counted as repeats), and merged into sorted runs of at
+most RUN_MAX hashes. A merge never copies more than one run, so the peak stays near the set's size.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-MERGE_EVERY = 1 << 20  # pending hashes merged into the sorted array at this size (8 MB)
-_BLOCK = 1 << 20  # de-duplication works through the array in blocks this long
+MERGE_EVERY = 1 << 20  # pending hashes are folded into the runs at this count (8 MB)
+RUN_MAX = 1 << 22  # hashes per sorted run (32 MB): the most a merge copies
 
 
 class HashSet:
-    """Distinct uint64 values, added in batches; `added - len()` counts the repeats seen."""
+    """Distinct uint64 values, added in batches; `repeats` counts values added more than once."""
 
-    def __init__(self, merge_every: int = MERGE_EVERY) -> None:
-        self._sorted = np.empty(0, dtype=np.uint64)
+    def __init__(self, merge_every: int = MERGE_EVERY, run_max: int = RUN_MAX) -> None:
+        self._runs: list[np.ndarray] = []
         self._pending: list[np.ndarray] = []
         self._pending_count = 0
-        self._merge_every = merge_every
+        self._merge_every, self._run_max = merge_every, run_max
         self.added = 0
 
     def add(self, hashes: np.ndarray) -> None:
@@ -31,59 +31,60 @@ class HashSet:
             self._pending.append(np.asarray(hashes, dtype=np.uint64))
             self._pending_count += len(hashes)
         if self._pending_count >= self._merge_every:
-            self._merge()
-
-    def array(self) -> np.ndarray:
-        """The distinct hashes, sorted (ready for `contains`)."""
-        self._merge()
-        return self._sorted
+            self._flush()
 
     def __len__(self) -> int:
-        return len(self.array())
+        self._flush()
+        return sum(len(run) for run in self._runs)
 
     @property
     def repeats(self) -> int:
-        """Hashes added more than once (a unique key's duplicates)."""
+        """Values added more than once (a unique key's duplicates)."""
         return self.added - len(self)
 
-    def _merge(self) -> None:
+    def array(self) -> np.ndarray:
+        """The distinct values as one sorted array (ready for `contains`); the runs are released."""
+        self._flush()
+        runs, self._runs = self._runs, []
+        out = np.empty(sum(len(r) for r in runs), dtype=np.uint64)
+        at = 0
+        while runs:  # each run is freed once copied, so the peak is the set plus one run
+            run = runs.pop(0)
+            out[at : at + len(run)] = run
+            at += len(run)
+            del run
+        out.sort()  # in place (the runs are disjoint; a stable sort would need half again)
+        self._runs = [out]
+        return out
+
+    def _flush(self) -> None:
         if not self._pending:
             return
         new = _dedupe_sorted(np.sort(np.concatenate(self._pending)))
         self._pending, self._pending_count = [], 0
-        self._sorted = _dedupe_sorted(_merge_sorted(self._sorted, new))
+        for run in self._runs:
+            new = new[~contains(run, new)]
+        if self._runs and len(self._runs[-1]) + len(new) <= self._run_max:
+            self._runs[-1] = _merge_sorted(self._runs[-1], new)
+        elif len(new):
+            self._runs.append(new)
 
 
 def _merge_sorted(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """Two sorted arrays as one, a block of `old` at a time with the `new` values that fall in it:
-    the only large allocation is the result."""
-    out = np.empty(len(old) + len(new), dtype=np.uint64)
-    written = taken = 0
-    for start in range(0, len(old), _BLOCK):
-        block = old[start : start + _BLOCK]
-        last = start + _BLOCK >= len(old)
-        upto = len(new) if last else int(np.searchsorted(new, block[-1], side="right"))
-        part = np.concatenate([block, new[taken:upto]])
-        part.sort(kind="stable")  # two sorted runs: timsort merges them in one pass
-        out[written : written + len(part)] = part
-        written, taken = written + len(part), upto
-    out[written:] = new[taken:]  # all of `new` when `old` is empty
-    return out
+    """Two sorted arrays with no value in common as one sorted array."""
+    merged = np.concatenate([old, new])
+    merged.sort(kind="stable")  # two sorted runs: timsort merges them in one pass
+    return merged
 
 
 def _dedupe_sorted(values: np.ndarray) -> np.ndarray:
-    """`values` (sorted, owning its memory) without repeats, compacted in place block by block."""
+    """A sorted array without repeats."""
     if len(values) < 2:
         return values
-    write = 1
-    for start in range(1, len(values), _BLOCK):
-        block = values[start : start + _BLOCK]
-        keep = block != values[start - 1 : start - 1 + len(block)]  # before anything here is overwritten
-        kept = block[keep]
-        values[write : write + len(kept)] = kept
-        write += len(kept)
-    values.resize(write, refcheck=False)
-    return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def contains(sorted_set: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -296,7 +296,7 @@ class Pipeline:
         # the table-wide properties only: each part's leak and classification checks passed above
         audit = checks.TableAudit(
             table,
-            {},
+            self.policy.for_table(table.name),
             self.policy.quasi_columns(table.name),
             np.array([], dtype=np.uint64),
             self.key,
@@ -309,7 +309,7 @@ class Pipeline:
             nonlocal sampled
             for ref in parts:
                 for out in self.anonymized.batches(ref):
-                    audit.add(out, out)
+                    audit.add(None, out)
                     if sampled < self.settings.ge_max_rows:
                         sample.append(out.head(self.settings.ge_max_rows - sampled))
                         sampled += len(sample[-1])

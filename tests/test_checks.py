@@ -103,7 +103,8 @@ def test_foreign_keys_resolve_with_self_reference_and_nulls() -> None:
 
 
 def test_audit_detects_duplicate_keys_across_batches() -> None:
-    audit = checks.TableAudit(NOTES, POLICY, [], np.array([], dtype=np.uint64), KEY, 5)
+    tokens = {**POLICY, "id": ColumnPolicy("notes", "id", "key", "token", "notes.id")}
+    audit = checks.TableAudit(NOTES, tokens, [], np.array([], dtype=np.uint64), KEY, 5)
     first = pd.DataFrame({"id": [1, 2], "body": ["a", "b"], "owner": [None, None]})
     audit.add(first, first)
     audit.add(first, first)  # the same keys again in a later batch
@@ -139,3 +140,12 @@ def test_source_fingerprints_are_needed_only_where_text_can_pass_through() -> No
     assert checks.needs_source_prints(NOTES, kept)
     identifying, through = checks.columns_to_protect(NOTES, kept)
     assert (identifying, through) == ([], ["body"])
+
+
+def test_kept_keys_are_left_to_the_source_constraint() -> None:
+    """An identity cannot create duplicates: only keys some rule rewrites are hashed and counted."""
+    assert checks.TableAudit(NOTES, POLICY, [], np.array([], dtype=np.uint64), KEY, 5).unique_sets == []
+    tokens = {**POLICY, "id": ColumnPolicy("notes", "id", "key", "token", "notes.id")}
+    assert checks.TableAudit(NOTES, tokens, [], np.array([], dtype=np.uint64), KEY, 5).unique_sets == [
+        ("id",)
+    ]

@@ -8,12 +8,13 @@ from data_pipeline.hashset import HashSet, contains
 def test_merging_in_small_steps_gives_the_sorted_distinct_values_and_counts_repeats() -> None:
     rng = np.random.default_rng(1)
     batches = [rng.integers(0, 5_000, size=700, dtype=np.uint64) for _ in range(40)]
-    hashes = HashSet(merge_every=1_000)
+    hashes = HashSet(merge_every=1_000, run_max=3_000)  # several runs
     for batch in batches:
         hashes.add(batch)
     everything = np.concatenate(batches)
     assert np.array_equal(hashes.array(), np.unique(everything))
     assert hashes.repeats == len(everything) - len(np.unique(everything)) > 0
+    assert hashes.repeats == len(everything) - len(np.unique(everything))  # array() keeps the count
 
 
 def test_no_repeats_across_blocks_of_the_in_place_dedupe() -> None:
