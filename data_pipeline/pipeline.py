@@ -48,6 +48,25 @@ class TableResult:
         return all(o.passed for o in self.outcomes) and (self.suite is None or not self.suite.failed_critical)
 
 
+class _Sample:
+    """The first rows of a table's output, kept for its GE suite (GE validates in memory)."""
+
+    def __init__(self, table: str, limit: int) -> None:
+        self.table, self.limit, self.rows = table, limit, 0
+        self.frames: list[pd.DataFrame] = []
+
+    def keep(self, frame: pd.DataFrame) -> None:
+        if self.rows < self.limit:
+            self.frames.append(frame.head(self.limit - self.rows))
+            self.rows += len(self.frames[-1])
+
+    def validate(self, pipeline: Pipeline):  # noqa: ANN201 - lazy GE types
+        """The suite's result on the sample; None without a suite or rows."""
+        if not self.frames:
+            return None
+        return pipeline.run_suite(self.table, pd.concat(self.frames, ignore_index=True))
+
+
 def ensure_demo_source(settings: Settings) -> None:
     """The embedded default source is created on first use."""
     if is_default_demo_source(settings) and not settings.demo_source_path.exists():
@@ -192,8 +211,6 @@ class Pipeline:
         table = self.schema.table(snapshot.table)
         start, stop = (0, snapshot.rows) if part is None else part.bounds(snapshot.rows)
         part_extra = {} if part is None else part.manifest_extra(snapshot.rows)
-        has_suite = (self.settings.suites_dir / f"{table.name}.json").exists()
-        sample_rows = self.settings.ge_max_rows if part is None and has_suite else 0
         policy = self.policy.for_table(table.name)
         anonymizer = TableAnonymizer(table, policy, self.key, Pools(self.policy.locale))
         prints = (
@@ -204,11 +221,9 @@ class Pipeline:
         audit = checks.TableAudit(
             table, policy, self.policy.quasi_columns(table.name), prints, self.key, self.settings.k_anonymity
         )
-        sample: list[pd.DataFrame] = []
-        sampled = 0
+        sample = self._sample(table.name, wanted=part is None)
 
         def anonymized_batches():
-            nonlocal sampled
             for raw in (
                 self.vault.batches(snapshot)
                 if part is None
@@ -216,9 +231,7 @@ class Pipeline:
             ):
                 out = anonymizer(raw)
                 audit.add(raw, out)
-                if sampled < sample_rows:
-                    sample.append(out.head(sample_rows - sampled))
-                    sampled += len(sample[-1])
+                sample.keep(out)
                 yield out
 
         ref = self.anonymized.write(
@@ -237,30 +250,9 @@ class Pipeline:
         same = audit.same_as_original
         audit = prints = None  # the hash sets go before GE's sample is validated
         release_memory()
-        suite = self.run_suite(table.name, pd.concat(sample, ignore_index=True)) if sample else None
-        result = TableResult(ref, tuple(outcomes), suite, same)
-        self.ledger.record(
-            "checks",
-            run_id=run_id,
-            table=table.name,
-            checkpoint=ref.id,
-            **({} if part is None else {"part": part.key}),
-            passed=result.passed,
-            outcomes={o.name: o.metadata for o in outcomes},
-            suite=None if suite is None else {"passed": suite.passed_count, "failed": suite.failed_count},
-        )
-        self.ledger.record(
-            "anonymized",
-            run_id=run_id,
-            table=table.name,
-            checkpoint=ref.id,
-            **({} if part is None else {"part": part.key}),
-            parent=snapshot.id,
-            rows=ref.rows,
-            policy_digest=self.policy.digest,
-            key_epoch=self.key.epoch,
-            checks={o.name: o.passed for o in outcomes},
-            suite_passed=None if suite is None else not suite.failed_critical,
+        result = TableResult(ref, tuple(outcomes), sample.validate(self), same)
+        self._record_checked(
+            table.name, result, snapshot.id, run_id, **({} if part is None else {"part": part.key})
         )
         return result
 
@@ -302,17 +294,13 @@ class Pipeline:
             self.key,
             self.settings.k_anonymity,
         )
-        sample: list[pd.DataFrame] = []
-        sampled = 0
+        sample = self._sample(table.name)
 
         def joined():
-            nonlocal sampled
             for ref in parts:
                 for out in self.anonymized.batches(ref):
                     audit.add(None, out)
-                    if sampled < self.settings.ge_max_rows:
-                        sample.append(out.head(self.settings.ge_max_rows - sampled))
-                        sampled += len(sample[-1])
+                    sample.keep(out)
                     yield out
 
         ref = self.anonymized.write(
@@ -332,14 +320,27 @@ class Pipeline:
             wide["unique_columns"],
             wide["k_anonymity"],
         ]
-        suite = self.run_suite(table.name, pd.concat(sample, ignore_index=True)) if sample else None
-        result = TableResult(ref, tuple(outcomes), suite)
+        result = TableResult(ref, tuple(outcomes), sample.validate(self))
+        self._record_checked(table.name, result, snapshot.id, run_id, parts=[r.id for r in parts])
+        return result
+
+    def _sample(self, table: str, wanted: bool = True) -> _Sample:
+        """Where the first rows of `table`'s output go for its GE suite (none without a suite)."""
+        has_suite = (self.settings.suites_dir / f"{table}.json").exists()
+        return _Sample(table, self.settings.ge_max_rows if wanted and has_suite else 0)
+
+    def _record_checked(
+        self, table: str, result: TableResult, snapshot_id: str, run_id: str | None, **where: object
+    ) -> None:
+        """The ledger's two events for an anonymized checkpoint: its checks, and the step itself
+        (forward-only; `where`: which part, or which parts were combined)."""
+        outcomes, suite = result.outcomes, result.suite
         self.ledger.record(
             "checks",
             run_id=run_id,
-            table=table.name,
-            checkpoint=ref.id,
-            parts=[r.id for r in parts],
+            table=table,
+            checkpoint=result.ref.id,
+            **where,
             passed=result.passed,
             outcomes={o.name: o.metadata for o in outcomes},
             suite=None if suite is None else {"passed": suite.passed_count, "failed": suite.failed_count},
@@ -347,17 +348,16 @@ class Pipeline:
         self.ledger.record(
             "anonymized",
             run_id=run_id,
-            table=table.name,
-            checkpoint=ref.id,
-            parent=snapshot.id,
-            parts=[r.id for r in parts],
-            rows=ref.rows,
+            table=table,
+            checkpoint=result.ref.id,
+            **where,
+            parent=snapshot_id,
+            rows=result.ref.rows,
             policy_digest=self.policy.digest,
             key_epoch=self.key.epoch,
             checks={o.name: o.passed for o in outcomes},
             suite_passed=None if suite is None else not suite.failed_critical,
         )
-        return result
 
     def run_suite(self, table: str, frame: pd.DataFrame):  # noqa: ANN201 - lazy GE types
         path = self.settings.suites_dir / f"{table}.json"
