@@ -7,7 +7,7 @@ quasi-identifiers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -205,18 +205,6 @@ GENERATING_RULES = frozenset(
 )
 
 
-def needs_source_prints(table: Table, policy: dict[str, ColumnPolicy]) -> bool:
-    """Whether `leak_count` looks anything up in the source fingerprints: only columns that can
-    carry text through unchanged do (generating and free-text rules are checked row by row)."""
-    return any(
-        c.generic not in NOT_TEXT and policy[c.name].rule not in TEXT_RULES | GENERATING_RULES
-        for c in table.columns
-    )
-
-
-NOT_TEXT = frozenset({"integer", "float", "numeric", "boolean", "date", "datetime"})
-
-
 def _textual(values: pd.Series) -> bool:
     return pd.api.types.is_string_dtype(values.dtype) or values.dtype == object
 
@@ -235,17 +223,9 @@ def _surviving_identifiers(raw: pd.Series, out: pd.Series) -> int:
     return len(before.merge(after, on=["row", "value"]).drop_duplicates())
 
 
-def leak_count(
-    raw: pd.DataFrame,
-    out: pd.DataFrame,
-    policy: dict[str, ColumnPolicy],
-    source_prints: np.ndarray,
-    key: AnonKey,
-) -> int:
-    """Original identifying values that reached the output, by the way each rule can leak:
-    pass-through rules (keep, generalize, mask, project rules) against the keyed fingerprints of
-    every identifying source value; free text and JSON by identifiers surviving in the same row;
-    generating rules by an identifying output equal to its own row's original."""
+def row_leaks(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPolicy]) -> int:
+    """Originals that reached their own row's output: identifiers surviving in free text and JSON,
+    and identifying outputs of generating rules equal to their original."""
     hits = 0
     for column, p in policy.items():
         before, after = raw[column], out[column]
@@ -253,15 +233,36 @@ def leak_count(
             continue
         if p.rule in TEXT_RULES:
             hits += _surviving_identifiers(before, after)
-        elif p.rule in GENERATING_RULES:
-            if p.cls == "pii" and RULES[p.rule].identifying:
-                both = before.notna() & after.notna()
-                hits += pc.sum(pc.equal(normalize(before[both]), normalize(after[both]))).as_py() or 0
-        elif len(source_prints):
-            text = after.dropna().astype(str)
-            found = pd.concat([text, embedded_identifiers(text, PATTERNS)], ignore_index=True)
-            hits += int(contains(source_prints, fingerprints(found, key)).sum())
+        elif p.rule in GENERATING_RULES and p.cls == "pii" and RULES[p.rule].identifying:
+            both = before.notna() & after.notna()
+            hits += pc.sum(pc.equal(normalize(before[both]), normalize(after[both]))).as_py() or 0
     return hits
+
+
+def passthrough_prints(out: pd.DataFrame, policy: dict[str, ColumnPolicy], key: AnonKey) -> np.ndarray:
+    """Fingerprints of what columns that can carry text through unchanged (keep, generalize, mask,
+    project rules) hold: whole values and identifiers inside them. Any of them among the source's
+    identifying fingerprints is a leak."""
+    parts = [np.array([], dtype=np.uint64)]
+    for column, p in policy.items():
+        after = out[column]
+        if p.rule in TEXT_RULES | GENERATING_RULES or after.dropna().empty or not _textual(after):
+            continue
+        text = after.dropna().astype(str)
+        parts.append(
+            fingerprints(pd.concat([text, embedded_identifiers(text, PATTERNS)], ignore_index=True), key)
+        )
+    return np.unique(np.concatenate(parts))
+
+
+def count_known(prints: np.ndarray, source_runs: Iterable[np.ndarray]) -> int:
+    """How many of `prints` (distinct) are in the source's fingerprints, read one sorted run at a time
+    so that only one run is ever in memory."""
+    found = np.zeros(len(prints), dtype=bool)
+    if len(prints):
+        for run in source_runs:
+            found |= contains(run, prints)
+    return int(found.sum())
 
 
 def leaked_originals(
@@ -271,18 +272,19 @@ def leaked_originals(
     source_prints: np.ndarray,
     key: AnonKey,
 ) -> CheckOutcome:
-    hits = leak_count(raw, out, policy, source_prints, key)
-    return _leak_outcome(hits, source_prints)
+    """All leak checks on one batch (TableAudit runs the same over a whole table)."""
+    hits = row_leaks(raw, out, policy) + count_known(passthrough_prints(out, policy, key), [source_prints])
+    return _leak_outcome(hits, len(source_prints))
 
 
-def _leak_outcome(hits: int, source_prints: np.ndarray) -> CheckOutcome:
+def _leak_outcome(hits: int, fingerprint_count: int) -> CheckOutcome:
     return CheckOutcome(
         "no_leaked_originals",
         hits == 0,
         "no original identifying value found in the output"
         if hits == 0
         else f"{hits} original identifying value(s) found in the output; fix the policy",
-        {"leaked_values": hits, "fingerprints": int(len(source_prints))},
+        {"leaked_values": hits, "fingerprints": fingerprint_count},
     )
 
 
@@ -338,7 +340,10 @@ def k_anonymity_from_counts(sizes: pd.Series, quasi: list[str], k: int) -> Check
 class TableAudit:
     """The blocking checks of one table, accumulated batch by batch so memory stays bounded.
 
-    Keeps only counts and 64-bit keyed hashes (of unique keys), never values.
+    Keeps only counts and 64-bit keyed hashes (of unique keys, of what passes through), never
+    values. `source_prints` yields the source's identifying fingerprints in sorted runs; it is only
+    called at the end, and only when something passed through, so a table whose rules all generate
+    or scrub never reads them.
     """
 
     def __init__(
@@ -346,7 +351,7 @@ class TableAudit:
         table: Table,
         policy: dict[str, ColumnPolicy],
         quasi: list[str],
-        source_prints: np.ndarray,
+        source_prints: Callable[[], Iterable[np.ndarray]],
         key: AnonKey,
         k: int,
     ) -> None:
@@ -366,6 +371,7 @@ class TableAudit:
         self._unique_hashes = {u: HashSet() for u in self.unique_sets}
         self._group_sizes: pd.Series | None = None
         self.leaks = 0
+        self._passthrough = HashSet()
         self._same: dict[str, tuple[int, int]] = {}
 
     def add(self, raw: pd.DataFrame | None, out: pd.DataFrame) -> None:
@@ -388,7 +394,8 @@ class TableAudit:
         if raw is None:
             return
         if len(out):
-            self.leaks += leak_count(raw, out, self.policy, self.source_prints, self.key)
+            self.leaks += row_leaks(raw, out, self.policy)
+            self._passthrough.add(passthrough_prints(out, self.policy, self.key))
         for column, (same, total) in same_as_original_counts(raw, out, self.policy).items():
             seen, rows = self._same.get(column, (0, 0))
             self._same[column] = (seen + same, rows + total)
@@ -406,7 +413,17 @@ class TableAudit:
             else "duplicates in " + ", ".join(f"{k} ({v})" for k, v in dupes.items()),
             {"duplicate_keys": sum(dupes.values())},
         )
-        leak = _leak_outcome(self.leaks, self.source_prints)
+        passed_through = self._passthrough.array()
+        looked_up = 0
+
+        def runs() -> Iterator[np.ndarray]:
+            nonlocal looked_up
+            for run in self.source_prints():
+                looked_up += len(run)
+                yield run
+
+        known = count_known(passed_through, runs())
+        leak = _leak_outcome(self.leaks + known, looked_up)
         return [
             row_count_kept(source_rows, self.rows),
             columns_classified(self.table, self.columns or self.table.column_names, self.policy),

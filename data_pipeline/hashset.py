@@ -9,6 +9,8 @@ most RUN_MAX hashes. A merge never copies more than one run, so the peak stays n
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import numpy as np
 
 MERGE_EVERY = 1 << 20  # pending hashes are folded into the runs at this count (8 MB)
@@ -68,6 +70,21 @@ class HashSet:
             self._runs[-1] = _merge_sorted(self._runs[-1], new)
         elif len(new):
             self._runs.append(new)
+
+
+def sorted_runs(batches: Iterable[np.ndarray], run_max: int = RUN_MAX) -> Iterator[np.ndarray]:
+    """Hashes from `batches` as sorted, de-duplicated runs of about `run_max` each, yielded as each
+    fills: a caller that writes them out holds one run at a time. (A value may recur across runs.)"""
+    pending: list[np.ndarray] = []
+    count = 0
+    for batch in batches:
+        pending.append(np.asarray(batch, dtype=np.uint64))
+        count += len(batch)
+        if count >= run_max:
+            yield _dedupe_sorted(np.sort(np.concatenate(pending)))
+            pending, count = [], 0
+    if count:
+        yield _dedupe_sorted(np.sort(np.concatenate(pending)))
 
 
 def _merge_sorted(old: np.ndarray, new: np.ndarray) -> np.ndarray:

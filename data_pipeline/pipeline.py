@@ -6,7 +6,8 @@ on its own. Stage functions never log values: outcomes carry counts only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -16,14 +17,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from data_pipeline import checks
+from data_pipeline import checks, hashset
 from data_pipeline.anonymize.engine import TableAnonymizer
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.checkpoint import CheckpointRef, CheckpointStore, new_batch, release_memory
 from data_pipeline.config import Settings, is_default_demo_source, redact_url
 from data_pipeline.db import check_reachable, make_engine
 from data_pipeline.errors import BadInput, ChecksFailed
-from data_pipeline.hashset import HashSet
 from data_pipeline.keys import AnonKey, load_key
 from data_pipeline.ledger import Ledger, Release
 from data_pipeline.partitions import PART_CHECKS, Part
@@ -170,14 +170,26 @@ class Pipeline:
         )
         return refs
 
-    def source_fingerprints(self, snapshot: CheckpointRef) -> np.ndarray:
-        """Keyed fingerprints of every identifying original in the snapshot batch, sorted (cached,
-        in the vault). Reads only the columns that hold them; memory ~8 bytes per distinct value."""
+    def source_fingerprints(self, snapshot: CheckpointRef) -> Iterator[np.ndarray]:
+        """Keyed fingerprints of every identifying original in the snapshot batch, as sorted runs
+        loaded one at a time. Computed once per batch, policy and key, and kept in the vault beside
+        the snapshot (0600 files, purged with it); only the columns that hold them are read."""
         batch_dir = Path(snapshot.path).parent
-        cache = batch_dir / f"_fingerprints-v2-{self.key.epoch}-{self.policy.digest[:12]}.npy"
-        if cache.exists():
-            return np.load(cache)
-        prints = HashSet()
+        done = batch_dir / f"_fingerprints-v3-{self.key.epoch}-{self.policy.digest[:12]}.done"
+        if not done.exists():  # parts running at once each write their own set; the last one named wins
+            stem = f"{done.stem}.{uuid.uuid4().hex[:8]}"
+            for number, run in enumerate(hashset.sorted_runs(self._source_prints(batch_dir))):
+                path = batch_dir / f"{stem}.{number:04d}.npy"
+                np.save(path, run)
+                path.chmod(0o600)
+            tmp = batch_dir / f"{stem}.name"
+            tmp.write_text(stem)
+            tmp.chmod(0o600)
+            tmp.replace(done)
+        for path in sorted(batch_dir.glob(f"{done.read_text()}.*.npy")):
+            yield np.load(path)
+
+    def _source_prints(self, batch_dir: Path) -> Iterator[np.ndarray]:
         for manifest_path in sorted(batch_dir.glob("*.json")):
             table = manifest_path.stem
             if table not in self.policy.columns:
@@ -188,14 +200,7 @@ class Pipeline:
                 continue
             for frame in self.vault.batches(f"{batch_dir.name}/{table}", columns=columns):
                 for values in checks.source_values_to_protect(frame, spec, policy):
-                    prints.add(checks.fingerprints(values, self.key))
-        result = prints.array()
-        release_memory()
-        tmp = cache.with_suffix(".tmp.npy")
-        np.save(tmp, result)
-        tmp.chmod(0o600)
-        tmp.replace(cache)
-        return result
+                    yield checks.fingerprints(values, self.key)
 
     def anonymize(
         self,
@@ -213,13 +218,13 @@ class Pipeline:
         part_extra = {} if part is None else part.manifest_extra(snapshot.rows)
         policy = self.policy.for_table(table.name)
         anonymizer = TableAnonymizer(table, policy, self.key, Pools(self.policy.locale))
-        prints = (
-            self.source_fingerprints(snapshot)
-            if checks.needs_source_prints(table, policy)
-            else np.empty(0, dtype=np.uint64)
-        )
         audit = checks.TableAudit(
-            table, policy, self.policy.quasi_columns(table.name), prints, self.key, self.settings.k_anonymity
+            table,
+            policy,
+            self.policy.quasi_columns(table.name),
+            lambda: self.source_fingerprints(snapshot),
+            self.key,
+            self.settings.k_anonymity,
         )
         sample = self._sample(table.name, wanted=part is None)
 
@@ -248,7 +253,7 @@ class Pipeline:
         if part is not None:
             outcomes = [o for o in outcomes if o.name in PART_CHECKS]
         same = audit.same_as_original
-        audit = prints = None  # the hash sets go before GE's sample is validated
+        audit = None  # its hash sets go before GE's sample is validated
         release_memory()
         result = TableResult(ref, tuple(outcomes), sample.validate(self), same)
         self._record_checked(
@@ -290,7 +295,7 @@ class Pipeline:
             table,
             self.policy.for_table(table.name),
             self.policy.quasi_columns(table.name),
-            np.array([], dtype=np.uint64),
+            list,  # no originals here: each part was leak-checked against them
             self.key,
             self.settings.k_anonymity,
         )

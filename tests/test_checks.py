@@ -104,7 +104,7 @@ def test_foreign_keys_resolve_with_self_reference_and_nulls() -> None:
 
 def test_audit_detects_duplicate_keys_across_batches() -> None:
     tokens = {**POLICY, "id": ColumnPolicy("notes", "id", "key", "token", "notes.id")}
-    audit = checks.TableAudit(NOTES, tokens, [], np.array([], dtype=np.uint64), KEY, 5)
+    audit = checks.TableAudit(NOTES, tokens, [], list, KEY, 5)
     first = pd.DataFrame({"id": [1, 2], "body": ["a", "b"], "owner": [None, None]})
     audit.add(first, first)
     audit.add(first, first)  # the same keys again in a later batch
@@ -133,19 +133,31 @@ def test_a_k_anonymity_failure_publishes_nothing(run_cli, settings: Settings, tm
     assert target_tables(settings) == []
 
 
-def test_source_fingerprints_are_needed_only_where_text_can_pass_through() -> None:
-    """Free text and generating rules are checked row by row; a kept text column needs the set."""
-    assert not checks.needs_source_prints(NOTES, POLICY)
+def test_the_source_fingerprints_are_read_only_when_text_passed_through() -> None:
+    """Free text and generating rules are checked row by row; a kept text column is looked up in the
+    source's fingerprints, one sorted run at a time."""
+    raw = pd.DataFrame({"id": [1, 2], "body": ["call jane.doe@corp.example", "hi"], "owner": [None, 1]})
+    reads = []
+
+    def source_runs():
+        reads.append(1)
+        return [
+            checks.fingerprints(pd.Series(["nobody@corp.example"]), KEY),
+            checks.fingerprints(raw["body"], KEY),
+        ]
+
+    scrubbed = checks.TableAudit(NOTES, POLICY, [], source_runs, KEY, 5)
+    scrubbed.add(raw, raw.assign(body=["call someone@example.org", "hi"]))
+    assert {o.name: o for o in scrubbed.outcomes(2)}["no_leaked_originals"].passed and not reads
     kept = {**POLICY, "body": ColumnPolicy("notes", "body", "safe", "keep", "keep")}
-    assert checks.needs_source_prints(NOTES, kept)
-    identifying, through = checks.columns_to_protect(NOTES, kept)
-    assert (identifying, through) == ([], ["body"])
+    leaking = checks.TableAudit(NOTES, kept, [], source_runs, KEY, 5)
+    leaking.add(raw, raw)
+    outcome = {o.name: o for o in leaking.outcomes(2)}["no_leaked_originals"]
+    assert not outcome.passed and outcome.metadata["leaked_values"] >= 1 and reads == [1]
 
 
 def test_kept_keys_are_left_to_the_source_constraint() -> None:
     """An identity cannot create duplicates: only keys some rule rewrites are hashed and counted."""
-    assert checks.TableAudit(NOTES, POLICY, [], np.array([], dtype=np.uint64), KEY, 5).unique_sets == []
+    assert checks.TableAudit(NOTES, POLICY, [], list, KEY, 5).unique_sets == []
     tokens = {**POLICY, "id": ColumnPolicy("notes", "id", "key", "token", "notes.id")}
-    assert checks.TableAudit(NOTES, tokens, [], np.array([], dtype=np.uint64), KEY, 5).unique_sets == [
-        ("id",)
-    ]
+    assert checks.TableAudit(NOTES, tokens, [], list, KEY, 5).unique_sets == [("id",)]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from data_pipeline.hashset import HashSet, contains
+from data_pipeline.hashset import HashSet, contains, sorted_runs
 
 
 def test_merging_in_small_steps_gives_the_sorted_distinct_values_and_counts_repeats() -> None:
@@ -32,3 +32,11 @@ def test_empty_set_contains_nothing_and_membership_is_exact() -> None:
     probe = np.array([0, 3, 4, 9, 10, 2**64 - 1], dtype=np.uint64)
     assert contains(known, probe).tolist() == [False, True, False, True, False, True]
     assert not contains(np.empty(0, np.uint64), probe).any()
+
+
+def test_sorted_runs_hold_every_value_once_per_run_and_about_run_max_each() -> None:
+    rng = np.random.default_rng(2)
+    batches = [rng.integers(0, 10_000, size=500, dtype=np.uint64) for _ in range(30)]
+    runs = list(sorted_runs(batches, run_max=2_000))
+    assert len(runs) == 8 and all(np.array_equal(r, np.unique(r)) for r in runs)
+    assert np.array_equal(np.unique(np.concatenate(runs)), np.unique(np.concatenate(batches)))
