@@ -62,8 +62,8 @@ class HashSet:
     def _flush(self) -> None:
         if not self._pending:
             return
-        new = _dedupe_sorted(np.sort(np.concatenate(self._pending)))
-        self._pending, self._pending_count = [], 0
+        new = _sorted_distinct(self._pending)
+        self._pending_count = 0
         for run in self._runs:
             new = new[~contains(run, new)]
         if self._runs and len(self._runs[-1]) + len(new) <= self._run_max:
@@ -72,7 +72,7 @@ class HashSet:
             self._runs.append(new)
 
 
-def sorted_runs(batches: Iterable[np.ndarray], run_max: int = RUN_MAX) -> Iterator[np.ndarray]:
+def sorted_runs(batches: Iterable[np.ndarray], run_max: int = MERGE_EVERY) -> Iterator[np.ndarray]:
     """Hashes from `batches` as sorted, de-duplicated runs of about `run_max` each, yielded as each
     fills: a caller that writes them out holds one run at a time. (A value may recur across runs.)"""
     pending: list[np.ndarray] = []
@@ -81,10 +81,17 @@ def sorted_runs(batches: Iterable[np.ndarray], run_max: int = RUN_MAX) -> Iterat
         pending.append(np.asarray(batch, dtype=np.uint64))
         count += len(batch)
         if count >= run_max:
-            yield _dedupe_sorted(np.sort(np.concatenate(pending)))
+            yield _sorted_distinct(pending)
             pending, count = [], 0
     if count:
-        yield _dedupe_sorted(np.sort(np.concatenate(pending)))
+        yield _sorted_distinct(pending)
+
+
+def _sorted_distinct(parts: list[np.ndarray]) -> np.ndarray:
+    values = np.concatenate(parts)
+    parts.clear()
+    values.sort()
+    return _dedupe_sorted(values)
 
 
 def _merge_sorted(old: np.ndarray, new: np.ndarray) -> np.ndarray:
