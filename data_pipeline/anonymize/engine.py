@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.hashing import factorized, max_bytes, plain
+from data_pipeline.anonymize.hashing import factorized, max_bytes
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.anonymize.registry import RULES, Rule, RuleContext
 from data_pipeline.anonymize.text import LATE_RULES
@@ -32,8 +32,6 @@ from data_pipeline.policy import ColumnPolicy
 from data_pipeline.schema import Column, Table
 
 NUMERIC = ("integer", "float", "numeric")
-PROBE = 1024  # first values of a text column looked at to decide whether it repeats
-REPEATS = 0.8  # ... and the share of them that may be distinct for mapping distinct values to pay
 
 
 @dataclass(frozen=True)
@@ -45,6 +43,7 @@ class TableAnonymizer:
     key: AnonKey
     pools: Pools
 
+    @cached_property
     def order(self) -> list[str]:
         early = [c for c in self.table.column_names if self.columns[c].rule not in LATE_RULES]
         late = [c for c in self.table.column_names if self.columns[c].rule in LATE_RULES]
@@ -56,13 +55,9 @@ class TableAnonymizer:
         pii = {c: p.rule for c, p in self.columns.items() if p.cls == "pii"}
         return {name: {c: r for c, r in pii.items() if c != name} for name in self.columns}
 
-    @cached_property
-    def _order(self) -> list[str]:
-        return self.order()
-
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         done: dict[str, pd.Series] = {}
-        for name in self._order:
+        for name in self.order:
             policy = self.columns[name]
             values = frame[name]
             if policy.rule == "keep":
@@ -89,7 +84,8 @@ class TableAnonymizer:
             return pd.Series([None] * len(values), index=values.index, dtype=object)
         rule = RULES[ctx.policy.rule]
         per_value = rule.per_value and "country_column" not in ctx.options
-        found = _text_codes(values) if per_value else None
+        arrow = _arrow_text(values) if per_value else None
+        found = factorized(arrow) if arrow is not None else None
         if found is not None:  # repeating text: each distinct value once (NULLs ride along as -1)
             codes, uniques = found
             return _spread(_call(rule, pd.Series(uniques.to_pandas().array), ctx), codes, values.index)
@@ -143,21 +139,8 @@ def _rows(values: pd.Series, present: np.ndarray) -> pd.Series:
     return pd.Series(kept.array, index=values.index[present], name=values.name, copy=False)
 
 
-def _text_codes(values: pd.Series) -> tuple[np.ndarray, pa.Array] | None:
-    """(codes, distinct values) of Arrow text whose first PROBE values repeat often (names, cities),
-    NULL coded -1; None otherwise (unique emails are not worth encoding). Speed only, never a result."""
-    arrow = _arrow_text(values)
-    if arrow is None or len(arrow) <= PROBE // 2:
-        return None
-    head = arrow.slice(0, PROBE)
-    if pc.count_distinct(head).as_py() >= REPEATS * (len(head) - head.null_count):
-        return None
-    encoded = pc.dictionary_encode(plain(arrow))
-    return pc.fill_null(encoded.indices, -1).to_numpy(), encoded.dictionary
-
-
 def _per_distinct(values: pd.Series, rule: Rule, ctx: RuleContext) -> pd.Series:
-    """The rule once per distinct value of this chunk (when under half are distinct), spread out."""
+    """The rule once per distinct value of this chunk (when they repeat), spread out."""
     found = factorized(values)
     if found is None:
         return _call(rule, values, ctx)

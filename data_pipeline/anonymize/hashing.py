@@ -22,7 +22,8 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 ALPHABET36 = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
-_PROBE = 256  # values looked at first to decide whether working on distinct values pays
+PROBE = 1024  # first values looked at to decide whether a column repeats
+REPEATS = 0.8  # ... and the share of them that may be distinct for encoding distinct values to pay
 
 
 def as_text(values: pd.Series) -> np.ndarray:
@@ -73,28 +74,33 @@ def max_bytes(arr: pa.Array | pa.ChunkedArray) -> int:
 
 
 def factorized(values: pd.Series | pa.Array) -> tuple[np.ndarray, pd.Index | pa.Array] | None:
-    """(codes, distinct values) when under half of the values are distinct, so that hashing (or
-    running a rule) once per distinct value pays; None otherwise. A small probe settles the clear
-    cases (unique emails) without factorizing. Speed depends on it, never a result."""
+    """(codes, distinct values) when the values repeat, so that hashing (or running a rule) once per
+    distinct value pays; None otherwise. NULLs are coded -1. A probe of the first values settles the
+    clear cases (unique emails) without encoding. Speed depends on it, never a result."""
     n = len(values)
-    if n <= 4 * _PROBE or _distinct(values, _PROBE) >= _PROBE * 0.9:
+    if n <= PROBE // 2 or not _repeats(values):
         return None
     if isinstance(values, pa.Array | pa.ChunkedArray):
         encoded = pc.dictionary_encode(plain(values))
-        codes, uniques = encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary
+        codes, uniques = pc.fill_null(encoded.indices, -1).to_numpy(), encoded.dictionary
     else:
         codes, uniques = pd.factorize(values)
     return (codes, uniques) if len(uniques) < n // 2 else None
 
 
-def _distinct(values: pd.Series | pa.Array, k: int) -> int:
-    """Distinct values among the first k."""
+def _repeats(values: pd.Series | pa.Array) -> bool:
+    """Whether under REPEATS of the first PROBE non-NULL values are distinct (names, cities: yes)."""
     if isinstance(values, pa.Array | pa.ChunkedArray):
-        return pc.count_distinct(values.slice(0, k)).as_py()
-    head = values.iloc[:k]
-    if isinstance(head.dtype, pd.StringDtype):
-        return pc.count_distinct(pa.array(head.array)).as_py()
-    return len(pd.unique(head.to_numpy()))
+        head = values.slice(0, PROBE)
+        distinct, present = pc.count_distinct(head).as_py(), len(head) - head.null_count
+    else:
+        head = values.iloc[:PROBE].dropna()
+        if isinstance(head.dtype, pd.StringDtype):
+            distinct = pc.count_distinct(pa.array(head.array)).as_py()
+        else:
+            distinct = len(pd.unique(head.to_numpy()))
+        present = len(head)
+    return distinct < REPEATS * present
 
 
 def keyed_hash(values: pd.Series | pa.Array, hash_key: str) -> np.ndarray:
