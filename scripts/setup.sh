@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
+bash scripts/system-deps.sh  # venv, C compiler and headers (the engine's kernels are compiled)
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

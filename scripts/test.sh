@@ -2,7 +2,7 @@
 # One command, fresh machine: install with test extras, start PostgreSQL, run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/system-deps.sh
+bash scripts/system-deps.sh test
 bash scripts/setup.sh dev
 DP_TEST_PG_URL="$(bash scripts/pg.sh start)"
 export DP_TEST_PG_URL

@@ -1,10 +1,10 @@
 """Keyed, vectorized hashing: the one source of determinism for every rule.
 
 Every value is hashed as its canonical text (`as_text`: 42, 42.0 and '42' agree) with SipHash-2-4 under
-a 16-byte sub-key, through pandas' `hash_array` (SipHash-2-4, then a bijective splitmix finalizer).
-pandas ignores the key for numeric dtypes, which is why numbers are hashed as text. Two speed-ups that
-never change a hash: text goes in as `bytes` (pandas skips re-encoding), and columns with many repeats
-are dictionary-encoded by Arrow first so each distinct value is hashed once.
+a 16-byte sub-key, then a bijective splitmix finalizer: exactly what pandas' `hash_array(hash_key=...)`
+computes, but run by the compiled `_kernels.siphash` straight over the Arrow buffers (pandas needs a
+Python `bytes` object per value, which costs twice the hash). Columns with many repeats are
+dictionary-encoded by Arrow first so each distinct value is hashed once.
 
 `mix` derives further independent 64-bit streams from one hash (splitmix64), so a rule needs only one
 SipHash pass per column. Builders at the bottom turn digit matrices into Arrow strings without Python
@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from data_pipeline.anonymize import _kernels
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -63,14 +65,7 @@ def plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 def max_bytes(arr: pa.Array | pa.ChunkedArray) -> int:
     """The longest value in bytes (>= its length in characters), read from the offsets alone."""
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    longest = 0
-    for chunk in chunks:
-        if len(chunk):
-            width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-            offsets = np.frombuffer(chunk.buffers()[1], dtype=width)
-            offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
-            longest = max(longest, int(np.diff(offsets).max()))
-    return longest
+    return max((int(np.diff(string_buffers(c)[0]).max()) for c in chunks if len(c)), default=0)
 
 
 def factorized(values: pd.Series | pa.Array) -> tuple[np.ndarray, pd.Index | pa.Array] | None:
@@ -105,7 +100,7 @@ def _repeats(values: pd.Series | pa.Array) -> bool:
 
 def keyed_hash(values: pd.Series | pa.Array, hash_key: str) -> np.ndarray:
     """SipHash-2-4 of each value's text under `hash_key`: uint64, same order as `values`."""
-    text = plain(values) if isinstance(values, pa.Array | pa.ChunkedArray) else text_array(values)
+    text = values if isinstance(values, pa.Array | pa.ChunkedArray) else text_array(values)
     found = factorized(text)
     if found is not None:
         codes, distinct = found
@@ -113,9 +108,40 @@ def keyed_hash(values: pd.Series | pa.Array, hash_key: str) -> np.ndarray:
     return _siphash(text, hash_key)
 
 
-def _siphash(text: pa.Array, hash_key: str) -> np.ndarray:
-    raw = text.cast(pa.binary()).to_numpy(zero_copy_only=False)
-    return pd.util.hash_array(np.asarray(raw, dtype=object), hash_key=hash_key, categorize=False)
+def _siphash(text: pa.Array | pa.ChunkedArray, hash_key: str) -> np.ndarray:
+    offsets, data = string_buffers(text)
+    return _kernels.siphash(offsets, data, hash_key.encode())
+
+
+def string_buffers(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of a string array without copying: row i is data[offsets[i]:offsets[i + 1]]
+    (offsets are int32 or int64 as Arrow has them; a slice keeps its parent's buffer)."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks() if text.num_chunks != 1 else text.chunk(0)
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        text = text.cast(pa.string())
+    width = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    _, offsets, data = text.buffers()
+    if offsets is None:  # an empty array
+        return np.zeros(1, width), np.zeros(1, np.uint8)
+    offsets = np.frombuffer(offsets, dtype=width)[text.offset : text.offset + len(text) + 1]
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
+    return offsets, raw
+
+
+def concat(*pieces: pa.Array | str) -> pa.Array:
+    """Row-wise concatenation of string arrays (no NULLs) and constants, e.g.
+    concat(first, ".", last, "@", domain)."""
+    n = next(len(p) for p in pieces if not isinstance(p, str))
+    parts = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            parts.append((None, piece.encode()))
+        else:
+            offsets, data = string_buffers(piece)
+            parts.append((offsets.astype(np.int64, copy=False), data))
+    offsets, data = _kernels.concat(parts, n)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def mix(h: np.ndarray, salt: int) -> np.ndarray:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_pipeline.anonymize.formats import Chars, fill, keyed_chars, luhn_complete, mod97_check
-from data_pipeline.anonymize.hashing import as_series, base36, digit_matrix, mix, text_array
+from data_pipeline.anonymize.hashing import as_series, base36, concat, digit_matrix, mix, text_array
 from data_pipeline.anonymize.people import SHORT_WIDTH
 from data_pipeline.anonymize.registry import STRING, RuleContext, register
 
@@ -34,7 +34,7 @@ def token(values: pd.Series, ctx: RuleContext) -> pd.Series:
         return pd.Series((h >> np.uint64(1)).astype(np.int64), index=values.index)
     body = base36(h, SHORT_WIDTH)
     prefix = ctx.options.get("prefix", "")
-    return as_series(pc.binary_join_element_wise(prefix, body, "") if prefix else body, values)
+    return as_series(concat(prefix, body) if prefix else body, values)
 
 
 def fake_cards(text: pa.Array, ctx: RuleContext) -> pa.Array:
@@ -107,4 +107,4 @@ def mask(values: pd.Series, ctx: RuleContext) -> pd.Series:
     kept = pc.if_else(keeps, keep_last, 0)
     stars = pc.binary_repeat("*", pc.subtract(lengths, kept))
     tail = pc.if_else(keeps, pc.utf8_slice_codeunits(text, -keep_last) if keep_last else "", "")
-    return as_series(pc.binary_join_element_wise(stars, tail, ""), values)
+    return as_series(concat(stars, tail), values)

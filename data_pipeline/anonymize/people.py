@@ -17,7 +17,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_pipeline.anonymize.formats import Chars, keyed_chars, phone_parts, scramble
-from data_pipeline.anonymize.hashing import as_series, base36, index, max_bytes, mix, pick, plain, text_array
+from data_pipeline.anonymize.hashing import (
+    as_series,
+    base36,
+    concat,
+    index,
+    max_bytes,
+    mix,
+    pick,
+    plain,
+    text_array,
+)
 from data_pipeline.anonymize.pools import COUNTRY_LOCALES, street_layout
 from data_pipeline.anonymize.registry import STRING, RuleContext, register
 
@@ -107,7 +117,7 @@ def _addresses(names: pa.Array, numbers: pa.Array, locales: np.ndarray | None, c
     for locale in groups:
         number_first, between = street_layout(locale)
         pair = (numbers, names) if number_first else (names, numbers)
-        joined = pc.binary_join_element_wise(*pair, between)
+        joined = concat(pair[0], between, pair[1])
         out = joined if out is None else pc.if_else(pa.array(locales == locale), joined, out)
     return out
 
@@ -149,7 +159,7 @@ def full_name(values: pd.Series, ctx: RuleContext) -> pd.Series:
     locales = ctx.locales(values)
     first = _pick_by_locale(ctx, "first_name", mix(h, 21), locales)
     last = _pick_by_locale(ctx, "last_name", mix(h, 22), locales)
-    return as_series(pc.binary_join_element_wise(first, last, " "), values)
+    return as_series(concat(first, " ", last), values)
 
 
 def suffix_width(n_first: int, n_last: int) -> int:
@@ -204,12 +214,10 @@ def email(values: pd.Series, ctx: RuleContext) -> pd.Series:
         domain = pc.fill_null(pc.struct_field(found, [0]), "example.com")
     else:
         domain = pick(EMAIL_DOMAINS, mix(h, 31))
-    out = pc.binary_join_element_wise(pc.binary_join_element_wise(first, last, suffix, "."), domain, "@")
+    out = concat(first, ".", last, ".", suffix, "@", domain)
 
     def short() -> pa.Array:
-        return pc.binary_join_element_wise(
-            pc.binary_join_element_wise("u", base36(h, SHORT_WIDTH), ""), domain, "@"
-        )
+        return concat("u", base36(h, SHORT_WIDTH), "@", domain)
 
     return as_series(_fit_short(out, short, ctx), values)
 
@@ -220,10 +228,10 @@ def username(values: pd.Series, ctx: RuleContext) -> pd.Series:
     Where the column is too short: 'u' + 13 base-36 characters."""
     h = ctx.hash(values)
     first, last, suffix = _stem(h, ctx)
-    out = pc.binary_join_element_wise(first, last, suffix, "_")
+    out = concat(first, "_", last, "_", suffix)
 
     def short() -> pa.Array:
-        return pc.binary_join_element_wise("u", base36(h, SHORT_WIDTH), "")
+        return concat("u", base36(h, SHORT_WIDTH))
 
     return as_series(_fit_short(out, short, ctx), values)
 

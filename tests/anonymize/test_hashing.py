@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from anon_helpers import KEY, OTHER_KEY, SECRET
 
-from data_pipeline.anonymize.hashing import as_text, base36, digit_matrix, keyed_hash, radix_digits
+from data_pipeline.anonymize.hashing import as_text, base36, concat, digit_matrix, keyed_hash, radix_digits
 from data_pipeline.errors import BadInput
 from data_pipeline.keys import KEY_ENV, load_key
 
@@ -76,6 +78,30 @@ def test_the_hash_is_pandas_siphash_of_the_canonical_text() -> None:
     for values in (repetitive, distinct, pd.Series(["", "a", "ü€😀"])):
         expected = pd.util.hash_array(as_text(values), hash_key=hash_key, categorize=False)
         assert (keyed_hash(values, hash_key) == expected).all()
+
+
+def test_the_compiled_hash_reads_any_arrow_string_layout_like_pandas() -> None:
+    """Every length around SipHash's 8-byte blocks, sliced arrays, large_string and empty input."""
+    hash_key = KEY.hash_key("x")
+    values = ["".join(chr(97 + (i * 7 + j) % 26) for j in range(i % 40)) for i in range(500)]
+    expected = pd.util.hash_array(np.array(values, dtype=object), hash_key=hash_key, categorize=False)
+    for arrow in (pa.array(values), pa.array(values, pa.large_string())):
+        assert (keyed_hash(arrow, hash_key) == expected).all()
+        assert (keyed_hash(arrow.slice(123, 200), hash_key) == expected[123:323]).all()
+    assert len(keyed_hash(pa.array([], pa.string()), hash_key)) == 0
+
+
+def test_concat_joins_rows_like_arrow_for_every_length_and_layout() -> None:
+    """Short and long values (the kernel copies fixed blocks), multi-byte text, sliced and large
+    arrays, values at the very end of their buffer, and constants."""
+    left = pa.array(["", "a", "ü€😀", "x" * 15, "y" * 16, "z" * 17, "w" * 100, "end"])
+    right = pa.array(["q" * 40, "", "b", "é", "", "c" * 16, "d", "!"], pa.large_string())
+    expected = pc.binary_join_element_wise(left, "-", right.cast(pa.string()), "")
+    assert concat(left, "-", right) == expected
+    assert concat(left.slice(2, 5), "-", right.slice(2, 5)) == expected.slice(2, 5)
+    long_constant = "<" + "=" * 30 + ">"
+    assert concat(long_constant, left).to_pylist() == [long_constant + v for v in left.to_pylist()]
+    assert len(concat(pa.array([], pa.string()), "x")) == 0
 
 
 def test_numbers_and_their_text_hash_alike() -> None:
