@@ -14,7 +14,7 @@ re-spreading NULLs with one `take`): pandas' generic paths cost more than most r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.hashing import factorized, max_bytes
+from data_pipeline.anonymize.hashing import max_bytes, plain
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.anonymize.registry import RULES, Rule, RuleContext
 from data_pipeline.anonymize.text import LATE_RULES
@@ -32,6 +32,8 @@ from data_pipeline.policy import ColumnPolicy
 from data_pipeline.schema import Column, Table
 
 NUMERIC = ("integer", "float", "numeric")
+PROBE = 1024  # first values looked at to decide whether a column repeats
+REPEATS = 0.8  # ... and the share of them that may be distinct for encoding distinct values to pay
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class TableAnonymizer:
     columns: dict[str, ColumnPolicy]
     key: AnonKey
     pools: Pools
+    # per column: whether its values repeat, probed on the first chunk (speed depends on it, never a result)
+    _repeating: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @cached_property
     def order(self) -> list[str]:
@@ -72,26 +76,42 @@ class TableAnonymizer:
                 row_pii=self._row_pii[name],
                 pools=self.pools,
             )
-            out = self._apply(_dates_as_datetimes(values, ctx.column), ctx)
+            out = self._apply(name, _dates_as_datetimes(values, ctx.column), ctx)
             done[name] = self._fit(out, name, policy)
         # every output is aligned with frame.index (checked in _call): nothing to copy
         return pd.DataFrame({c: done[c] for c in self.table.column_names}, index=frame.index, copy=False)
 
-    def _apply(self, values: pd.Series, ctx: RuleContext) -> pd.Series:
-        """The rule over the non-NULL values; NULLs put back without changing the output's dtype."""
+    def _apply(self, name: str, values: pd.Series, ctx: RuleContext) -> pd.Series:
+        """The rule over the non-NULL values; NULLs put back without changing the output's dtype.
+        A rule whose output depends on the value alone runs once per distinct value of a column
+        that repeats (names, cities, birth dates)."""
         present = _present(values)
         if present is not None and not present.any():
             return pd.Series([None] * len(values), index=values.index, dtype=object)
         rule = RULES[ctx.policy.rule]
-        per_value = rule.per_value and "country_column" not in ctx.options
+        per_value = rule.per_value and "country_column" not in ctx.options and self._repeats(name, values)
         arrow = _arrow_text(values) if per_value else None
-        found = factorized(arrow) if arrow is not None else None
-        if found is not None:  # repeating text: each distinct value once (NULLs ride along as -1)
-            codes, uniques = found
+        if arrow is not None:  # repeating text: each distinct value once (NULLs ride along as -1)
+            codes, uniques = _factorized(arrow)
             return _spread(_call(rule, pd.Series(uniques.to_pandas().array), ctx), codes, values.index)
         subset = values if present is None else _rows(values, present)
-        out = _per_distinct(subset, rule, ctx) if per_value else _call(rule, subset, ctx)
+        if not per_value:
+            out = _call(rule, subset, ctx)
+        else:
+            codes, uniques = _factorized(subset)
+            out = _call(rule, pd.Series(uniques), ctx)
+            out = pd.Series(out.array.take(codes), index=subset.index, name=out.name)
         return out if present is None else _with_nulls(out, present, values.index)
+
+    def _repeats(self, name: str, values: pd.Series) -> bool:
+        """Whether under REPEATS of the first PROBE non-NULL values of the column's first chunk are
+        distinct: then encoding the distinct values pays."""
+        if name not in self._repeating:
+            head = values.iloc[:PROBE].dropna()
+            arrow = _arrow_text(head)
+            distinct = pc.count_distinct(arrow).as_py() if arrow is not None else len(pd.unique(head))
+            self._repeating[name] = len(head) >= PROBE // 2 and distinct < REPEATS * len(head)
+        return self._repeating[name]
 
     def _fit(self, values: pd.Series, name: str, policy: ColumnPolicy) -> pd.Series:
         column = self.table.column(name)
@@ -137,16 +157,6 @@ def _rows(values: pd.Series, present: np.ndarray) -> pd.Series:
         return values[present]
     kept = arrow.filter(pa.array(present)).to_pandas()
     return pd.Series(kept.array, index=values.index[present], name=values.name, copy=False)
-
-
-def _per_distinct(values: pd.Series, rule: Rule, ctx: RuleContext) -> pd.Series:
-    """The rule once per distinct value of this chunk (when they repeat), spread out."""
-    found = factorized(values)
-    if found is None:
-        return _call(rule, values, ctx)
-    codes, uniques = found
-    out = _call(rule, pd.Series(uniques), ctx)
-    return pd.Series(out.array.take(codes), index=values.index, name=out.name)
 
 
 def _dates_as_datetimes(values: pd.Series, column: Column) -> pd.Series:
@@ -204,3 +214,11 @@ def _too_long(values: pd.Series, length: int | None) -> np.ndarray | None:
         return None
     too_long = pc.fill_null(pc.greater(pc.utf8_length(text), length), False)
     return too_long.to_numpy(zero_copy_only=False) if pc.any(too_long).as_py() else None
+
+
+def _factorized(values: pd.Series | pa.Array) -> tuple[np.ndarray, pd.Index | pa.Array]:
+    """(codes, distinct values), NULLs coded -1."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        encoded = pc.dictionary_encode(plain(values))
+        return pc.fill_null(encoded.indices, -1).to_numpy(), encoded.dictionary
+    return pd.factorize(values)

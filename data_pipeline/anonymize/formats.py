@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from data_pipeline.anonymize.hashing import digit_matrix, mix, plain
+from data_pipeline.anonymize import _kernels
+from data_pipeline.anonymize.hashing import digit_matrix, mix, string_buffers
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,8 @@ class Chars:
 
     @classmethod
     def of(cls, text: pa.Array) -> Chars:
-        text = plain(text)
-        n = len(text)
-        if not n:
-            return cls(np.zeros(1, np.int64), np.zeros(0, np.uint8))
-        offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + n + 1]
+        offsets, raw = string_buffers(text)
         offsets = offsets.astype(np.int64)
-        buffer = text.buffers()[2]
-        raw = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
         data = raw[offsets[0] : offsets[-1]].copy()
         return cls(offsets - offsets[0], data)
 
@@ -45,22 +40,16 @@ class Chars:
         upper = (self.data >= 65) & (self.data <= 90)
         return upper | ((self.data >= 97) & (self.data <= 122))
 
-    def head(self, width: int) -> np.ndarray:
-        """(n, width) first bytes of each row, 0 past the row's end."""
-        starts, lengths = self.offsets[:-1], np.diff(self.offsets)
-        at = starts[:, None] + np.arange(width)[None, :]
-        inside = np.arange(width)[None, :] < lengths[:, None]
-        padded = np.concatenate([self.data, np.zeros(width, np.uint8)])
-        return np.where(inside, padded[at], 0).astype(np.uint8)
+    def byte_at(self, k: int) -> np.ndarray:
+        """Byte k of each row, 0 past the row's end."""
+        starts = self.offsets[:-1]
+        at = np.minimum(starts + k, max(len(self.data) - 1, 0))
+        out = self.data[at] if len(self.data) else np.zeros(len(starts), np.uint8)
+        return np.where(self.offsets[1:] - starts > k, out, 0).astype(np.uint8, copy=False)
 
     def select(self, mask: np.ndarray) -> Selection:
         """Where `mask` holds: positions, their rows, their rank among the row's masked bytes."""
-        pos = np.flatnonzero(mask)
-        bounds = np.searchsorted(pos, self.offsets)  # selected positions before each row start
-        counts = np.diff(bounds)
-        rows = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
-        rank = np.arange(len(pos), dtype=np.int32) - np.repeat(bounds[:-1].astype(np.int32), counts)
-        return Selection(pos, rows, rank, counts)
+        return Selection(*_kernels.select(self.offsets, mask.view(np.uint8)))
 
     def subset(self, sel: Selection) -> pa.Array:
         """The selected bytes of each row, as strings (what gets hashed: e.g. a number's digits)."""
@@ -164,16 +153,16 @@ def phone_parts(chars: Chars) -> tuple[np.ndarray, np.ndarray]:
     """
     data, starts = chars.data, chars.offsets[:-1]
     digit = _isdigit(data)
-    head = chars.head(4)  # the first four bytes of each row, 0 past its end
-    plus = head[:, 0] == ord("+")
-    keep_at = [plus & _isdigit(head[:, 1])]  # country code: up to three digits right after '+'
-    keep_at.append(keep_at[0] & _isdigit(head[:, 2]))
-    keep_at.append(keep_at[1] & _isdigit(head[:, 3]))
+    first, second = chars.byte_at(0), chars.byte_at(1)
+    plus = first == ord("+")
+    keep_at = [plus & _isdigit(second)]  # country code: up to three digits right after '+'
+    keep_at.append(keep_at[0] & _isdigit(chars.byte_at(2)))
+    keep_at.append(keep_at[1] & _isdigit(chars.byte_at(3)))
     keep = np.zeros(len(data), dtype=bool)
     for k, rows in enumerate(keep_at, start=1):
         keep[starts[rows] + k] = True
-    keep[starts[~plus & (head[:, 0] == ord("0"))]] = True  # trunk: '020 ...'
-    keep[starts[~plus & (head[:, 0] == ord("(")) & (head[:, 1] == ord("0"))] + 1] = True  # '(030) ...'
+    keep[starts[~plus & (first == ord("0"))]] = True  # trunk: '020 ...'
+    keep[starts[~plus & (first == ord("(")) & (second == ord("0"))] + 1] = True  # '(030) ...'
     if len(data) > 2:  # the 0 of '(0)'
         keep[1:-1] |= (data[1:-1] == ord("0")) & (data[:-2] == ord("(")) & (data[2:] == ord(")"))
     return digit & ~keep, keep

@@ -3,8 +3,8 @@
 Every value is hashed as its canonical text (`as_text`: 42, 42.0 and '42' agree) with SipHash-2-4 under
 a 16-byte sub-key, then a bijective splitmix finalizer: exactly what pandas' `hash_array(hash_key=...)`
 computes, but run by the compiled `_kernels.siphash` straight over the Arrow buffers (pandas needs a
-Python `bytes` object per value, which costs twice the hash). Columns with many repeats are
-dictionary-encoded by Arrow first so each distinct value is hashed once.
+Python `bytes` object per value, which costs twice the hash). At about 30 ns a value, hashing every
+row is as cheap as finding the distinct ones first.
 
 `mix` derives further independent 64-bit streams from one hash (splitmix64), so a rule needs only one
 SipHash pass per column. Builders at the bottom turn digit matrices into Arrow strings without Python
@@ -24,8 +24,6 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 ALPHABET36 = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
-PROBE = 1024  # first values looked at to decide whether a column repeats
-REPEATS = 0.8  # ... and the share of them that may be distinct for encoding distinct values to pay
 
 
 def as_text(values: pd.Series) -> np.ndarray:
@@ -68,43 +66,9 @@ def max_bytes(arr: pa.Array | pa.ChunkedArray) -> int:
     return max((int(np.diff(string_buffers(c)[0]).max()) for c in chunks if len(c)), default=0)
 
 
-def factorized(values: pd.Series | pa.Array) -> tuple[np.ndarray, pd.Index | pa.Array] | None:
-    """(codes, distinct values) when the values repeat, so that hashing (or running a rule) once per
-    distinct value pays; None otherwise. NULLs are coded -1. A probe of the first values settles the
-    clear cases (unique emails) without encoding. Speed depends on it, never a result."""
-    n = len(values)
-    if n <= PROBE // 2 or not _repeats(values):
-        return None
-    if isinstance(values, pa.Array | pa.ChunkedArray):
-        encoded = pc.dictionary_encode(plain(values))
-        codes, uniques = pc.fill_null(encoded.indices, -1).to_numpy(), encoded.dictionary
-    else:
-        codes, uniques = pd.factorize(values)
-    return (codes, uniques) if len(uniques) < n // 2 else None
-
-
-def _repeats(values: pd.Series | pa.Array) -> bool:
-    """Whether under REPEATS of the first PROBE non-NULL values are distinct (names, cities: yes)."""
-    if isinstance(values, pa.Array | pa.ChunkedArray):
-        head = values.slice(0, PROBE)
-        distinct, present = pc.count_distinct(head).as_py(), len(head) - head.null_count
-    else:
-        head = values.iloc[:PROBE].dropna()
-        if isinstance(head.dtype, pd.StringDtype):
-            distinct = pc.count_distinct(pa.array(head.array)).as_py()
-        else:
-            distinct = len(pd.unique(head.to_numpy()))
-        present = len(head)
-    return distinct < REPEATS * present
-
-
 def keyed_hash(values: pd.Series | pa.Array, hash_key: str) -> np.ndarray:
     """SipHash-2-4 of each value's text under `hash_key`: uint64, same order as `values`."""
     text = values if isinstance(values, pa.Array | pa.ChunkedArray) else text_array(values)
-    found = factorized(text)
-    if found is not None:
-        codes, distinct = found
-        return _siphash(distinct, hash_key)[codes]
     return _siphash(text, hash_key)
 
 

@@ -268,4 +268,6 @@ def test_the_engine_holds_no_data_and_no_reverse_mapping() -> None:
     schema, frame = _people(100)
     anonymize(schema, {"tables": {"people": {"columns": PEOPLE}}}, {"people": frame})
     assert set(vars(Pools("en_US"))) == {"locale"}
-    assert {f for f in TableAnonymizer.__dataclass_fields__} == {"table", "columns", "key", "pools"}
+    fields = TableAnonymizer.__dataclass_fields__
+    assert set(fields) == {"table", "columns", "key", "pools", "_repeating"}
+    assert fields["_repeating"].type == "dict[str, bool]"  # a speed hint per column, never a value

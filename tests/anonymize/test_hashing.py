@@ -71,7 +71,7 @@ def test_the_key_never_shows_in_outputs_or_errors(run_rule) -> None:
 
 
 def test_the_hash_is_pandas_siphash_of_the_canonical_text() -> None:
-    """Both paths (each value hashed, or each distinct value once) equal pandas' own SipHash-2-4."""
+    """Repetitive and distinct values alike equal pandas' own SipHash-2-4."""
     hash_key = KEY.hash_key("x")
     repetitive = pd.Series(np.arange(20_000) % 37).astype(str)
     distinct = pd.Series(np.arange(20_000)).astype(str) + "é"
