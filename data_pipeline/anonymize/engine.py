@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.hashing import max_bytes, plain
+from data_pipeline.anonymize.hashing import max_bytes, one_chunk, string_buffers
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.anonymize.registry import RULES, Rule, RuleContext
 from data_pipeline.anonymize.text import LATE_RULES
@@ -182,9 +182,27 @@ def _call(rule: Rule, values: pd.Series, ctx: RuleContext) -> pd.Series:
 def _with_nulls(out: pd.Series, present: np.ndarray, index: pd.Index) -> pd.Series:
     """`out` spread over the rows where `present` holds and NULL elsewhere, by position (no index
     alignment), dtype kept."""
+    arrow = _arrow_text(out)
+    if arrow is not None and out.dtype == pd.StringDtype(na_value=np.nan):
+        spread = _spread_text(arrow, present).to_pandas()
+        return pd.Series(spread.array, index=index, name=out.name, copy=False)
     take = np.full(len(present), -1, dtype=np.int64)
     take[present] = np.arange(len(out))
     return _spread(out, take, index)
+
+
+def _spread_text(text: pa.Array | pa.ChunkedArray, present: np.ndarray) -> pa.Array:
+    """Arrow text spread over the rows where `present` holds, NULL elsewhere, around the same data
+    buffer: a NULL is an empty slot, so only the offsets and the validity bitmap are new."""
+    offsets, data = string_buffers(text)
+    ends = np.zeros(len(present) + 1, dtype=offsets.dtype)
+    ends[0] = offsets[0]
+    ends[1:][present] = offsets[1:]
+    np.maximum.accumulate(ends, out=ends)  # a NULL slot ends where the previous value ends
+    validity = np.packbits(present, bitorder="little")
+    kind = pa.large_string() if offsets.dtype == np.int64 else pa.string()
+    buffers = [pa.py_buffer(validity), pa.py_buffer(ends), pa.py_buffer(data)]
+    return pa.Array.from_buffers(kind, len(present), buffers)
 
 
 def _spread(out: pd.Series, take: np.ndarray, index: pd.Index) -> pd.Series:
@@ -219,6 +237,6 @@ def _too_long(values: pd.Series, length: int | None) -> np.ndarray | None:
 def _factorized(values: pd.Series | pa.Array) -> tuple[np.ndarray, pd.Index | pa.Array]:
     """(codes, distinct values), NULLs coded -1."""
     if isinstance(values, pa.Array | pa.ChunkedArray):
-        encoded = pc.dictionary_encode(plain(values))
+        encoded = pc.dictionary_encode(one_chunk(values))
         return pc.fill_null(encoded.indices, -1).to_numpy(), encoded.dictionary
     return pd.factorize(values)

@@ -55,9 +55,15 @@ def text_array(values: pd.Series) -> pa.Array:
 
 def plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """One contiguous `string` array (not large_string, not chunked)."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    arr = one_chunk(arr)
     return arr.cast(pa.string()) if arr.type != pa.string() else arr
+
+
+def one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The array itself, or a chunked array's chunks as one (no copy when there is one)."""
+    if isinstance(arr, pa.ChunkedArray):
+        return arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    return arr
 
 
 def max_bytes(arr: pa.Array | pa.ChunkedArray) -> int:
@@ -80,8 +86,7 @@ def _siphash(text: pa.Array | pa.ChunkedArray, hash_key: str) -> np.ndarray:
 def string_buffers(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, data) of a string array without copying: row i is data[offsets[i]:offsets[i + 1]]
     (offsets are int32 or int64 as Arrow has them; a slice keeps its parent's buffer)."""
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks() if text.num_chunks != 1 else text.chunk(0)
+    text = one_chunk(text)
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
         text = text.cast(pa.string())
     width = np.int64 if pa.types.is_large_string(text.type) else np.int32

@@ -103,11 +103,14 @@ for _kind, _salt in [("first_name", 1), ("last_name", 2), ("company", 3), ("city
     )(_pool_rule(_kind, _salt * 100))
 
 
+HOUSE_NUMBERS = pa.array([str(n) for n in range(1, 10_000)])  # taking text is cheaper than casting
+
+
 def house_numbers(h: np.ndarray) -> pa.Array:
     """Keyed house numbers 1-9999, log-uniform: as many 1-digit as 4-digit numbers, like streets."""
     u = (h >> np.uint64(11)).astype(np.float64) / 2.0**53
     numbers = np.clip(np.floor(10.0 ** (4 * u)), 1, 9999).astype(np.int64)
-    return pc.cast(pa.array(numbers), pa.string())
+    return HOUSE_NUMBERS.take(numbers - 1)
 
 
 def _addresses(names: pa.Array, numbers: pa.Array, locales: np.ndarray | None, ctx: RuleContext) -> pa.Array:
