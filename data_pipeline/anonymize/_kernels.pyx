@@ -180,3 +180,72 @@ def select(const int64_t[::1] offsets, const uint8_t[::1] mask):
                 c += m
             count[r] = c
     return positions[:total], rows[:total], ranks[:total], counts
+
+
+def siphash_int64(const int64_t[::1] values, bytes key):
+    """`siphash` of each integer's decimal text ('-42'), written on the stack instead of into an
+    Arrow string column first (integer keys are hashed as text so 42, 42.0 and '42' agree)."""
+    if len(key) != 16:
+        raise ValueError("the SipHash key is 16 bytes")
+    cdef const uint8_t* k = key
+    cdef uint64_t k0 = _le64(k), k1 = _le64(k + 8), u
+    cdef Py_ssize_t n = values.shape[0], i
+    cdef uint8_t text[24]
+    cdef int at
+    out = np.empty(n, dtype=np.uint64)
+    cdef uint64_t[::1] h = out
+    with nogil:
+        for i in range(n):
+            u = <uint64_t>values[i]
+            if values[i] < 0:
+                u = 0 - u  # two's complement: also right for the most negative value
+            at = 24
+            while True:
+                at -= 1
+                text[at] = 48 + <uint8_t>(u % 10)
+                u //= 10
+                if u == 0:
+                    break
+            if values[i] < 0:
+                at -= 1
+                text[at] = 45
+            h[i] = _splitmix(_siphash24(text + at, 24 - at, k0, k1))
+    return out
+
+
+def masked_text(const int64_t[::1] offsets, const uint8_t[::1] data, const uint8_t[::1] mask):
+    """(int32 offsets, data) of each row's bytes where `mask` is 1, e.g. a phone number's national
+    digits (what its fake digits are keyed on)."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, r
+    cdef int64_t b, k = 0
+    out_data = np.empty(int(np.count_nonzero(mask)) + 1, np.uint8)
+    out_offsets = np.empty(n + 1, np.int32)
+    cdef uint8_t[::1] out = out_data
+    cdef int32_t[::1] ends = out_offsets
+    with nogil:
+        ends[0] = 0
+        for r in range(n):
+            for b in range(offsets[r], offsets[r + 1]):
+                out[k] = data[b]
+                k += mask[b]
+            ends[r + 1] = <int32_t>k
+    return out_offsets, out_data[:k]
+
+
+def fill_masked(const int64_t[::1] offsets, const uint8_t[::1] data, const uint8_t[::1] mask,
+                const uint8_t[:, ::1] symbols):
+    """A copy of `data` where the k-th masked byte of row r becomes symbols[k, r] (symbols is
+    (width, n): a keyed digit matrix seen transposed)."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, r
+    cdef int64_t b
+    cdef Py_ssize_t c
+    out_data = np.array(data, dtype=np.uint8, copy=True)
+    cdef uint8_t[::1] out = out_data
+    with nogil:
+        for r in range(n):
+            c = 0
+            for b in range(offsets[r], offsets[r + 1]):
+                if mask[b]:
+                    out[b] = symbols[c, r]
+                    c += 1
+    return out_data

@@ -51,10 +51,10 @@ class Chars:
         """Where `mask` holds: positions, their rows, their rank among the row's masked bytes."""
         return Selection(*_kernels.select(self.offsets, mask.view(np.uint8)))
 
-    def subset(self, sel: Selection) -> pa.Array:
-        """The selected bytes of each row, as strings (what gets hashed: e.g. a number's digits)."""
-        offsets = np.concatenate([[0], np.cumsum(sel.counts)]).astype(np.int32)
-        return to_arrow(offsets, self.data[sel.pos])
+    def masked(self, mask: np.ndarray) -> pa.Array:
+        """The bytes of each row where `mask` holds, as strings (what gets hashed: e.g. a number's
+        digits, so its layout does not change its fake)."""
+        return to_arrow(*_kernels.masked_text(self.offsets, self.data, mask.view(np.uint8)))
 
     def with_data(self, data: np.ndarray) -> pa.Array:
         return to_arrow(self.offsets.astype(np.int32), data)
@@ -85,43 +85,42 @@ def fill(chars: Chars, sel: Selection, replacement: np.ndarray) -> pa.Array:
     return chars.with_data(data)
 
 
-def keyed_chars(
-    chars: Chars,
-    sel: Selection,
-    h: np.ndarray,
-    *,
-    nonzero_lead: bool = False,
-    nonzero_first: bool = False,
-    digits_only: bool = False,
-) -> np.ndarray:
+def keyed_chars(chars: Chars, sel: Selection, h: np.ndarray, *, nonzero_lead: bool = False) -> np.ndarray:
     """New bytes for the selected positions: digit for digit, letter for letter (case kept).
 
     The k-th selected character of a row comes from stream k of its hash, so two layouts of the same
     characters (e.g. '020 7946 0000' and '0207 946 0000') get the same replacement characters.
-    `nonzero_lead` keeps '0' from opening a run of digits, `nonzero_first` from being a row's first
-    selected digit (a national phone number); `digits_only` says the selection holds digits alone.
+    `nonzero_lead` keeps '0' from opening a run of digits.
     """
     data = chars.data.copy()
     if not len(sel.pos):
         return data
-    original = None if digits_only else data[sel.pos]
-    is_digit = None if digits_only else _isdigit(original)
+    original = data[sel.pos]
+    is_digit = _isdigit(original)
     new = np.zeros(len(sel.pos), dtype=np.uint8)
-    if is_digit is None or is_digit.any():
-        matrix = digit_matrix(h, sel.width, 10)
-        if nonzero_first:
-            matrix[:, 0] = 1 + matrix[:, 0] % 9
-        digits = _at(matrix, sel)
+    if is_digit.any():
+        digits = _at(digit_matrix(h, sel.width, 10), sel)
         if nonzero_lead:
             at_start = sel.pos == chars.offsets[sel.rows]
             lead = at_start | ~_isdigit(chars.data[np.maximum(sel.pos - 1, 0)])
             digits = np.where(lead, 1 + digits % 9, digits)
         new = 48 + digits
-    if is_digit is not None and not is_digit.all():
+    if not is_digit.all():
         letters = _at(digit_matrix(mix(h, 77), sel.width, 26), sel)
         new = np.where(is_digit, new, np.where(original >= 97, 97, 65) + letters)
     data[sel.pos] = new
     return data
+
+
+def keyed_digits(chars: Chars, mask: np.ndarray, h: np.ndarray, width: int) -> np.ndarray:
+    """New bytes where `mask` holds (digits): the k-th of a row is digit k of its hash's keyed
+    digits, never 0 for k = 0 (a national number does not open with its trunk prefix). Stream k of
+    the hash, as in keyed_chars, so one number in two layouts gets the same digits."""
+    matrix = digit_matrix(h, width, 10)
+    if width:
+        matrix[:, 0] = 1 + matrix[:, 0] % 9
+    symbols = np.ascontiguousarray((matrix + 48).T)  # (width, n)
+    return _kernels.fill_masked(chars.offsets, chars.data, mask.view(np.uint8), symbols)
 
 
 def _at(matrix: np.ndarray, sel: Selection) -> np.ndarray:

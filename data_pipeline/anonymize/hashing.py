@@ -74,8 +74,15 @@ def max_bytes(arr: pa.Array | pa.ChunkedArray) -> int:
 
 def keyed_hash(values: pd.Series | pa.Array, hash_key: str) -> np.ndarray:
     """SipHash-2-4 of each value's text under `hash_key`: uint64, same order as `values`."""
+    if isinstance(values, pd.Series) and _exact_int64(values.dtype):  # ids, keys: no text column needed
+        return _kernels.siphash_int64(values.to_numpy(dtype=np.int64), hash_key.encode())
     text = values if isinstance(values, pa.Array | pa.ChunkedArray) else text_array(values)
     return _siphash(text, hash_key)
+
+
+def _exact_int64(dtype: object) -> bool:
+    """numpy integers that int64 holds exactly (pandas' nullable Int64 can hold NULLs: not these)."""
+    return isinstance(dtype, np.dtype) and (dtype.kind == "i" or (dtype.kind == "u" and dtype.itemsize < 8))
 
 
 def _siphash(text: pa.Array | pa.ChunkedArray, hash_key: str) -> np.ndarray:

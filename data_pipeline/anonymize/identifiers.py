@@ -40,8 +40,9 @@ def token(values: pd.Series, ctx: RuleContext) -> pd.Series:
 def fake_cards(text: pa.Array, ctx: RuleContext) -> pa.Array:
     """9 + keyed digits + Luhn check digit, as many digits as the original, in its layout."""
     chars = Chars.of(text)
-    sel = chars.select(chars.digits)
-    h = ctx.hash(chars.subset(sel))
+    digits = chars.digits
+    sel = chars.select(digits)
+    h = ctx.hash(chars.masked(digits))
     matrix = digit_matrix(h, sel.width)
     if sel.width:
         matrix[:, 0] = CARD_PREFIX
@@ -58,10 +59,11 @@ def card_number(values: pd.Series, ctx: RuleContext) -> pd.Series:
 def fake_ibans(text: pa.Array, ctx: RuleContext) -> pa.Array:
     """Same country, length and letter/digit shape; keyed BBAN; valid mod-97 check digits."""
     chars = Chars.of(text)
-    sel = chars.select(chars.digits | chars.letters)
+    alphanumeric = chars.digits | chars.letters
+    sel = chars.select(alphanumeric)
     upper = np.where((chars.data >= 97) & (chars.data <= 122), chars.data - 32, chars.data).astype(np.uint8)
     normalized = Chars(chars.offsets, upper)
-    h = ctx.hash(normalized.subset(sel))
+    h = ctx.hash(normalized.masked(alphanumeric))
     new = keyed_chars(normalized, sel, mix(h, 41))
     lengths = sel.counts
     matrix = np.zeros((len(lengths), max(sel.width, 4)), dtype=np.uint8)

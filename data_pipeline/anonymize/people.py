@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.formats import Chars, keyed_chars, phone_parts, scramble
+from data_pipeline.anonymize.formats import Chars, keyed_digits, phone_parts, scramble
 from data_pipeline.anonymize.hashing import (
     as_series,
     base36,
@@ -243,12 +243,12 @@ def fake_phones(text: pa.Array, ctx: RuleContext) -> pa.Array:
     """Phone numbers with keyed national digits; country code, trunk '0' and layout kept."""
     chars = Chars.of(text)
     free, _ = phone_parts(chars)
-    sel = chars.select(free)
-    h = ctx.hash(chars.subset(sel))
-    out = chars.with_data(keyed_chars(chars, sel, h, nonzero_first=True, digits_only=True))
+    national = chars.masked(free)
+    h, width = ctx.hash(national), max_bytes(national)
+    out = chars.with_data(keyed_digits(chars, free, h, width))
     differs = _differs(out, plain(text))
     if not differs.all():  # a number that came out as itself (a very short one) is drawn again
-        again = chars.with_data(keyed_chars(chars, sel, mix(h, 1), nonzero_first=True, digits_only=True))
+        again = chars.with_data(keyed_digits(chars, free, mix(h, 1), width))
         out = pc.if_else(pa.array(differs), out, again)
     return out
 

@@ -91,6 +91,17 @@ def test_the_compiled_hash_reads_any_arrow_string_layout_like_pandas() -> None:
     assert len(keyed_hash(pa.array([], pa.string()), hash_key)) == 0
 
 
+def test_integers_hash_as_their_decimal_text() -> None:
+    """Integers are hashed from their digits written on the stack: the same as their text."""
+    hash_key = KEY.hash_key("x")
+    extremes = [0, 1, -1, 9, 10, -10, 2**63 - 1, -(2**63), 10**18, -(10**18) + 7]
+    for values in (pd.Series(extremes, dtype=np.int64), pd.Series(np.arange(-5000, 5000, dtype=np.int32))):
+        text = np.array([str(v) for v in values], dtype=object)
+        expected = pd.util.hash_array(text, hash_key=hash_key, categorize=False)
+        assert (keyed_hash(values, hash_key) == expected).all()
+        assert (keyed_hash(values.astype(str), hash_key) == expected).all()
+
+
 def test_concat_joins_rows_like_arrow_for_every_length_and_layout() -> None:
     """Short and long values (the kernel copies fixed blocks), multi-byte text, sliced and large
     arrays, values at the very end of their buffer, and constants."""
