@@ -89,8 +89,10 @@ def date_shift(values: pd.Series, ctx: RuleContext) -> pd.Series:
 def truncate(stamps: np.ndarray, to: str) -> np.ndarray:
     """datetime64 values cut to the start of their month, year or decade.
 
-    numpy's own calendar conversion (astype('datetime64[Y]')) is slow; looking the day up in a table
-    of period starts (one entry per month or year in the data's range) is exact and fast.
+    numpy's own calendar conversion (astype('datetime64[Y]')) is slow, and so is a binary search. The
+    period of a day is first estimated from the mean period length, which is off by at most one
+    period (calendar periods stray from their mean by a few days), then settled exactly against a
+    table of period starts covering the data's range.
     """
     unit = np.datetime_data(stamps.dtype)[0]
     days = stamps.astype("datetime64[D]")
@@ -105,9 +107,14 @@ def truncate(stamps: np.ndarray, to: str) -> np.ndarray:
             year = years.astype(np.int64) + 1970
             years = np.unique((year - year % 10 - 1970).astype("datetime64[Y]"))
         starts = years
-    starts = starts.astype("datetime64[D]")
-    at = np.searchsorted(starts, days, side="right") - 1
-    return starts[at].astype(f"datetime64[{unit}]")
+    starts = starts.astype("datetime64[D]").astype(np.int64)
+    bounds = np.append(starts, np.iinfo(np.int64).max)  # bounds[i + 1]: where period i ends
+    day = days.astype(np.int64)
+    mean = {"month": 30.436875, "year": 365.2425, "decade": 3652.425}[to]
+    at = np.clip(((day - starts[0]) / mean).astype(np.int64), 0, len(starts) - 1)
+    at -= day < bounds[at]
+    at += day >= bounds[at + 1]
+    return starts[at].astype("datetime64[D]").astype(f"datetime64[{unit}]")
 
 
 def _generalize_options(options: dict) -> list[str]:

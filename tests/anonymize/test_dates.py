@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from anon_helpers import anonymize, column, table
 
+from data_pipeline.anonymize.dates import truncate
 from data_pipeline.schema import ForeignKey, Schema
 
 
@@ -121,3 +122,18 @@ def test_generalize_date_truncates_to_month_year_or_decade(run_rule) -> None:
     assert run_rule("generalize_date", aware, cls="quasi", generic="datetime", to="month")[0] == pd.Timestamp(
         "2020-03-01", tz="Europe/Berlin"
     )
+
+
+def test_truncate_agrees_with_numpys_calendar_on_every_kind_of_day() -> None:
+    """The estimate-and-settle lookup against numpy's own (slow) calendar conversion: 200 years of
+    random days, leap days and the last second of a century."""
+    rng = np.random.default_rng(3)
+    days = np.datetime64("1900-01-01") + rng.integers(0, 200 * 365, 50_000).astype("timedelta64[D]")
+    stamps = days.astype("datetime64[s]")
+    edges = ["1900-01-01", "2099-12-31", "2000-02-29", "1999-12-31T23:59:59", "2000-01-01", "1904-02-29"]
+    stamps[: len(edges)] = np.array(edges, dtype="datetime64[s]")
+    for to, unit in (("month", "M"), ("year", "Y")):
+        assert (truncate(stamps, to) == stamps.astype(f"datetime64[{unit}]").astype("datetime64[s]")).all()
+    year = stamps.astype("datetime64[Y]").astype(np.int64)
+    decade = (year - (year + 1970) % 10).astype("datetime64[Y]").astype("datetime64[s]")
+    assert (truncate(stamps, "decade") == decade).all()
