@@ -249,3 +249,70 @@ def fill_masked(const int64_t[::1] offsets, const uint8_t[::1] data, const uint8
                     out[b] = symbols[c, r]
                     c += 1
     return out_data
+
+
+cdef inline void _digits(const uint64_t* x, Py_ssize_t n, int width, uint64_t base, uint8_t* out) noexcept nogil:
+    """out[j * n + i]: digit j (most significant first) of x[i]; inlined per base so the compiler
+    turns the division into a multiplication."""
+    cdef Py_ssize_t i
+    cdef int j
+    cdef uint64_t v
+    for i in range(n):
+        v = x[i]
+        for j in range(width - 1, -1, -1):
+            out[j * n + i] = <uint8_t>(v % base)
+            v //= base
+
+
+def radix(const uint64_t[::1] x, int width, int base):
+    """(width, n) uint8 digits of each value in `base`, most significant first: the low `width`
+    digits (all of them when base**width >= 2**64)."""
+    cdef Py_ssize_t n = x.shape[0]
+    out = np.empty((width, n), dtype=np.uint8)
+    if n == 0 or width == 0:
+        return out
+    cdef uint8_t[:, ::1] view = out
+    cdef uint8_t* dst = &view[0, 0]
+    cdef const uint64_t* src = &x[0]
+    with nogil:
+        if base == 10:
+            _digits(src, n, width, 10, dst)
+        elif base == 26:
+            _digits(src, n, width, 26, dst)
+        elif base == 36:
+            _digits(src, n, width, 36, dst)
+        else:
+            _digits(src, n, width, base, dst)
+    return out
+
+
+cdef inline void _symbols(const uint64_t* x, Py_ssize_t n, int width, uint64_t base, const uint8_t* alphabet,
+                          uint8_t* out) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int j
+    cdef uint64_t v
+    for i in range(n):
+        v = x[i]
+        for j in range(width - 1, -1, -1):
+            out[i * width + j] = alphabet[v % base]
+            v //= base
+
+
+def radix_text(const uint64_t[::1] x, int width, bytes alphabet):
+    """(n, width) bytes: each value's low `width` digits in base len(alphabet), written with the
+    alphabet's symbols, row after row (the data buffer of fixed-width Arrow strings)."""
+    cdef Py_ssize_t n = x.shape[0]
+    cdef uint64_t base = len(alphabet)
+    out = np.empty((n, width), dtype=np.uint8)
+    if n == 0 or width == 0:
+        return out
+    cdef uint8_t[:, ::1] view = out
+    cdef uint8_t* dst = &view[0, 0]
+    cdef const uint64_t* src = &x[0]
+    cdef const uint8_t* symbols = alphabet
+    with nogil:
+        if base == 36:
+            _symbols(src, n, width, 36, symbols, dst)
+        else:
+            _symbols(src, n, width, base, symbols, dst)
+    return out

@@ -23,7 +23,7 @@ from data_pipeline.anonymize import _kernels
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-ALPHABET36 = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+ALPHABET36 = b"0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def as_text(values: pd.Series) -> np.ndarray:
@@ -131,19 +131,9 @@ def mix(h: np.ndarray, salt: int) -> np.ndarray:
 
 def radix_digits(x: np.ndarray, width: int, base: int) -> np.ndarray:
     """(n, width) digits of each uint64 in `base`, most significant first: an exact encoding
-    when base**width >= 2**64, otherwise the low `width` digits. (In-place ops on a (width, n)
-    buffer: about twice as fast as the obvious loop.)"""
-    out = np.empty((width, len(x)), dtype=np.uint8)
-    b = np.uint64(base)
-    x = x.copy()
-    q, t = np.empty_like(x), np.empty_like(x)
-    for j in range(width - 1, -1, -1):
-        np.floor_divide(x, b, out=q)
-        np.multiply(q, b, out=t)
-        np.subtract(x, t, out=t)
-        out[j] = t
-        x, q = q, x
-    return out.T
+    when base**width >= 2**64, otherwise the low `width` digits. (A compiled loop writing a
+    (width, n) buffer, seen transposed.)"""
+    return _kernels.radix(np.ascontiguousarray(x, dtype=np.uint64), width, base).T
 
 
 def digit_matrix(h: np.ndarray, width: int, base: int = 10) -> np.ndarray:
@@ -175,7 +165,7 @@ def fixed_strings(chars: np.ndarray) -> pa.Array:
 
 def base36(x: np.ndarray, width: int) -> pa.Array:
     """Fixed-width lowercase base-36 text of each uint64 (zero-padded)."""
-    return fixed_strings(ALPHABET36[radix_digits(x, width, 36)])
+    return fixed_strings(_kernels.radix_text(np.ascontiguousarray(x, dtype=np.uint64), width, ALPHABET36))
 
 
 def digits_text(matrix: np.ndarray) -> pa.Array:
