@@ -316,3 +316,38 @@ def radix_text(const uint64_t[::1] x, int width, bytes alphabet):
         else:
             _symbols(src, n, width, base, symbols, dst)
     return out
+
+
+cdef inline bint _digit(uint8_t b) noexcept nogil:
+    return 48 <= b <= 57
+
+
+def phone_free_digits(const int64_t[::1] offsets, const uint8_t[::1] data):
+    """1 where a phone number's byte is a digit of its national significant number, 0 elsewhere.
+
+    Kept (0): separators, a leading '+' country code (up to three digits right after '+'), a trunk
+    '0' opening a number written without '+' ('020 ...', '(030) ...'), and the 0 of '(0)'.
+    """
+    cdef Py_ssize_t n = offsets.shape[0] - 1, r
+    cdef int64_t start, stop, b, k
+    out = np.zeros(data.shape[0], dtype=np.uint8)
+    cdef uint8_t[::1] free = out
+    with nogil:
+        for r in range(n):
+            start, stop = offsets[r], offsets[r + 1]
+            for b in range(start, stop):
+                free[b] = _digit(data[b])
+                if 0 < b - start and b + 1 < stop and data[b] == 48 and data[b - 1] == 40 and data[b + 1] == 41:
+                    free[b] = 0  # the 0 of '(0)'
+            if stop - start == 0:
+                continue
+            if data[start] == 43:  # '+': the country code
+                k = start + 1
+                while k < stop and k <= start + 3 and _digit(data[k]):
+                    free[k] = 0
+                    k += 1
+            elif data[start] == 48:  # trunk '0'
+                free[start] = 0
+            elif data[start] == 40 and stop - start > 1 and data[start + 1] == 48:  # '(0'
+                free[start + 1] = 0
+    return out

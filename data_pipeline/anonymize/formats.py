@@ -40,13 +40,6 @@ class Chars:
         upper = (self.data >= 65) & (self.data <= 90)
         return upper | ((self.data >= 97) & (self.data <= 122))
 
-    def byte_at(self, k: int) -> np.ndarray:
-        """Byte k of each row, 0 past the row's end."""
-        starts = self.offsets[:-1]
-        at = np.minimum(starts + k, max(len(self.data) - 1, 0))
-        out = self.data[at] if len(self.data) else np.zeros(len(starts), np.uint8)
-        return np.where(self.offsets[1:] - starts > k, out, 0).astype(np.uint8, copy=False)
-
     def select(self, mask: np.ndarray) -> Selection:
         """Where `mask` holds: positions, their rows, their rank among the row's masked bytes."""
         return Selection(*_kernels.select(self.offsets, mask.view(np.uint8)))
@@ -142,29 +135,15 @@ def scramble(text: pa.Array, h: np.ndarray, *, letters: bool = True, nonzero_lea
     return chars.with_data(keyed_chars(chars, sel, h, nonzero_lead=nonzero_lead))
 
 
-def phone_parts(chars: Chars) -> tuple[np.ndarray, np.ndarray]:
-    """(digits to replace, digits to keep) of phone numbers.
+def national_digits(chars: Chars) -> np.ndarray:
+    """Where phone numbers hold their national significant number: what is replaced, and also what
+    gets hashed, so one number written in several formats maps to the same fake digits.
 
-    Kept: a leading '+' country code (the digits up to the first separator, at most 3), a national
-    trunk '0' opening a number written without '+' ('020 ...', '(030) ...'), and the '(0)' of
-    '+49 (0)30 ...'. What is replaced is the national significant number, which is also what gets
-    hashed, so one number written in several formats maps to the same fake digits.
+    Not part of it: a leading '+' country code (the digits up to the first separator, at most 3), a
+    national trunk '0' opening a number written without '+' ('020 ...', '(030) ...'), and the '(0)'
+    of '+49 (0)30 ...'. One compiled pass over the bytes.
     """
-    data, starts = chars.data, chars.offsets[:-1]
-    digit = _isdigit(data)
-    first, second = chars.byte_at(0), chars.byte_at(1)
-    plus = first == ord("+")
-    keep_at = [plus & _isdigit(second)]  # country code: up to three digits right after '+'
-    keep_at.append(keep_at[0] & _isdigit(chars.byte_at(2)))
-    keep_at.append(keep_at[1] & _isdigit(chars.byte_at(3)))
-    keep = np.zeros(len(data), dtype=bool)
-    for k, rows in enumerate(keep_at, start=1):
-        keep[starts[rows] + k] = True
-    keep[starts[~plus & (first == ord("0"))]] = True  # trunk: '020 ...'
-    keep[starts[~plus & (first == ord("(")) & (second == ord("0"))] + 1] = True  # '(030) ...'
-    if len(data) > 2:  # the 0 of '(0)'
-        keep[1:-1] |= (data[1:-1] == ord("0")) & (data[:-2] == ord("(")) & (data[2:] == ord(")"))
-    return digit & ~keep, keep
+    return _kernels.phone_free_digits(chars.offsets, chars.data).view(bool)
 
 
 def luhn_complete(digits: np.ndarray, lengths: np.ndarray) -> np.ndarray:

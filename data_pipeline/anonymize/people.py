@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.formats import Chars, keyed_digits, phone_parts, scramble
+from data_pipeline.anonymize.formats import Chars, keyed_digits, national_digits, scramble
 from data_pipeline.anonymize.hashing import (
     as_series,
     base36,
@@ -242,7 +242,7 @@ def username(values: pd.Series, ctx: RuleContext) -> pd.Series:
 def fake_phones(text: pa.Array, ctx: RuleContext) -> pa.Array:
     """Phone numbers with keyed national digits; country code, trunk '0' and layout kept."""
     chars = Chars.of(text)
-    free, _ = phone_parts(chars)
+    free = national_digits(chars)
     national = chars.masked(free)
     h, width = ctx.hash(national), max_bytes(national)
     out = chars.with_data(keyed_digits(chars, free, h, width))

@@ -10,7 +10,7 @@ from data_pipeline.anonymize.formats import (
     keyed_digits,
     luhn_complete,
     mod97_check,
-    phone_parts,
+    national_digits,
 )
 from data_pipeline.anonymize.hashing import digit_matrix
 from data_pipeline.checksums import iban_check_digits, luhn_valid
@@ -36,10 +36,11 @@ def test_mod97_check_matches_iso_13616() -> None:
     assert [f"{c:02d}" for c in check] == [iban_check_digits(c, b) for c, b in bbans.items()]
 
 
-def test_phone_parts_keep_country_code_and_trunk_prefix() -> None:
+def test_national_digits_leave_out_country_code_and_trunk_prefix() -> None:
     text = pa.array(["+44 20 7946", "020 7946", "+49 (0)30 12", "(030) 12", "+4930123", ""])
     chars = Chars.of(text)
-    free, keep = phone_parts(chars)
+    free = national_digits(chars)
+    keep = chars.digits & ~free
     kept = [
         bytes(chars.data[s:e][keep[s:e]]).decode()
         for s, e in zip(chars.offsets[:-1], chars.offsets[1:], strict=True)
@@ -58,7 +59,7 @@ def test_keyed_digits_write_digit_k_of_the_hash_at_the_kth_free_digit() -> None:
     also past the 18 digits one 64-bit stream holds."""
     text = pa.array(["+44 20 7946 0000", "020 7946", "", "(030) 12-34-56-78-90-12-34-56-78-90", "x"])
     chars = Chars.of(text)
-    free, _ = phone_parts(chars)
+    free = national_digits(chars)
     h = np.array([1, 2**63, 3, 2**64 - 1, 5], dtype=np.uint64)
     width = int(free.view(np.uint8).sum())  # wide enough for any row
     out = keyed_digits(chars, free, h, width)
