@@ -14,6 +14,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -129,6 +130,39 @@ def _coerce(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _as_arrow(frame: pd.DataFrame | pa.Table, table: Table, schema: pa.Schema) -> pa.Table:
+    """A batch in the checkpoint schema: Arrow tables (the COPY reader) are already typed."""
+    if isinstance(frame, pa.Table):
+        return frame.cast(schema) if frame.schema != schema else frame
+    return pa.Table.from_pandas(_coerce(frame, table), schema=schema, preserve_index=False, safe=False)
+
+
+def _write_overlapped(writer: pq.ParquetWriter, tables: Iterable[pa.Table]) -> int:
+    """Write each table in a thread while the next is produced (read, anonymized, checked): Arrow
+    encodes and compresses without the GIL, so the two overlap on two cores. One table at most is
+    in flight and both threads release memory after each, so memory stays bounded; the rows written
+    are returned."""
+    rows, pending = 0, None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") as pool:
+        for data in tables:
+            if pending is not None:
+                pending.result()
+                release_memory()
+            pending = pool.submit(_write_and_release, writer, data)
+            rows += data.num_rows
+        if pending is not None:
+            pending.result()
+            release_memory()
+    return rows
+
+
+def _write_and_release(writer: pq.ParquetWriter, data: pa.Table) -> None:
+    """Write one table, then release what encoding it used: Arrow's allocator (mimalloc) keeps a heap
+    per thread and releases only the calling thread's."""
+    writer.write_table(data)
+    release_memory()
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -188,22 +222,11 @@ class CheckpointStore:
         self.batch_dir(batch)
         partial = final.with_name(f"{table.name}.parquet.partial")
         schema = arrow_schema(table)
-        rows = 0
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self._file_mode)
         os.close(fd)
         try:
             with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
-                for frame in frames:
-                    if isinstance(frame, pa.Table):  # already typed (the COPY reader)
-                        batch = frame.cast(schema) if frame.schema != schema else frame
-                    else:
-                        batch = pa.Table.from_pandas(
-                            _coerce(frame, table), schema=schema, preserve_index=False, safe=False
-                        )
-                    writer.write_table(batch)
-                    rows += batch.num_rows
-                    del batch
-                    release_memory()
+                rows = _write_overlapped(writer, (_as_arrow(f, table, schema) for f in frames))
             os.replace(partial, final)
         except BaseException:
             partial.unlink(missing_ok=True)

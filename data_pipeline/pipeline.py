@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,7 @@ from data_pipeline.schema import Schema, Table, reflect
 from data_pipeline.snapshot import take_snapshot
 
 Progress = Callable[[str, int], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,18 @@ class _Sample:
         if not self.frames:
             return None
         return pipeline.run_suite(self.table, pd.concat(self.frames, ignore_index=True))
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """`items`, each produced in a thread while the previous one is used: Parquet decoding runs
+    without the GIL, so reading the next batch overlaps anonymizing and checking this one. One item
+    at most is read ahead, so memory stays bounded."""
+    end = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+        pending = pool.submit(next, items, end)
+        while (item := pending.result()) is not end:
+            pending = pool.submit(next, items, end)
+            yield item
 
 
 def ensure_demo_source(settings: Settings) -> None:
@@ -229,7 +244,7 @@ class Pipeline:
         sample = self._sample(table.name, wanted=part is None)
 
         def anonymized_batches():
-            for raw in (
+            for raw in read_ahead(
                 self.vault.batches(snapshot)
                 if part is None
                 else self.vault.batches_between(snapshot, start, stop)
@@ -303,7 +318,7 @@ class Pipeline:
 
         def joined():
             for ref in parts:
-                for out in self.anonymized.batches(ref):
+                for out in read_ahead(self.anonymized.batches(ref)):
                     audit.add(None, out)
                     sample.keep(out)
                     yield out

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from data_pipeline.checkpoint import CheckpointStore
@@ -83,5 +84,22 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError):
         store.write(TABLE, exploding(), batch="snapshot-x")
+    assert not list((tmp_path / "vault").rglob("*.parquet*"))
+    assert store.all_manifests() == []
+
+
+def test_a_write_that_fails_in_the_writer_thread_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    store = CheckpointStore(tmp_path / "vault", "snapshot")
+    written = []
+
+    def failing(self, table, row_group_size=None) -> None:
+        written.append(table.num_rows)
+        if len(written) == 2:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write(store)
+    assert written == [50_000, 50_000]  # the third batch is never written
     assert not list((tmp_path / "vault").rglob("*.parquet*"))
     assert store.all_manifests() == []

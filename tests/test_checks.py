@@ -161,3 +161,49 @@ def test_kept_keys_are_left_to_the_source_constraint() -> None:
     assert checks.TableAudit(NOTES, POLICY, [], list, KEY, 5).unique_sets == []
     tokens = {**POLICY, "id": ColumnPolicy("notes", "id", "key", "token", "notes.id")}
     assert checks.TableAudit(NOTES, tokens, [], list, KEY, 5).unique_sets == [("id",)]
+
+
+def test_group_sizes_are_those_of_each_values_text() -> None:
+    """Counted on the values, then made text: the same groups as counting the text itself, for
+    datetimes (whose text depends on the whole column), NULLs, and values equal but printed apart."""
+    frames = [
+        pd.DataFrame({"d": pd.to_datetime(["2020-01-01", None, "2020-01-01", "2021-01-01"])}),
+        pd.DataFrame({"d": pd.to_datetime(["2020-01-01", "2020-01-01 10:00", None], format="mixed")}),
+        pd.DataFrame({"zip": pd.Series(["10", None, "10"], dtype="str"), "n": [1, 2, 1]}),
+        pd.DataFrame({"o": pd.Series([1, 1.0, True, None, np.nan, "1"], dtype=object), "b": [True] * 6}),
+        pd.DataFrame({"f": [0.0, -0.0, np.nan, 1.5], "i": pd.array([1, 1, None, None], dtype="Int64")}),
+    ]
+    for frame in frames:
+        expected = frame.astype(str).value_counts(dropna=False)
+        assert _as_text(checks.group_sizes(frame)) == _as_text(expected), frame.dtypes
+
+
+def _as_text(sizes: pd.Series) -> list[tuple[str, int]]:
+    return sorted((str(group), int(rows)) for group, rows in sizes.items())
+
+
+def test_unique_keys_hash_alike_as_arrow_text_and_python_strings() -> None:
+    """A duplicate is found whichever way a batch holds its text."""
+    arrow = pd.DataFrame({"k": pd.Series(["a", "é", "日本"], dtype="str")})
+    python = pd.DataFrame({"k": pd.Series(["日本", "x"], dtype=object)})
+    assert checks._row_keys(arrow)[2] == checks._row_keys(python)[0]
+    tokens = {**POLICY, "id": ColumnPolicy("notes", "id", "key", "token", "notes.id")}
+    audit = checks.TableAudit(NOTES, tokens, [], list, KEY, 5)
+    for ids in (arrow["k"], python["k"]):
+        batch = pd.DataFrame({"id": ids, "body": "b", "owner": None})
+        audit.add(batch, batch)
+    assert {o.name: o for o in audit.outcomes(5)}["unique_columns"].metadata["duplicate_keys"] == 1
+
+
+def test_normalize_keeps_lowercase_ascii_letters_and_digits() -> None:
+    values = pd.Series(["+1 (555) 010-99", "Jane.DOE@Corp.example", "", "--", "Zoë Ünal 42", None, "ok"])
+    expected = ["155501099", "janedoecorpexample", "", "", "zonal42", "ok"]
+    assert checks.normalize(values).to_pylist() == expected
+    assert checks.normalize(values.iloc[4:]).to_pylist() == expected[4:]  # a slice of a buffer
+
+
+def test_same_as_original_counts_only_rows_with_both_values() -> None:
+    policy = {c: ColumnPolicy("t", c, "pii", "token", "token") for c in ("a", "b")}
+    raw = pd.DataFrame({"a": pd.Series(["x", None, "y", "z"], dtype="str"), "b": [1.0, np.nan, 2.0, 3.0]})
+    out = pd.DataFrame({"a": pd.Series(["x", None, None, "q"], dtype="str"), "b": [1.0, np.nan, 5.0, np.nan]})
+    assert checks.same_as_original_counts(raw, out, policy) == {"a": (1, 2), "b": (1, 2)}
