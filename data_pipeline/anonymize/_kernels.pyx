@@ -91,11 +91,10 @@ def siphash(const offset_t[::1] offsets, const uint8_t[::1] data, bytes key):
 
 DEF MAX_PIECES = 16
 DEF BLOCK = 16  # bytes moved per row and piece in one go; the overshoot is overwritten by what follows
-DEF MAX_BYTES = 2147483647  # int32 offsets
 
 
 def concat(list pieces, Py_ssize_t n):
-    """(int32 offsets, uint8 data) of n strings, each the concatenation of its row's pieces.
+    """(int64 offsets, uint8 data) of n strings, each the concatenation of its row's pieces.
 
     A piece is (int64 offsets of n + 1, uint8 data) for a column, or (None, bytes) for a constant.
     Rows are written in order, piece after piece, so copying a fixed block and overshooting a short
@@ -122,8 +121,8 @@ def concat(list pieces, Py_ssize_t n):
             offsets[p], size[p] = &column_offsets[0], len(piece_data)
         column_data = piece_data
         data[p] = &column_data[0]
-    out_offsets = np.empty(n + 1, dtype=np.int32)
-    cdef int32_t[::1] ends = out_offsets
+    out_offsets = np.empty(n + 1, dtype=np.int64)
+    cdef int64_t[::1] ends = out_offsets
     cdef Py_ssize_t i
     with nogil:
         ends[0] = 0
@@ -132,11 +131,7 @@ def concat(list pieces, Py_ssize_t n):
             for p in range(count):
                 if offsets[p] != NULL:
                     at += offsets[p][i + 1] - offsets[p][i]
-            if at > MAX_BYTES:
-                break
-            ends[i + 1] = <int32_t>at
-    if at > MAX_BYTES:
-        raise ValueError("concatenated strings exceed 2 GiB in one chunk; use smaller chunks")
+            ends[i + 1] = at
     out_data = np.empty(at + BLOCK, dtype=np.uint8)
     cdef uint8_t[::1] out_view = out_data
     cdef uint8_t* out = &out_view[0]
@@ -214,21 +209,21 @@ def siphash_int64(const int64_t[::1] values, bytes key):
 
 
 def masked_text(const int64_t[::1] offsets, const uint8_t[::1] data, const uint8_t[::1] mask):
-    """(int32 offsets, data) of each row's bytes where `mask` is 1, e.g. a phone number's national
+    """(int64 offsets, data) of each row's bytes where `mask` is 1, e.g. a phone number's national
     digits (what its fake digits are keyed on)."""
     cdef Py_ssize_t n = offsets.shape[0] - 1, r
     cdef int64_t b, k = 0
     out_data = np.empty(int(np.count_nonzero(mask)) + 1, np.uint8)
-    out_offsets = np.empty(n + 1, np.int32)
+    out_offsets = np.empty(n + 1, np.int64)
     cdef uint8_t[::1] out = out_data
-    cdef int32_t[::1] ends = out_offsets
+    cdef int64_t[::1] ends = out_offsets
     with nogil:
         ends[0] = 0
         for r in range(n):
             for b in range(offsets[r], offsets[r + 1]):
                 out[k] = data[b]
                 k += mask[b]
-            ends[r + 1] = <int32_t>k
+            ends[r + 1] = k
     return out_offsets, out_data[:k]
 
 

@@ -128,7 +128,7 @@ class TableAnonymizer:
                     "shorter rule"
                 )
             values = values.where(~too_long, values.astype("str").str.slice(0, column.length))
-        if not column.nullable and values.isna().any():
+        if not column.nullable and _has_null(values):
             raise ChecksFailed(f"{policy.qualified}: rule `{policy.rule}` produced NULL in a NOT NULL column")
         return values
 
@@ -148,6 +148,11 @@ def _present(values: pd.Series) -> np.ndarray | None:
         return None if not arrow.null_count else arrow.is_valid().to_numpy(zero_copy_only=False)
     present = values.notna().to_numpy()
     return None if present.all() else present
+
+
+def _has_null(values: pd.Series) -> bool:
+    arrow = _arrow_text(values)
+    return bool(arrow.null_count) if arrow is not None else bool(values.isna().any())
 
 
 def _rows(values: pd.Series, present: np.ndarray) -> pd.Series:

@@ -50,7 +50,7 @@ class Chars:
         return to_arrow(*_kernels.masked_text(self.offsets, self.data, mask.view(np.uint8)))
 
     def with_data(self, data: np.ndarray) -> pa.Array:
-        return to_arrow(self.offsets.astype(np.int32), data)
+        return to_arrow(self.offsets, data)
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,10 @@ class Selection:
 
 
 def to_arrow(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
+    """Large strings (int64 offsets, as pandas holds Arrow text: no cast on the way out)."""
     data = np.ascontiguousarray(data, dtype=np.uint8)
-    return pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
+    offsets = offsets.astype(np.int64, copy=False)
+    return pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def fill(chars: Chars, sel: Selection, replacement: np.ndarray) -> pa.Array:

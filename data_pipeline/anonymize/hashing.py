@@ -46,7 +46,7 @@ def text_array(values: pd.Series) -> pa.Array:
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return pa.array(values.dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(dtype=object), type=pa.string())
     if isinstance(dtype, pd.StringDtype):
-        return plain(pa.array(values.array))
+        return one_chunk(pa.array(values.array))  # large_string as pandas holds it: no cast
     try:
         return pa.array(values.to_numpy(dtype=object), type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: their str()
@@ -117,7 +117,7 @@ def concat(*pieces: pa.Array | str) -> pa.Array:
             offsets, data = string_buffers(piece)
             parts.append((offsets.astype(np.int64, copy=False), data))
     offsets, data = _kernels.concat(parts, n)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def mix(h: np.ndarray, salt: int) -> np.ndarray:
@@ -158,9 +158,9 @@ def _leading_digits(x: np.ndarray, k: int, width: int, base: int) -> np.ndarray:
 def fixed_strings(chars: np.ndarray) -> pa.Array:
     """(n, w) ASCII byte matrix -> Arrow strings of length w, built from buffers (no objects)."""
     n, w = chars.shape
-    offsets = np.arange(0, (n + 1) * w, w, dtype=np.int32) if n else np.zeros(1, np.int32)
+    offsets = np.arange(0, (n + 1) * w, w, dtype=np.int64) if n else np.zeros(1, np.int64)
     data = np.ascontiguousarray(chars, dtype=np.uint8)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def base36(x: np.ndarray, width: int) -> pa.Array:

@@ -24,14 +24,16 @@ from data_pipeline.anonymize.hashing import (
     index,
     max_bytes,
     mix,
+    one_chunk,
     pick,
-    plain,
     text_array,
 )
 from data_pipeline.anonymize.pools import COUNTRY_LOCALES, street_layout
 from data_pipeline.anonymize.registry import STRING, RuleContext, register
 
-EMAIL_DOMAINS = pa.array(["example.com", "example.net", "example.org"])  # RFC 2606: never deliverable
+EMAIL_DOMAINS = pa.array(
+    ["example.com", "example.net", "example.org"], pa.large_string()
+)  # RFC 2606: never deliverable
 SHORT_WIDTH = 13  # base-36 characters that hold a whole 64-bit hash (36**13 > 2**64)
 REPICKS = 4  # a pick equal to its own original is re-drawn this many times at most
 
@@ -79,7 +81,7 @@ def _patch(out: pa.Array, rows: np.ndarray, replacement: pa.Array) -> pa.Array:
     """`out` with `rows` replaced (vectorized: one take over the concatenation)."""
     take = np.arange(len(out), dtype=np.int64)
     take[rows] = len(out) + np.arange(len(rows))
-    return pa.concat_arrays([plain(out), plain(replacement)]).take(pa.array(take))
+    return pa.concat_arrays([one_chunk(out), one_chunk(replacement)]).take(pa.array(take))
 
 
 def _pool_rule(kind: str, salt: int):
@@ -103,7 +105,9 @@ for _kind, _salt in [("first_name", 1), ("last_name", 2), ("company", 3), ("city
     )(_pool_rule(_kind, _salt * 100))
 
 
-HOUSE_NUMBERS = pa.array([str(n) for n in range(1, 10_000)])  # taking text is cheaper than casting
+HOUSE_NUMBERS = pa.array(
+    [str(n) for n in range(1, 10_000)], pa.large_string()
+)  # taking text is cheaper than casting
 
 
 def house_numbers(h: np.ndarray) -> pa.Array:
@@ -246,7 +250,7 @@ def fake_phones(text: pa.Array, ctx: RuleContext) -> pa.Array:
     national = chars.masked(free)
     h, width = ctx.hash(national), max_bytes(national)
     out = chars.with_data(keyed_digits(chars, free, h, width))
-    differs = _differs(out, plain(text))
+    differs = _differs(out, one_chunk(text))
     if not differs.all():  # a number that came out as itself (a very short one) is drawn again
         again = chars.with_data(keyed_digits(chars, free, mix(h, 1), width))
         out = pc.if_else(pa.array(differs), out, again)

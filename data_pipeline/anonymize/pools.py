@@ -71,7 +71,7 @@ def slug_pool(locale: str, kind: str) -> np.ndarray:
 @cache
 def _arrow(values: tuple[str, str, bool]) -> pa.Array:
     locale, kind, slugs = values
-    return pa.array((slug_pool if slugs else pool)(locale, kind), type=pa.string())
+    return pa.array((slug_pool if slugs else pool)(locale, kind), type=pa.large_string())
 
 
 @cache
