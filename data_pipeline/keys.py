@@ -30,7 +30,7 @@ class AnonKey:
         return hmac.new(self.secret, purpose.encode(), hashlib.sha256).digest()
 
     def hash_key(self, domain: str) -> str:
-        """A 16-character sub-key for pandas' SipHash-2-4 (`hash_array(hash_key=...)`), 96 bits."""
+        """A 16-character sub-key for SipHash-2-4 (as pandas' `hash_array` takes it), 96 bits."""
         return base64.urlsafe_b64encode(self.derive(f"siphash:{domain}")[:12]).decode()
 
     @property
