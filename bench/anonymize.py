@@ -2,7 +2,7 @@
 
 The data is the demo shop's customers table (data_pipeline.demo, same generator and seed), turned into
 the pandas dtypes the pipeline's vault hands the engine (checkpoint.to_frame: Arrow strings, datetime64). The
-engine runs in chunks like the pipeline (checkpoint.BATCH_ROWS). Faker pools are built first and timed
+engine runs in chunks like the pipeline (checkpoint.ANONYMIZE_ROWS). Faker pools are built first and timed
 apart; the naive reference calls Faker once per value, as hand-written scripts do, on a sample.
 """
 
@@ -22,7 +22,7 @@ from faker import Faker
 
 from data_pipeline.anonymize.engine import TableAnonymizer
 from data_pipeline.anonymize.pools import Pools, pool
-from data_pipeline.checkpoint import BATCH_ROWS, arrow_schema, to_frame
+from data_pipeline.checkpoint import ANONYMIZE_ROWS, arrow_schema, to_frame
 from data_pipeline.config import DEFAULT_POLICY
 from data_pipeline.demo import _Shop, demo_metadata
 from data_pipeline.keys import AnonKey
@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--chunk",
         type=int,
-        default=BATCH_ROWS,
-        help=f"rows per engine call (default: the pipeline's batch, {BATCH_ROWS:,})",
+        default=ANONYMIZE_ROWS,
+        help=f"rows per engine call (default: the pipeline's, {ANONYMIZE_ROWS:,})",
     )
     parser.add_argument(
         "--naive-rows", type=int, default=10_000, help="sample for the Faker-per-row reference (per pass)"

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from data_pipeline import checks, hashset
 from data_pipeline.anonymize.engine import TableAnonymizer
 from data_pipeline.anonymize.pools import Pools
-from data_pipeline.checkpoint import CheckpointRef, CheckpointStore, new_batch, release_memory
+from data_pipeline.checkpoint import ANONYMIZE_ROWS, CheckpointRef, CheckpointStore, new_batch, release_memory
 from data_pipeline.config import Settings, is_default_demo_source, redact_url
 from data_pipeline.db import check_reachable, make_engine
 from data_pipeline.errors import BadInput, ChecksFailed
@@ -245,7 +245,7 @@ class Pipeline:
 
         def anonymized_batches():
             for raw in read_ahead(
-                self.vault.batches(snapshot)
+                self.vault.batches(snapshot, rows=ANONYMIZE_ROWS)
                 if part is None
                 else self.vault.batches_between(snapshot, start, stop)
             ):
