@@ -246,17 +246,33 @@ def fill_masked(const int64_t[::1] offsets, const uint8_t[::1] data, const uint8
     return out_data
 
 
-cdef inline void _digits(const uint64_t* x, Py_ssize_t n, int width, uint64_t base, uint8_t* out) noexcept nogil:
-    """out[j * n + i]: digit j (most significant first) of x[i]; inlined per base so the compiler
-    turns the division into a multiplication."""
+cdef inline void _radix(const uint64_t* x, Py_ssize_t n, int width, uint64_t base, const uint8_t* alphabet,
+                        Py_ssize_t row_step, Py_ssize_t digit_step, uint8_t* out) noexcept nogil:
+    """Digit j (most significant first) of x[i] at out[i * row_step + j * digit_step], as the
+    alphabet's symbol when there is one."""
     cdef Py_ssize_t i
     cdef int j
-    cdef uint64_t v
+    cdef uint64_t v, d
     for i in range(n):
         v = x[i]
         for j in range(width - 1, -1, -1):
-            out[j * n + i] = <uint8_t>(v % base)
+            d = v % base
+            out[i * row_step + j * digit_step] = alphabet[d] if alphabet != NULL else <uint8_t>d
             v //= base
+
+
+cdef void _radix_by_base(const uint64_t* x, Py_ssize_t n, int width, uint64_t base, const uint8_t* alphabet,
+                         Py_ssize_t row_step, Py_ssize_t digit_step, uint8_t* out) noexcept nogil:
+    """_radix inlined for the bases the rules use, so the compiler turns each division by the base
+    into a multiplication."""
+    if base == 10:
+        _radix(x, n, width, 10, alphabet, row_step, digit_step, out)
+    elif base == 26:
+        _radix(x, n, width, 26, alphabet, row_step, digit_step, out)
+    elif base == 36:
+        _radix(x, n, width, 36, alphabet, row_step, digit_step, out)
+    else:
+        _radix(x, n, width, base, alphabet, row_step, digit_step, out)
 
 
 def radix(const uint64_t[::1] x, int width, int base):
@@ -267,49 +283,23 @@ def radix(const uint64_t[::1] x, int width, int base):
     if n == 0 or width == 0:
         return out
     cdef uint8_t[:, ::1] view = out
-    cdef uint8_t* dst = &view[0, 0]
-    cdef const uint64_t* src = &x[0]
     with nogil:
-        if base == 10:
-            _digits(src, n, width, 10, dst)
-        elif base == 26:
-            _digits(src, n, width, 26, dst)
-        elif base == 36:
-            _digits(src, n, width, 36, dst)
-        else:
-            _digits(src, n, width, base, dst)
+        _radix_by_base(&x[0], n, width, base, NULL, 1, n, &view[0, 0])
     return out
-
-
-cdef inline void _symbols(const uint64_t* x, Py_ssize_t n, int width, uint64_t base, const uint8_t* alphabet,
-                          uint8_t* out) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef int j
-    cdef uint64_t v
-    for i in range(n):
-        v = x[i]
-        for j in range(width - 1, -1, -1):
-            out[i * width + j] = alphabet[v % base]
-            v //= base
 
 
 def radix_text(const uint64_t[::1] x, int width, bytes alphabet):
     """(n, width) bytes: each value's low `width` digits in base len(alphabet), written with the
     alphabet's symbols, row after row (the data buffer of fixed-width Arrow strings)."""
     cdef Py_ssize_t n = x.shape[0]
-    cdef uint64_t base = len(alphabet)
     out = np.empty((n, width), dtype=np.uint8)
     if n == 0 or width == 0:
         return out
     cdef uint8_t[:, ::1] view = out
-    cdef uint8_t* dst = &view[0, 0]
-    cdef const uint64_t* src = &x[0]
     cdef const uint8_t* symbols = alphabet
+    cdef uint64_t base = len(alphabet)
     with nogil:
-        if base == 36:
-            _symbols(src, n, width, 36, symbols, dst)
-        else:
-            _symbols(src, n, width, base, symbols, dst)
+        _radix_by_base(&x[0], n, width, base, symbols, width, 1, &view[0, 0])
     return out
 
 
