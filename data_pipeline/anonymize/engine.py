@@ -9,7 +9,7 @@ column and text in a numeric column stop it too. Uniqueness across chunks is ver
 blocking `unique_columns` check (checks.TableAudit).
 
 Arrow-backed text stays in Arrow between the steps (NULL masks from the validity bitmap, filtering,
-re-spreading NULLs with one `take`): pandas' generic paths cost more than most rules.
+NULLs put back around the same data buffer): pandas' generic paths cost more than most rules.
 """
 
 from __future__ import annotations

@@ -168,11 +168,6 @@ def base36(x: np.ndarray, width: int) -> pa.Array:
     return fixed_strings(_kernels.radix_text(np.ascontiguousarray(x, dtype=np.uint64), width, ALPHABET36))
 
 
-def digits_text(matrix: np.ndarray) -> pa.Array:
-    """(n, w) digits 0-9 -> Arrow strings of w digits."""
-    return fixed_strings(matrix.astype(np.uint8) + 48)
-
-
 def index(h: np.ndarray, size: int) -> np.ndarray:
     """A position in [0, size) chosen by each hash."""
     return (h % np.uint64(size)).astype(np.intp)
