@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.hashing import keyed_hash, plain, text_array
+from data_pipeline.anonymize.formats import Chars
+from data_pipeline.anonymize.hashing import keyed_hash, text_array
 from data_pipeline.anonymize.registry import RULES
 from data_pipeline.anonymize.text import PATTERNS
 from data_pipeline.hashset import HashSet, contains
@@ -112,17 +113,11 @@ def normalize(values: pd.Series) -> pa.Array:
     text = text_array(values.dropna())
     if not len(text):
         return text
-    text = plain(pc.ascii_lower(text))
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + len(text) + 1]
-    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    chars = Chars.of(pc.ascii_lower(text))
     # uint8 arithmetic wraps, so one comparison tests each range
+    data = chars.data
     keep = (np.subtract(data, 48, dtype=np.uint8) < 10) | (np.subtract(data, 97, dtype=np.uint8) < 26)
-    dropped = np.flatnonzero(~keep)  # few next to the bytes kept: cheaper to count than a cumsum
-    starts = offsets - offsets[0]
-    new_offsets = (starts - np.searchsorted(dropped, starts)).astype(np.int32)
-    return pa.StringArray.from_buffers(
-        len(text), pa.py_buffer(new_offsets), pa.py_buffer(np.compress(keep, data))
-    )
+    return chars.masked(keep)
 
 
 def fingerprints(values: pd.Series, key: AnonKey) -> np.ndarray:

@@ -53,12 +53,6 @@ def text_array(values: pd.Series) -> pa.Array:
         return pa.array(values.astype(str).to_numpy(dtype=object), type=pa.string())
 
 
-def plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One contiguous `string` array (not large_string, not chunked)."""
-    arr = one_chunk(arr)
-    return arr.cast(pa.string()) if arr.type != pa.string() else arr
-
-
 def one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The array itself, or a chunked array's chunks as one (no copy when there is one)."""
     if isinstance(arr, pa.ChunkedArray):
