@@ -96,21 +96,26 @@ DEF BLOCK = 16  # bytes moved per row and piece in one go; the overshoot is over
 def concat(list pieces, Py_ssize_t n):
     """(int64 offsets, uint8 data) of n strings, each the concatenation of its row's pieces.
 
-    A piece is (int64 offsets of n + 1, uint8 data) for a column, or (None, bytes) for a constant.
-    Rows are written in order, piece after piece, so copying a fixed block and overshooting a short
-    value is safe: the next write starts where the value ends (a libc memcpy per value costs more).
+    A piece is (int64 offsets, uint8 data, None) for a column of n strings, (int64 offsets, uint8
+    data, int64 rows) for a pool of strings of which row i takes entry rows[i] (read in place: no
+    `take` copies it out first), or (None, bytes, None) for a constant. Rows are written in order,
+    piece after piece, so copying a fixed block and overshooting a short value is safe: the next
+    write starts where the value ends (a libc memcpy per value costs more).
     """
     if len(pieces) > MAX_PIECES:
         raise ValueError(f"concat takes at most {MAX_PIECES} pieces")
     cdef const int64_t* offsets[MAX_PIECES]
+    cdef const int64_t* picks[MAX_PIECES]
     cdef const uint8_t* data[MAX_PIECES]
     cdef int64_t size[MAX_PIECES]
     cdef const int64_t[::1] column_offsets
+    cdef const int64_t[::1] column_rows
     cdef const uint8_t[::1] column_data
     cdef int count = len(pieces), p
-    cdef int64_t constant = 0, at = 0, start, k
+    cdef int64_t constant = 0, at = 0, start, k, j
     padded = []  # constants with room for a whole block
-    for p, (piece_offsets, piece_data) in enumerate(pieces):
+    for p, (piece_offsets, piece_data, piece_rows) in enumerate(pieces):
+        picks[p] = NULL
         if piece_offsets is None:
             piece_data = np.frombuffer(piece_data + bytes(BLOCK), dtype=np.uint8)
             padded.append(piece_data)
@@ -119,6 +124,11 @@ def concat(list pieces, Py_ssize_t n):
         else:
             column_offsets = piece_offsets
             offsets[p], size[p] = &column_offsets[0], len(piece_data)
+            if piece_rows is not None:
+                column_rows = piece_rows
+                if column_rows.shape[0] < n:
+                    raise ValueError("a pool piece needs a row for each output")
+                picks[p] = &column_rows[0] if n else NULL
         column_data = piece_data
         data[p] = &column_data[0]
     out_offsets = np.empty(n + 1, dtype=np.int64)
@@ -130,7 +140,8 @@ def concat(list pieces, Py_ssize_t n):
             at += constant
             for p in range(count):
                 if offsets[p] != NULL:
-                    at += offsets[p][i + 1] - offsets[p][i]
+                    j = picks[p][i] if picks[p] != NULL else i
+                    at += offsets[p][j + 1] - offsets[p][j]
             ends[i + 1] = at
     out_data = np.empty(at + BLOCK, dtype=np.uint8)
     cdef uint8_t[::1] out_view = out_data
@@ -142,13 +153,27 @@ def concat(list pieces, Py_ssize_t n):
                 if offsets[p] == NULL:  # a constant, padded: start + BLOCK is always in bounds
                     start, k = 0, size[p]
                 else:
-                    start, k = offsets[p][i], offsets[p][i + 1] - offsets[p][i]
+                    j = picks[p][i] if picks[p] != NULL else i
+                    start, k = offsets[p][j], offsets[p][j + 1] - offsets[p][j]
                 if k <= BLOCK and (offsets[p] == NULL or start + BLOCK <= size[p]):
                     memcpy(out + at, data[p] + start, BLOCK)
                 else:
                     memcpy(out + at, data[p] + start, k)
                 at += k
     return out_offsets, out_data[:at]
+
+
+def mix(const uint64_t[::1] h, uint64_t salt):
+    """splitmix64 of h + salt * golden ratio: an independent 64-bit stream per salt (one pass;
+    numpy needs eight, each with a temporary)."""
+    cdef Py_ssize_t n = h.shape[0], i
+    cdef uint64_t step = salt * 0x9E3779B97F4A7C15ULL
+    out = np.empty(n, dtype=np.uint64)
+    cdef uint64_t[::1] z = out
+    with nogil:
+        for i in range(n):
+            z[i] = _splitmix(h[i] + step)
+    return out
 
 
 def select(const int64_t[::1] offsets, const uint8_t[::1] mask):

@@ -94,6 +94,9 @@ class TableAnonymizer:
         if arrow is not None:  # repeating text: each distinct value once (NULLs ride along as -1)
             codes, uniques = _factorized(arrow)
             return _spread(_call(rule, pd.Series(uniques.to_pandas().array), ctx), codes, values.index)
+        filled = _nulls_filled(values) if rule.per_value and present is not None else None
+        if filled is not None:  # NULL rows hold a placeholder; their outputs are dropped again
+            return _nulls_restored(_call(rule, filled, ctx), values, present)
         subset = values if present is None else _rows(values, present)
         if not per_value:
             out = _call(rule, subset, ctx)
@@ -194,6 +197,36 @@ def _with_nulls(out: pd.Series, present: np.ndarray, index: pd.Index) -> pd.Seri
     take = np.full(len(present), -1, dtype=np.int64)
     take[present] = np.arange(len(out))
     return _spread(out, take, index)
+
+
+def _nulls_filled(values: pd.Series) -> pd.Series | None:
+    """The column with a placeholder in its NULL rows, made without filtering: Arrow text loses its
+    validity bitmap (a NULL slot reads as the bytes it spans, usually none), datetimes get the epoch.
+    Only for per-value rules, whose output in such a row is dropped again. None for other dtypes."""
+    text = _arrow_text(values)
+    if text is not None:
+        text = one_chunk(text)
+        _, offsets, data = text.buffers()
+        bare = pa.Array.from_buffers(text.type, len(text), [None, offsets, data], offset=text.offset)
+        return pd.Series(bare.to_pandas().array, index=values.index, name=values.name, copy=False)
+    if values.dtype.kind == "M":
+        return pd.Series(values.to_numpy(), index=values.index, name=values.name).fillna(pd.Timestamp(0))
+    return None
+
+
+def _nulls_restored(out: pd.Series, values: pd.Series, present: np.ndarray) -> pd.Series:
+    """A per-value rule's output over every row, NULL again where `values` is: Arrow text gets the
+    original's validity bitmap on its own buffers (nothing copied)."""
+    text, original = _arrow_text(out), _arrow_text(values)
+    if text is not None and original is not None and out.dtype == pd.StringDtype(na_value=np.nan):
+        text, original = one_chunk(text), one_chunk(original)
+        if not text.null_count and not text.offset and not original.offset:
+            _, offsets, data = text.buffers()
+            masked = pa.Array.from_buffers(text.type, len(text), [original.buffers()[0], offsets, data])
+            return pd.Series(masked.to_pandas().array, index=out.index, name=out.name, copy=False)
+    if out.dtype.kind == "M":
+        return out.where(present)
+    return _spread(out, np.where(present, np.arange(len(present)), -1), out.index)
 
 
 def _spread_text(text: pa.Array | pa.ChunkedArray, present: np.ndarray) -> pa.Array:

@@ -13,6 +13,8 @@ objects, so outputs stay columnar.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -20,9 +22,6 @@ import pyarrow.compute as pc
 
 from data_pipeline.anonymize import _kernels
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
 ALPHABET36 = b"0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -99,28 +98,41 @@ def string_buffers(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.nda
     return offsets, raw
 
 
-def concat(*pieces: pa.Array | str) -> pa.Array:
-    """Row-wise concatenation of string arrays (no NULLs) and constants, e.g.
+@dataclass(frozen=True)
+class Picks:
+    """Pool entries chosen per row, not yet copied out: `concat` reads them in place."""
+
+    pool: pa.Array
+    positions: np.ndarray  # int64, one per row
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def array(self) -> pa.Array:
+        return self.pool.take(pa.array(self.positions))
+
+
+def concat(*pieces: pa.Array | Picks | str) -> pa.Array:
+    """Row-wise concatenation of string arrays (no NULLs), pool picks and constants, e.g.
     concat(first, ".", last, "@", domain)."""
     n = next(len(p) for p in pieces if not isinstance(p, str))
     parts = []
     for piece in pieces:
         if isinstance(piece, str):
-            parts.append((None, piece.encode()))
+            parts.append((None, piece.encode(), None))
+        elif isinstance(piece, Picks):
+            offsets, data = string_buffers(piece.pool)
+            parts.append((offsets.astype(np.int64, copy=False), data, piece.positions))
         else:
             offsets, data = string_buffers(piece)
-            parts.append((offsets.astype(np.int64, copy=False), data))
+            parts.append((offsets.astype(np.int64, copy=False), data, None))
     offsets, data = _kernels.concat(parts, n)
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def mix(h: np.ndarray, salt: int) -> np.ndarray:
-    """An independent 64-bit stream derived from `h` (splitmix64 finalizer)."""
-    with np.errstate(over="ignore"):
-        z = h + np.uint64(salt) * _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
+    """An independent 64-bit stream derived from `h` (splitmix64 of h + salt * golden ratio)."""
+    return _kernels.mix(np.ascontiguousarray(h, dtype=np.uint64), salt)
 
 
 def radix_digits(x: np.ndarray, width: int, base: int) -> np.ndarray:
@@ -164,12 +176,17 @@ def base36(x: np.ndarray, width: int) -> pa.Array:
 
 def index(h: np.ndarray, size: int) -> np.ndarray:
     """A position in [0, size) chosen by each hash."""
-    return (h % np.uint64(size)).astype(np.intp)
+    return (h % np.uint64(size)).astype(np.int64)
+
+
+def picks(pool: pa.Array, h: np.ndarray) -> Picks:
+    """Pool entry chosen by each hash, for `concat` to read in place."""
+    return Picks(pool, index(h, len(pool)))
 
 
 def pick(pool: pa.Array, h: np.ndarray) -> pa.Array:
     """Pool entry chosen by each hash."""
-    return pool.take(pa.array(index(h, len(pool))))
+    return picks(pool, h).array()
 
 
 def as_series(values: pa.Array | np.ndarray, like: pd.Series) -> pd.Series:

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from data_pipeline.anonymize.formats import Chars, keyed_digits, national_digits, scramble
 from data_pipeline.anonymize.hashing import (
+    Picks,
     as_series,
     base36,
     concat,
@@ -25,7 +26,8 @@ from data_pipeline.anonymize.hashing import (
     max_bytes,
     mix,
     one_chunk,
-    pick,
+    picks,
+    string_buffers,
     text_array,
 )
 from data_pipeline.anonymize.pools import COUNTRY_LOCALES, street_layout
@@ -43,20 +45,19 @@ def _country_option(options: dict) -> list[str]:
     return [] if column is None or column else ["`country_column` must name a column"]
 
 
-def _pick_by_locale(ctx: RuleContext, kind: str, h: np.ndarray, locales: np.ndarray | None) -> pa.Array:
-    """A keyed pick from the pool of each row's locale (one `take` per locale present)."""
+def _pick_by_locale(ctx: RuleContext, kind: str, h: np.ndarray, locales: np.ndarray | None) -> Picks:
+    """A keyed pick from the pool of each row's locale: positions into the locales' pools laid end
+    to end."""
     if locales is None:
-        return pick(ctx.pools.arrow(kind), h)
-    positions = np.zeros(len(h), dtype=np.int64)
-    picked = []
-    offset = 0
+        return picks(ctx.pools.arrow(kind), h)
+    pools, positions, start = [], np.empty(len(h), dtype=np.int64), 0
     for locale in sorted(set(locales.tolist())):
-        rows = np.flatnonzero(locales == locale)
+        rows = locales == locale
         pool = ctx.pools.arrow(kind, locale)
-        picked.append(pick(pool, h[rows]))
-        positions[rows] = offset + np.arange(len(rows))
-        offset += len(rows)
-    return pa.concat_arrays(picked).take(pa.array(positions))
+        positions[rows] = start + index(h[rows], len(pool))
+        pools.append(pool)
+        start += len(pool)
+    return Picks(pa.concat_arrays(pools), positions)
 
 
 def _differs(out: pa.Array, original: pa.Array) -> np.ndarray:
@@ -67,13 +68,13 @@ def pool_pick(
     original: pa.Array, h: np.ndarray, locales: np.ndarray | None, ctx: RuleContext, kind: str
 ) -> pa.Array:
     """Keyed pick; a fake equal to its own original is re-drawn (still a function of the value)."""
-    out = _pick_by_locale(ctx, kind, h, locales)
+    out = _pick_by_locale(ctx, kind, h, locales).array()
     for attempt in range(1, REPICKS + 1):
         same = np.flatnonzero(~_differs(out, original))
         if not len(same):
             break
         redo = _pick_by_locale(ctx, kind, mix(h[same], attempt), None if locales is None else locales[same])
-        out = _patch(out, same, redo)
+        out = _patch(out, same, redo.array())
     return out
 
 
@@ -110,14 +111,14 @@ HOUSE_NUMBERS = pa.array(
 )  # taking text is cheaper than casting
 
 
-def house_numbers(h: np.ndarray) -> pa.Array:
+def house_numbers(h: np.ndarray) -> Picks:
     """Keyed house numbers 1-9999, log-uniform: as many 1-digit as 4-digit numbers, like streets."""
     u = (h >> np.uint64(11)).astype(np.float64) / 2.0**53
     numbers = np.clip(np.floor(10.0 ** (4 * u)), 1, 9999).astype(np.int64)
-    return HOUSE_NUMBERS.take(numbers - 1)
+    return Picks(HOUSE_NUMBERS, numbers - 1)
 
 
-def _addresses(names: pa.Array, numbers: pa.Array, locales: np.ndarray | None, ctx: RuleContext) -> pa.Array:
+def _addresses(names: Picks, numbers: Picks, locales: np.ndarray | None, ctx: RuleContext) -> pa.Array:
     """Number and street name in each row's locale order ('12 Main St', 'Hauptstr. 12')."""
     groups = [ctx.pools.locale] if locales is None else sorted(set(locales.tolist()))
     out = None
@@ -178,14 +179,14 @@ def suffix_width(n_first: int, n_last: int) -> int:
     return width
 
 
-def _stem(h: np.ndarray, ctx: RuleContext) -> tuple[pa.Array, pa.Array, pa.Array]:
+def _stem(h: np.ndarray, ctx: RuleContext) -> tuple[Picks, Picks, pa.Array]:
     """first and last slug, and a base-36 suffix: together a bijection of the 64-bit hash."""
     firsts, lasts = ctx.pools.arrow("first_name", slugs=True), ctx.pools.arrow("last_name", slugs=True)
     n_first, n_last = len(firsts), len(lasts)
-    first = firsts.take(pa.array(index(h, n_first)))
-    last = lasts.take(pa.array(index(h // np.uint64(n_first), n_last)))
-    rest = h // np.uint64(n_first) // np.uint64(n_last)
-    return first, last, base36(rest, suffix_width(n_first, n_last))
+    high = h // np.uint64(n_first)
+    first = Picks(firsts, index(h, n_first))
+    last = Picks(lasts, index(high, n_last))
+    return first, last, base36(high // np.uint64(n_last), suffix_width(n_first, n_last))
 
 
 def _fit_short(out: pa.Array, short: Callable[[], pa.Array], ctx: RuleContext) -> pa.Array:
@@ -220,7 +221,7 @@ def email(values: pd.Series, ctx: RuleContext) -> pd.Series:
         found = pc.extract_regex(original, r"@(?P<domain>[^@]+)$")
         domain = pc.fill_null(pc.struct_field(found, [0]), "example.com")
     else:
-        domain = pick(EMAIL_DOMAINS, mix(h, 31))
+        domain = picks(EMAIL_DOMAINS, mix(h, 31))
     out = concat(first, ".", last, ".", suffix, "@", domain)
 
     def short() -> pa.Array:
@@ -250,8 +251,10 @@ def fake_phones(text: pa.Array, ctx: RuleContext) -> pa.Array:
     national = chars.masked(free)
     h, width = ctx.hash(national), max_bytes(national)
     out = chars.with_data(keyed_digits(chars, free, h, width))
-    differs = _differs(out, one_chunk(text))
-    if not differs.all():  # a number that came out as itself (a very short one) is drawn again
+    # a number that came out as itself (a very short one) is drawn again; one without national
+    # digits ('', '+44') has nothing to replace and stays as it is
+    differs = _differs(out, one_chunk(text)) | (np.diff(string_buffers(national)[0]) == 0)
+    if not differs.all():
         again = chars.with_data(keyed_digits(chars, free, mix(h, 1), width))
         out = pc.if_else(pa.array(differs), out, again)
     return out
@@ -282,8 +285,9 @@ def postal_code(values: pd.Series, ctx: RuleContext) -> pd.Series:
     h = ctx.hash(original)
     out = scramble(original, h)
     same = ~_differs(out, original)
-    if same.any():
-        out = pc.if_else(pa.array(~same), out, scramble(original, mix(h, 1)))
+    if same.any():  # drawn again, unless there is nothing to replace ('')
+        same &= pc.utf8_length(original).to_numpy(zero_copy_only=False) > 0
+        out = pc.if_else(pa.array(~same), out, scramble(original, mix(h, 1))) if same.any() else out
     locales = ctx.locales(values)
     if locales is not None:
         countries = ctx.frame.loc[values.index, ctx.options["country_column"]]
