@@ -11,7 +11,7 @@ object per value or several passes per byte (hashing.py wraps them; nothing else
 
 import numpy as np
 
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
 
@@ -90,6 +90,7 @@ def siphash(const offset_t[::1] offsets, const uint8_t[::1] data, bytes key):
 
 
 DEF MAX_PIECES = 16
+cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL  # mix's step per salt
 DEF BLOCK = 16  # bytes moved per row and piece in one go; the overshoot is overwritten by what follows
 
 
@@ -167,7 +168,7 @@ def mix(const uint64_t[::1] h, uint64_t salt):
     """splitmix64 of h + salt * golden ratio: an independent 64-bit stream per salt (one pass;
     numpy needs eight, each with a temporary)."""
     cdef Py_ssize_t n = h.shape[0], i
-    cdef uint64_t step = salt * 0x9E3779B97F4A7C15ULL
+    cdef uint64_t step = salt * GOLDEN
     out = np.empty(n, dtype=np.uint64)
     cdef uint64_t[::1] z = out
     with nogil:
@@ -252,25 +253,6 @@ def masked_text(const int64_t[::1] offsets, const uint8_t[::1] data, const uint8
     return out_offsets, out_data[:k]
 
 
-def fill_masked(const int64_t[::1] offsets, const uint8_t[::1] data, const uint8_t[::1] mask,
-                const uint8_t[:, ::1] symbols):
-    """A copy of `data` where the k-th masked byte of row r becomes symbols[k, r] (symbols is
-    (width, n): a keyed digit matrix seen transposed)."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, r
-    cdef int64_t b
-    cdef Py_ssize_t c
-    out_data = np.array(data, dtype=np.uint8, copy=True)
-    cdef uint8_t[::1] out = out_data
-    with nogil:
-        for r in range(n):
-            c = 0
-            for b in range(offsets[r], offsets[r + 1]):
-                if mask[b]:
-                    out[b] = symbols[c, r]
-                    c += 1
-    return out_data
-
-
 cdef inline void _radix(const uint64_t* x, Py_ssize_t n, int width, uint64_t base, const uint8_t* alphabet,
                         Py_ssize_t row_step, Py_ssize_t digit_step, uint8_t* out) noexcept nogil:
     """Digit j (most significant first) of x[i] at out[i * row_step + j * digit_step], as the
@@ -332,32 +314,87 @@ cdef inline bint _digit(uint8_t b) noexcept nogil:
     return 48 <= b <= 57
 
 
-def phone_free_digits(const int64_t[::1] offsets, const uint8_t[::1] data):
-    """1 where a phone number's byte is a digit of its national significant number, 0 elsewhere.
+DEF STREAM_DIGITS = 18  # decimal digits hashing.digit_matrix takes from one 64-bit stream
 
-    Kept (0): separators, a leading '+' country code (up to three digits right after '+'), a trunk
-    '0' opening a number written without '+' ('020 ...', '(030) ...'), and the 0 of '(0)'.
+
+cdef inline void _stream_digits(uint64_t x, uint8_t* out) noexcept nogil:
+    """out[j] = x // 10**(17 - j) % 10 for j < 18, as two 9-digit halves (divisions by constants)."""
+    cdef uint64_t low = x % 1000000000000000000ULL
+    cdef uint32_t hi = <uint32_t>(low // 1000000000ULL), lo = <uint32_t>(low % 1000000000ULL)
+    cdef int j
+    for j in range(8, -1, -1):
+        out[j] = <uint8_t>(hi % 10)
+        out[j + 9] = <uint8_t>(lo % 10)
+        hi //= 10
+        lo //= 10
+
+
+cdef inline void _keyed_digits(uint64_t h, Py_ssize_t m, uint8_t* out) noexcept nogil:
+    """The first m digits hashing.digit_matrix(h, m, 10) gives (stream s is mix(h, 1000 + s)), the
+    first one never 0 (a national number does not open with its trunk prefix). Writes up to 17
+    digits past m."""
+    cdef Py_ssize_t s
+    for s in range(0, m, STREAM_DIGITS):
+        _stream_digits(_splitmix(h + <uint64_t>(1000 + s) * GOLDEN), out + s)
+    if m:
+        out[0] = 1 + out[0] % 9
+
+
+def phone_fakes(const int64_t[::1] offsets, const uint8_t[::1] data, bytes key):
+    """A copy of `data` (phone numbers) where each number's national significant digits are replaced
+    by keyed digits, in one pass: no mask, no digit text, no digit matrix in between.
+
+    Kept: separators, a leading '+' country code (up to three digits right after '+'), a trunk '0'
+    opening a number written without '+' ('020 ...', '(030) ...') and the 0 of '(0)'. The national
+    digits, as text, are what is hashed (SipHash-2-4 under `key`, as `siphash`), so one number in
+    several layouts gets the same digits. A number whose fake digits equal its own is drawn again
+    from mix(h, 1).
     """
-    cdef Py_ssize_t n = offsets.shape[0] - 1, r
-    cdef int64_t start, stop, b, k
-    out = np.zeros(data.shape[0], dtype=np.uint8)
-    cdef uint8_t[::1] free = out
+    if len(key) != 16:
+        raise ValueError("the SipHash key is 16 bytes")
+    cdef const uint8_t* k = key
+    cdef uint64_t k0 = _le64(k), k1 = _le64(k + 8), h
+    cdef Py_ssize_t n = offsets.shape[0] - 1, r, m, j
+    cdef int64_t start, stop, b, kept_to, trunk
+    cdef bint same
+    longest = int(np.diff(offsets).max()) if n > 0 else 0
+    national_buffer = np.empty(longest + 1, np.uint8)
+    positions_buffer = np.empty(longest + 1, np.int64)
+    digits_buffer = np.empty(longest + STREAM_DIGITS, np.uint8)
+    cdef uint8_t[::1] national = national_buffer, digits = digits_buffer
+    cdef int64_t[::1] pos = positions_buffer
+    out_data = np.array(data, dtype=np.uint8, copy=True)
+    cdef uint8_t[::1] out = out_data
     with nogil:
         for r in range(n):
             start, stop = offsets[r], offsets[r + 1]
-            for b in range(start, stop):
-                free[b] = _digit(data[b])
-                if 0 < b - start and b + 1 < stop and data[b] == 48 and data[b - 1] == 40 and data[b + 1] == 41:
-                    free[b] = 0  # the 0 of '(0)'
-            if stop - start == 0:
-                continue
-            if data[start] == 43:  # '+': the country code
-                k = start + 1
-                while k < stop and k <= start + 3 and _digit(data[k]):
-                    free[k] = 0
-                    k += 1
-            elif data[start] == 48:  # trunk '0'
-                free[start] = 0
-            elif data[start] == 40 and stop - start > 1 and data[start + 1] == 48:  # '(0'
-                free[start + 1] = 0
-    return out
+            kept_to, trunk = start, -1
+            if stop > start:
+                if data[start] == 43:  # '+': the country code
+                    kept_to = start + 1
+                    while kept_to < stop and kept_to <= start + 3 and _digit(data[kept_to]):
+                        kept_to += 1
+                elif data[start] == 48:  # trunk '0'
+                    trunk = start
+                elif data[start] == 40 and stop - start > 1 and data[start + 1] == 48:  # '(0'
+                    trunk = start + 1
+            m = 0
+            for b in range(kept_to, stop):
+                if not _digit(data[b]) or b == trunk:
+                    continue
+                if data[b] == 48 and b > start and b + 1 < stop and data[b - 1] == 40 and data[b + 1] == 41:
+                    continue  # the 0 of '(0)'
+                pos[m], national[m] = b, data[b]
+                m += 1
+            h = _splitmix(_siphash24(&national[0], m, k0, k1))
+            _keyed_digits(h, m, &digits[0])
+            same = m > 0
+            for j in range(m):
+                if digits[j] + 48 != national[j]:
+                    same = False
+                    break
+            if same:
+                _keyed_digits(_splitmix(h + GOLDEN), m, &digits[0])
+            for j in range(m):
+                out[pos[j]] = 48 + digits[j]
+    return out_data

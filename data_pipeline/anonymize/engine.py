@@ -1,15 +1,17 @@
 """Applies a resolved policy to a chunk of one table: the only place rules are called.
 
 Order matters and is fixed: structured columns first, then free text and JSON, which reuse the row's
-anonymized values. NULL stays NULL (rules only see non-NULL values). A rule whose output depends on
-the value alone (`per_value`) runs once per distinct value of a chunk when the column repeats (names,
-cities, birth dates). Outputs are fitted to the column: text longer than VARCHAR(n) is cut, except on a
-unique column, where a cut could create duplicates and the run stops instead; NULL in a NOT NULL
-column and text in a numeric column stop it too. Uniqueness across chunks is verified by the
-blocking `unique_columns` check (checks.TableAudit).
+anonymized values. NULL stays NULL: rules see only non-NULL values, except that a rule whose output
+depends on the value alone (`per_value`) runs over a placeholder in NULL rows and its output there is
+dropped. Such a rule runs once per distinct value of a chunk when the column repeats (names, cities).
+Outputs are fitted to the column: text longer than VARCHAR(n) is cut, except on a unique column,
+where a cut could create duplicates and the run stops instead; NULL in a NOT NULL column and text in
+a numeric column stop it too. Uniqueness across chunks is verified by the blocking `unique_columns`
+check (checks.TableAudit).
 
-Arrow-backed text stays in Arrow between the steps (NULL masks from the validity bitmap, filtering,
-NULLs put back around the same data buffer): pandas' generic paths cost more than most rules.
+Arrow-backed text stays in Arrow between the steps (NULL masks from the validity bitmap, NULL slots
+read as placeholders, NULLs put back as a validity bitmap around the same buffers): pandas' generic
+paths cost more than most rules.
 """
 
 from __future__ import annotations

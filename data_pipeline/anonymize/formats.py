@@ -107,17 +107,6 @@ def keyed_chars(chars: Chars, sel: Selection, h: np.ndarray, *, nonzero_lead: bo
     return data
 
 
-def keyed_digits(chars: Chars, mask: np.ndarray, h: np.ndarray, width: int) -> np.ndarray:
-    """New bytes where `mask` holds (digits): the k-th of a row is digit k of its hash's keyed
-    digits, never 0 for k = 0 (a national number does not open with its trunk prefix). Stream k of
-    the hash, as in keyed_chars, so one number in two layouts gets the same digits."""
-    matrix = digit_matrix(h, width, 10)
-    if width:
-        matrix[:, 0] = 1 + matrix[:, 0] % 9
-    symbols = np.ascontiguousarray((matrix + 48).T)  # (width, n)
-    return _kernels.fill_masked(chars.offsets, chars.data, mask.view(np.uint8), symbols)
-
-
 def _at(matrix: np.ndarray, sel: Selection) -> np.ndarray:
     """matrix[rows, rank] through one flat `take` (2-D fancy indexing is several times slower)."""
     n = matrix.shape[0]
@@ -137,15 +126,17 @@ def scramble(text: pa.Array, h: np.ndarray, *, letters: bool = True, nonzero_lea
     return chars.with_data(keyed_chars(chars, sel, h, nonzero_lead=nonzero_lead))
 
 
-def national_digits(chars: Chars) -> np.ndarray:
-    """Where phone numbers hold their national significant number: what is replaced, and also what
-    gets hashed, so one number written in several formats maps to the same fake digits.
+def fake_phones(chars: Chars, hash_key: str) -> pa.Array:
+    """Phone numbers with keyed national digits; country code, trunk '0' and layout kept.
 
-    Not part of it: a leading '+' country code (the digits up to the first separator, at most 3), a
-    national trunk '0' opening a number written without '+' ('020 ...', '(030) ...'), and the '(0)'
-    of '+49 (0)30 ...'. One compiled pass over the bytes.
+    Only the national significant number changes: not a leading '+' country code (the digits up to
+    the first separator, at most 3), a national trunk '0' opening a number written without '+'
+    ('020 ...', '(030) ...'), nor the '(0)' of '+49 (0)30 ...'. Its digits, as text, are what is
+    hashed, so one number written in several formats gets the same fake digits: the k-th is digit k
+    of `digit_matrix(h, k + 1)` (never 0 for k = 0). A number that came out as itself (a very short
+    one) is drawn again from `mix(h, 1)`. One compiled pass over the bytes.
     """
-    return _kernels.phone_free_digits(chars.offsets, chars.data).view(bool)
+    return chars.with_data(_kernels.phone_fakes(chars.offsets, chars.data, hash_key.encode()))
 
 
 def luhn_complete(digits: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.formats import Chars, keyed_digits, national_digits, scramble
+from data_pipeline.anonymize.formats import Chars, fake_phones, scramble
 from data_pipeline.anonymize.hashing import (
     Picks,
     as_series,
@@ -27,7 +27,6 @@ from data_pipeline.anonymize.hashing import (
     mix,
     one_chunk,
     picks,
-    string_buffers,
     text_array,
 )
 from data_pipeline.anonymize.pools import COUNTRY_LOCALES, street_layout
@@ -244,22 +243,6 @@ def username(values: pd.Series, ctx: RuleContext) -> pd.Series:
     return as_series(_fit_short(out, short, ctx), values)
 
 
-def fake_phones(text: pa.Array, ctx: RuleContext) -> pa.Array:
-    """Phone numbers with keyed national digits; country code, trunk '0' and layout kept."""
-    chars = Chars.of(text)
-    free = national_digits(chars)
-    national = chars.masked(free)
-    h, width = ctx.hash(national), max_bytes(national)
-    out = chars.with_data(keyed_digits(chars, free, h, width))
-    # a number that came out as itself (a very short one) is drawn again; one without national
-    # digits ('', '+44') has nothing to replace and stays as it is
-    differs = _differs(out, one_chunk(text)) | (np.diff(string_buffers(national)[0]) == 0)
-    if not differs.all():
-        again = chars.with_data(keyed_digits(chars, free, mix(h, 1), width))
-        out = pc.if_else(pa.array(differs), out, again)
-    return out
-
-
 @register("phone", classes=("pii",), types=STRING, identifying=True, per_value=True)
 def phone(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Keyed digits in the original's format; the country code (and trunk '0') kept.
@@ -267,7 +250,8 @@ def phone(values: pd.Series, ctx: RuleContext) -> pd.Series:
     The national number's digits are what is hashed, so '+44 20 7946 0000' and '020 7946 0000' get the
     same fake digits, each in its own format.
     """
-    return as_series(fake_phones(text_array(values), ctx), values)
+    key = ctx.key.hash_key(ctx.policy.domain)
+    return as_series(fake_phones(Chars.of(text_array(values)), key), values)
 
 
 @register(

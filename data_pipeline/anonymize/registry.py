@@ -2,9 +2,12 @@
 
 A rule is a pure function over a whole column (never per row in Python): it receives the non-NULL
 values of one column chunk and a `RuleContext`, and returns the anonymized values, same length and
-index. NULL stays NULL: the engine never hands NULLs to a rule. A rule's output for a value depends
-only on the key, the value, its options (and the row's subject or country where an option names one):
-never on row order, chunking or the other rows, so every table and run maps a value alike.
+index. NULL stays NULL: the engine never hands NULLs to a rule, except that a `per_value` rule may get
+the whole chunk with a placeholder in its NULL rows ('' for text, the epoch for datetimes), whose
+outputs the engine drops (filtering and spreading cost more than such a rule). A rule's output for a
+value depends only on the key, the value, its options (and the row's subject or country where an
+option names one): never on row order, chunking or the other rows, so every table and run maps a
+value alike.
 """
 
 from __future__ import annotations

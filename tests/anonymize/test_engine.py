@@ -281,6 +281,27 @@ def test_running_a_rule_on_distinct_values_only_changes_nothing(run_rule) -> Non
     assert out.tolist() == direct.tolist() and out.nunique() <= 4
 
 
+@pytest.mark.parametrize(
+    ("rule", "values", "options"),
+    [
+        ("phone", ["+44 20 7946 0018", None, "020 7946 0018", None, "(555) 010-2030"], {}),
+        ("street_address", ["1 Main St", None, "22 Elm Rd", "1 Main St", None], {}),
+        ("generalize_date", pd.to_datetime(["1990-05-17", None, "2001-12-31", None]), {"to": "month"}),
+    ],
+)
+def test_null_stays_null_and_leaves_the_other_rows_alone(run_rule, rule, values, options) -> None:
+    """Per-value rules also run over the NULL rows (a placeholder, whose output is dropped): NULL
+    comes back NULL and every other row maps as it does with no NULL beside it."""
+    series = pd.Series(values)
+    if series.dtype == object:
+        series = series.astype(pd.StringDtype("pyarrow", na_value=np.nan))  # as the vault hands text over
+    out = run_rule(rule, series, **options)
+    present = series.notna().to_numpy()
+    alone = run_rule(rule, series[present].reset_index(drop=True), **options)
+    assert out.isna().tolist() == (~present).tolist()
+    assert out[present].tolist() == alone.tolist()
+
+
 def test_the_engine_holds_no_data_and_no_reverse_mapping() -> None:
     schema, frame = _people(100)
     anonymize(schema, {"tables": {"people": {"columns": PEOPLE}}}, {"people": frame})
