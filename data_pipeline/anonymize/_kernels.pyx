@@ -12,7 +12,7 @@ object per value or several passes per byte (hashing.py wraps them; nothing else
 import numpy as np
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 
 
 ctypedef fused offset_t:
@@ -174,6 +174,36 @@ def mix(const uint64_t[::1] h, uint64_t salt):
     with nogil:
         for i in range(n):
             z[i] = _splitmix(h[i] + step)
+    return out
+
+
+def pool_picks(const int64_t[::1] offsets, const uint8_t[::1] data, const uint64_t[::1] h,
+               const int64_t[::1] pool_offsets, const uint8_t[::1] pool_data,
+               const int64_t[::1] starts, const int64_t[::1] sizes, int repicks):
+    """Where in the pool each row's keyed pick is: starts[r] + h[r] % sizes[r] (a row's own locale
+    pool among several laid end to end), drawn again from mix(h[r], attempt) for attempt = 1 ..
+    repicks while the pick is the row's own value. One pass: no picked text to compare first."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, r
+    cdef int attempt
+    cdef uint64_t x
+    cdef int64_t j = 0, size
+    out = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] pos = out
+    if n <= 0:
+        return out
+    cdef const uint8_t* values = &data[0]
+    cdef const uint8_t* pool = &pool_data[0]
+    with nogil:
+        for r in range(n):
+            size = offsets[r + 1] - offsets[r]
+            for attempt in range(repicks + 1):
+                x = h[r] if attempt == 0 else _splitmix(h[r] + <uint64_t>attempt * GOLDEN)
+                j = starts[r] + <int64_t>(x % <uint64_t>sizes[r])
+                if pool_offsets[j + 1] - pool_offsets[j] != size:
+                    break
+                if memcmp(pool + pool_offsets[j], values + offsets[r], size) != 0:
+                    break
+            pos[r] = j
     return out
 
 

@@ -98,7 +98,7 @@ class TableAnonymizer:
             return _spread(_call(rule, pd.Series(uniques.to_pandas().array), ctx), codes, values.index)
         filled = _nulls_filled(values) if rule.per_value and present is not None else None
         if filled is not None:  # NULL rows hold a placeholder; their outputs are dropped again
-            return _nulls_restored(_call(rule, filled, ctx), values, present)
+            return _nulls_restored(_call(rule, filled, ctx), present)
         subset = values if present is None else _rows(values, present)
         if not per_value:
             out = _call(rule, subset, ctx)
@@ -216,15 +216,16 @@ def _nulls_filled(values: pd.Series) -> pd.Series | None:
     return None
 
 
-def _nulls_restored(out: pd.Series, values: pd.Series, present: np.ndarray) -> pd.Series:
-    """A per-value rule's output over every row, NULL again where `values` is: Arrow text gets the
-    original's validity bitmap on its own buffers (nothing copied)."""
-    text, original = _arrow_text(out), _arrow_text(values)
-    if text is not None and original is not None and out.dtype == pd.StringDtype(na_value=np.nan):
-        text, original = one_chunk(text), one_chunk(original)
-        if not text.null_count and not text.offset and not original.offset:
+def _nulls_restored(out: pd.Series, present: np.ndarray) -> pd.Series:
+    """A per-value rule's output over every row, NULL again where `present` does not hold: Arrow
+    text gets a validity bitmap on its own buffers (nothing copied)."""
+    text = _arrow_text(out)
+    if text is not None and out.dtype == pd.StringDtype(na_value=np.nan):
+        text = one_chunk(text)
+        if not text.null_count and not text.offset:
             _, offsets, data = text.buffers()
-            masked = pa.Array.from_buffers(text.type, len(text), [original.buffers()[0], offsets, data])
+            validity = pa.py_buffer(np.packbits(present, bitorder="little"))
+            masked = pa.Array.from_buffers(text.type, len(text), [validity, offsets, data])
             return pd.Series(masked.to_pandas().array, index=out.index, name=out.name, copy=False)
     if out.dtype.kind == "M":
         return out.where(present)

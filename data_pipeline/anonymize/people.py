@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data_pipeline.anonymize import _kernels
 from data_pipeline.anonymize.formats import Chars, fake_phones, scramble
 from data_pipeline.anonymize.hashing import (
     Picks,
@@ -25,8 +26,8 @@ from data_pipeline.anonymize.hashing import (
     index,
     max_bytes,
     mix,
-    one_chunk,
     picks,
+    string_buffers,
     text_array,
 )
 from data_pipeline.anonymize.pools import COUNTRY_LOCALES, street_layout
@@ -44,19 +45,27 @@ def _country_option(options: dict) -> list[str]:
     return [] if column is None or column else ["`country_column` must name a column"]
 
 
-def _pick_by_locale(ctx: RuleContext, kind: str, h: np.ndarray, locales: np.ndarray | None) -> Picks:
-    """A keyed pick from the pool of each row's locale: positions into the locales' pools laid end
-    to end."""
-    if locales is None:
-        return picks(ctx.pools.arrow(kind), h)
-    pools, positions, start = [], np.empty(len(h), dtype=np.int64), 0
+def _locale_pools(
+    ctx: RuleContext, kind: str, locales: np.ndarray
+) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The pools of the locales present laid end to end, and where each row's own pool starts in it
+    and how long it is."""
+    pools, starts, sizes, start = [], np.empty(len(locales), np.int64), np.empty(len(locales), np.int64), 0
     for locale in sorted(set(locales.tolist())):
         rows = locales == locale
         pool = ctx.pools.arrow(kind, locale)
-        positions[rows] = start + index(h[rows], len(pool))
+        starts[rows], sizes[rows] = start, len(pool)
         pools.append(pool)
         start += len(pool)
-    return Picks(pa.concat_arrays(pools), positions)
+    return pa.concat_arrays(pools), starts, sizes
+
+
+def _pick_by_locale(ctx: RuleContext, kind: str, h: np.ndarray, locales: np.ndarray | None) -> Picks:
+    """A keyed pick from the pool of each row's locale."""
+    if locales is None:
+        return picks(ctx.pools.arrow(kind), h)
+    pool, starts, sizes = _locale_pools(ctx, kind, locales)
+    return Picks(pool, starts + (h % sizes.astype(np.uint64)).astype(np.int64))
 
 
 def _differs(out: pa.Array, original: pa.Array) -> np.ndarray:
@@ -66,22 +75,26 @@ def _differs(out: pa.Array, original: pa.Array) -> np.ndarray:
 def pool_pick(
     original: pa.Array, h: np.ndarray, locales: np.ndarray | None, ctx: RuleContext, kind: str
 ) -> pa.Array:
-    """Keyed pick; a fake equal to its own original is re-drawn (still a function of the value)."""
-    out = _pick_by_locale(ctx, kind, h, locales).array()
-    for attempt in range(1, REPICKS + 1):
-        same = np.flatnonzero(~_differs(out, original))
-        if not len(same):
-            break
-        redo = _pick_by_locale(ctx, kind, mix(h[same], attempt), None if locales is None else locales[same])
-        out = _patch(out, same, redo.array())
-    return out
-
-
-def _patch(out: pa.Array, rows: np.ndarray, replacement: pa.Array) -> pa.Array:
-    """`out` with `rows` replaced (vectorized: one take over the concatenation)."""
-    take = np.arange(len(out), dtype=np.int64)
-    take[rows] = len(out) + np.arange(len(rows))
-    return pa.concat_arrays([one_chunk(out), one_chunk(replacement)]).take(pa.array(take))
+    """Keyed pick; a fake equal to its own original is drawn again from mix(h, attempt), up to
+    REPICKS times (still a function of the value). One compiled pass."""
+    if locales is None:
+        pool = ctx.pools.arrow(kind)
+        starts, sizes = np.zeros(len(h), np.int64), np.full(len(h), len(pool), np.int64)
+    else:
+        pool, starts, sizes = _locale_pools(ctx, kind, locales)
+    offsets, data = string_buffers(original)
+    pool_offsets, pool_data = string_buffers(pool)
+    positions = _kernels.pool_picks(
+        offsets.astype(np.int64, copy=False),
+        data,
+        np.ascontiguousarray(h, dtype=np.uint64),
+        pool_offsets.astype(np.int64, copy=False),
+        pool_data,
+        starts,
+        sizes,
+        REPICKS,
+    )
+    return Picks(pool, positions).array()
 
 
 def _pool_rule(kind: str, salt: int):
