@@ -1,12 +1,15 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled inner loops over Arrow string buffers, for the two steps numpy cannot do without a Python
-object per value or several passes per byte (hashing.py wraps them; nothing else calls them).
+"""Compiled inner loops over Arrow string buffers and hashes, for the steps numpy cannot do without a
+Python object per value or several passes per byte (hashing.py, formats.py and people.py wrap them).
 
-- `siphash`: SipHash-2-4 of each string under a 16-byte key, then pandas' splitmix finalizer: bit for
-  bit what `pandas.util.hash_array(values, hash_key=key)` returns (the tests hold it to that), at a
-  fifth of the cost, because no `bytes` object is made per value.
-- `concat`: row-wise concatenation of string columns and constants (what email, username and street
-  addresses are built from); Arrow's `binary_join_element_wise` costs several times more.
+- `siphash`, `siphash_int64`: SipHash-2-4 of each string (or integer's decimal text) under a 16-byte
+  key, then pandas' splitmix finalizer: bit for bit what `pandas.util.hash_array(values,
+  hash_key=key)` returns (the tests hold it to that), at a fifth of the cost, because no `bytes`
+  object is made per value. `mix` derives further streams from a hash in one pass.
+- `concat`: row-wise concatenation of string columns, pool picks and constants (what email, username
+  and street addresses are built from); Arrow's `binary_join_element_wise` costs several times more.
+- `pool_picks`: the keyed pick from a pool, drawn again while it is the row's own value.
+- `phone_fakes`, `select`, `masked_text`, `radix`: the format-true byte work (phones, cards, IBANs).
 """
 
 import numpy as np

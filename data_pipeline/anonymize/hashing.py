@@ -184,11 +184,6 @@ def picks(pool: pa.Array, h: np.ndarray) -> Picks:
     return Picks(pool, index(h, len(pool)))
 
 
-def pick(pool: pa.Array, h: np.ndarray) -> pa.Array:
-    """Pool entry chosen by each hash."""
-    return picks(pool, h).array()
-
-
 def as_series(values: pa.Array | np.ndarray, like: pd.Series) -> pd.Series:
     """Rule output with the input's index (Arrow-backed text stays Arrow-backed)."""
     if isinstance(values, pa.Array | pa.ChunkedArray):

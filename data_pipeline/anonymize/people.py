@@ -263,8 +263,7 @@ def phone(values: pd.Series, ctx: RuleContext) -> pd.Series:
     The national number's digits are what is hashed, so '+44 20 7946 0000' and '020 7946 0000' get the
     same fake digits, each in its own format.
     """
-    key = ctx.key.hash_key(ctx.policy.domain)
-    return as_series(fake_phones(Chars.of(text_array(values)), key), values)
+    return as_series(fake_phones(Chars.of(text_array(values)), ctx.hash_key()), values)
 
 
 @register(

@@ -51,10 +51,14 @@ class RuleContext:
     def options(self) -> dict[str, Any]:
         return self.policy.options
 
+    def hash_key(self, domain: str | None = None) -> str:
+        """The SipHash sub-key of a domain (the column's own by default)."""
+        return self.key.hash_key(domain or self.policy.domain)
+
     def hash(self, values: pd.Series | pa.Array, domain: str | None = None) -> np.ndarray:
         from data_pipeline.anonymize.hashing import keyed_hash
 
-        return keyed_hash(values, self.key.hash_key(domain or self.policy.domain))
+        return keyed_hash(values, self.hash_key(domain))
 
     def locales(self, values: pd.Series) -> np.ndarray | None:
         """Faker locale of each row from the `country_column` option; None without the option."""
