@@ -2,7 +2,9 @@
 
 Prints rows/s of both, their ratio, the pipeline's peak RSS (from `/usr/bin/time -v`) and where its
 time went (stage boundaries from the run's ledger events and checkpoint manifests), for SQLite ->
-SQLite (default) or PostgreSQL -> PostgreSQL (`--pg-url`, plain copy = `pg_dump | psql`).
+SQLite (default) or PostgreSQL -> PostgreSQL (`--pg-url`, plain copy = `pg_dump | psql`). On a local
+PostgreSQL server it also prints the CPU seconds both spent, client and server: divided by the cores,
+the least wall time any overlap of the pipeline's stages could reach.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import io
 import json
 import os
 import re
+import resource
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -171,8 +175,9 @@ def stages(home: Path, started: datetime, ended: datetime) -> list[tuple[str, fl
     return [(label, (b - a).total_seconds()) for label, a, b in marks]
 
 
-def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, list[tuple[str, float]]]:
-    """Seconds, peak RSS (MB) and stages of `data-pipeline run`, measured by /usr/bin/time -v."""
+def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, float, list[tuple[str, float]]]:
+    """Seconds, peak RSS (MB), CPU seconds (user + system) and stages of `data-pipeline run`,
+    measured by /usr/bin/time -v."""
     home = work / "home"
     shutil.rmtree(home, ignore_errors=True)
     generate_key_file(home / "anon.key")
@@ -198,7 +203,56 @@ def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, li
     if done.returncode != 0:
         raise SystemExit(f"pipeline run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    return seconds, rss_kb / 1024, stages(home, started, ended)
+    cpu = sum(
+        float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", done.stderr).group(1))
+        for kind in ("User", "System")
+    )
+    return seconds, rss_kb / 1024, cpu, stages(home, started, ended)
+
+
+def settle(url: str) -> None:
+    """VACUUM ANALYZE the freshly loaded customers, so that autovacuum does not wake up on them in the
+    middle of the next measurement (it would take one of the two cores)."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE) customers")
+    engine.dispose()
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """Fields 3.. of /proc/<pid>/stat (after the command name, which may hold spaces)."""
+    data = Path(f"/proc/{pid}/stat").read_text()
+    return data[data.rindex(")") + 2 :].split()
+
+
+def server_cpu(url: str) -> Callable[[], float] | None:
+    """A reader of the CPU seconds the PostgreSQL server at `url` has used so far (the postmaster,
+    its live processes and the backends it has reaped), or None when it does not run on this
+    machine: what `pg_dump | psql` and the pipeline cost the server, beside their own processes."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    engine.dispose()
+    try:
+        postmaster = int(_proc_stat(backend)[1])
+    except (OSError, ValueError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        fields = _proc_stat(postmaster)
+        ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    child = _proc_stat(int(entry.name))
+                except OSError:
+                    continue
+                if child[1] == str(postmaster):
+                    ticks += int(child[11]) + int(child[12])
+        return ticks / tick
+
+    return read
 
 
 def _pg_database(server: str, name: str) -> str:
@@ -220,8 +274,16 @@ def run(args: argparse.Namespace) -> None:
             _pg_database(args.pg_url, n) for n in ("bench_src", "bench_plain", "bench_dst")
         )
         build_source(source, rows)
+        settle(source)
         print(f"source: {rows:,} rows built in {time.perf_counter() - t0:.1f} s (PostgreSQL)")
+        cpu = server_cpu(args.pg_url)
+        server, client = cpu() if cpu else 0.0, resource.getrusage(resource.RUSAGE_CHILDREN)
         plain = plain_copy_pg(source, plain_target)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        plain_cpu = (cpu() - server if cpu else 0.0) + sum(
+            getattr(after, f) - getattr(client, f) for f in ("ru_utime", "ru_stime")
+        )
+        settle(plain_target)
         label = "pg_dump | psql"
     else:
         for name in ("source.db", "plain.db", "target.db"):
@@ -231,13 +293,26 @@ def run(args: argparse.Namespace) -> None:
         print(f"source: {rows:,} rows built in {time.perf_counter() - t0:.1f} s (SQLite)")
         plain = plain_copy_sqlite(work / "source.db", work / "plain.db")
         label = "plain copy (read_sql -> to_sql)"
-    seconds, rss, parts = run_pipeline(work, source, target)
+        cpu = None
+    server = cpu() if cpu else 0.0
+    seconds, rss, client_cpu, parts = run_pipeline(work, source, target)
+    server_cpu_s = cpu() - server if cpu else 0.0
+    run_cpu = client_cpu + server_cpu_s
     print(f"{label:<34} {plain:8.1f} s  {rows / plain:>10,.0f} rows/s")
     print(
         f"{'data-pipeline run (full)':<34} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s"
         f"  ratio {seconds / plain:.2f}x the plain copy"
     )
     print(f"peak RSS of the pipeline run: {rss:,.0f} MB (target <= 400 MB)")
+    if cpu:
+        cores = os.cpu_count() or 1
+        floor = run_cpu / cores
+        print(
+            f"CPU seconds, client + server: {label} {plain_cpu:.1f} s, data-pipeline run {run_cpu:.1f} s"
+            f" ({client_cpu:.1f} + {server_cpu_s:.1f});"
+            f" spread over {cores} cores with every stage overlapped the run would still take"
+            f" >= {floor:.1f} s = {floor / plain:.2f}x {label}"
+        )
     print("stages of the pipeline run (~: to the second the snapshot batch is named after):")
     for label, part in parts:
         print(f"  {label:<44} {part:6.1f} s")
