@@ -110,7 +110,7 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def _as_text(value: object) -> str | None:
+def text_form(value: object) -> str | None:
     """JSON documents and arrays as JSON, UUIDs and the like as text; NULL (None/NaN) stays NULL."""
     if value is None or isinstance(value, str):
         return value
@@ -127,7 +127,7 @@ def _coerce(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     for column in table.columns:
         values = frame[column.name]
         if column.generic in ("string", "other") and values.dtype == object:
-            values = values.map(_as_text)
+            values = values.map(text_form)
         elif column.generic == "numeric" and values.dtype == object:
             values = pd.to_numeric(values, errors="coerce")
         out[column.name] = values
@@ -296,27 +296,30 @@ class CheckpointStore:
         for table in self.arrow_batches(ref, columns, rows):
             yield to_frame(table)
 
-    def batches_between(self, ref: CheckpointRef | str, start: int, stop: int) -> Iterator[pd.DataFrame]:
-        """Verified rows [start, stop) in bounded pandas batches (at least one, possibly empty);
-        only the row groups that hold them are read."""
+    def batches_between(
+        self, ref: CheckpointRef | str, start: int, stop: int, rows: int = BATCH_ROWS
+    ) -> Iterator[pd.DataFrame]:
+        """Verified rows [start, stop) in pandas batches of at most `rows` (at least one batch,
+        possibly empty); only the row groups that hold them are read, as one stream."""
         manifest = self.manifest(ref)
         parquet = self._open(manifest)
-        emitted, offset = False, 0
+        groups, first, offset = [], 0, 0
         for group in range(parquet.num_row_groups):
             size = parquet.metadata.row_group(group).num_rows
-            lo, hi = max(start - offset, 0), min(stop - offset, size)
+            if offset < stop and offset + size > start:
+                first = first if groups else offset
+                groups.append(group)
             offset += size
-            if lo >= hi:
-                continue
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
-                n = batch.num_rows
-                if lo < n:
-                    emitted = True
-                    yield to_frame(pa.Table.from_batches([batch]).slice(lo, min(hi, n) - lo))
-                lo, hi = max(lo - n, 0), hi - n
-                if hi <= 0:
-                    break
-            release_memory()
+        emitted, at = False, first  # at: the row number of the next batch's first row
+        for batch in parquet.iter_batches(batch_size=rows, row_groups=groups) if groups else ():
+            lo, hi = max(start - at, 0), min(stop - at, batch.num_rows)
+            at += batch.num_rows
+            if lo < hi:
+                emitted = True
+                yield to_frame(pa.Table.from_batches([batch]).slice(lo, hi - lo))
+                release_memory()
+            if at >= stop:
+                break
         if not emitted:
             yield to_frame(parquet.schema_arrow.empty_table())
 

@@ -247,7 +247,7 @@ class Pipeline:
             for raw in read_ahead(
                 self.vault.batches(snapshot, rows=ANONYMIZE_ROWS)
                 if part is None
-                else self.vault.batches_between(snapshot, start, stop)
+                else self.vault.batches_between(snapshot, start, stop, rows=ANONYMIZE_ROWS)
             ):
                 out = anonymizer(raw)
                 audit.add(raw, out)

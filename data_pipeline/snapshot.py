@@ -28,9 +28,9 @@ from data_pipeline.checkpoint import (
     BATCH_ROWS,
     CheckpointRef,
     CheckpointStore,
-    _as_text,
     arrow_type,
     new_batch,
+    text_form,
 )
 from data_pipeline.config import redact_url
 from data_pipeline.schema import Column, Schema, Table
@@ -70,7 +70,7 @@ def _pg_converter(
 
     def convert(text: str) -> object:
         value = caster(text, raw_cursor) if caster else text
-        return _as_text(processor(value) if processor else value)
+        return text_form(processor(value) if processor else value)
 
     return convert
 

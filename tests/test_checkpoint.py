@@ -49,6 +49,21 @@ def test_manifest_records_rows_hash_schema_and_expiry(tmp_path: Path) -> None:
     assert oct(Path(ref.path).stat().st_mode & 0o777) == "0o600"
 
 
+@pytest.mark.parametrize(
+    ("start", "stop"), [(0, 120_000), (10_000, 60_000), (49_999, 50_001), (70_000, 70_000)]
+)
+def test_a_range_of_rows_comes_back_exactly_in_bounded_batches(tmp_path: Path, start: int, stop: int) -> None:
+    """What a part of a partitioned table reads: rows [start, stop) across row groups, in batches of
+    at most `rows`, and one empty batch for an empty range."""
+    store = CheckpointStore(tmp_path / "vault", "snapshot")
+    ref = write(store)
+    assert pq.ParquetFile(ref.path).num_row_groups == 3  # 50,000 + 50,000 + 20,000 rows
+    batches = list(store.batches_between(ref, start, stop, rows=32_000))
+    assert all(len(b) <= 32_000 for b in batches) and len(batches) >= 1
+    ids = pd.concat(batches)["id"].tolist()
+    assert ids == list(range(start, stop))
+
+
 def test_corrupt_checkpoint_is_rejected(tmp_path: Path) -> None:
     store = CheckpointStore(tmp_path / "vault", "snapshot")
     ref = write(store)
