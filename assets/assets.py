@@ -310,9 +310,10 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning) -> dg.Asset
             part = Part.from_key(partition, count)
             results[partition] = result = p.anonymize(snapshot, run_id=context.run.run_id, part=part)
             parts[partition] = _part_metadata(p, table, part, snapshot, result.ref)
+            done = f", reused from run {result.reused_from}" if result.reused_from else ""
             context.log.info(
                 f"anonymized/{table.name} {partition}: rows {parts[partition]['row_start']}.."
-                f"{parts[partition]['row_stop']} ({result.ref.rows} rows, forward-only)"
+                f"{parts[partition]['row_stop']} ({result.ref.rows} rows, forward-only{done})"
             )
         metadata = {
             "dagster/row_count": sum(r.ref.rows for r in results.values()),

@@ -343,6 +343,14 @@ class CheckpointStore:
             found.append(Manifest(**data))
         return found
 
+    def ref(self, cid: str) -> tuple[CheckpointRef, Manifest]:
+        """A sealed checkpoint found by id (its data verified against the manifest)."""
+        manifest = self.manifest(cid)
+        path, _ = self._paths(cid)
+        return CheckpointRef(
+            cid, self.step, manifest.table["name"], str(path), manifest.sha256, manifest.rows
+        ), manifest
+
     def has(self, cid: str) -> bool:
         return all(p.exists() for p in self._paths(cid))
 

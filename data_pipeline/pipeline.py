@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from data_pipeline import checks, hashset
+from data_pipeline import __version__, checks, hashset
 from data_pipeline.anonymize.engine import TableAnonymizer
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.checkpoint import ANONYMIZE_ROWS, CheckpointRef, CheckpointStore, new_batch, release_memory
@@ -45,6 +45,7 @@ class TableResult:
     outcomes: tuple[checks.CheckOutcome, ...]
     suite: object | None = None  # expectations.SuiteResult when the table has a suite
     same_as_original: dict[str, float] = field(default_factory=dict)
+    reused_from: str | None = None  # the run that anonymized a part taken as it is
 
     @property
     def passed(self) -> bool:
@@ -231,6 +232,9 @@ class Pipeline:
         table = self.schema.table(snapshot.table)
         start, stop = (0, snapshot.rows) if part is None else part.bounds(snapshot.rows)
         part_extra = {} if part is None else part.manifest_extra(snapshot.rows)
+        done = None if part is None else self.finished_part(snapshot, part)
+        if done is not None:
+            return done
         policy = self.policy.for_table(table.name)
         anonymizer = TableAnonymizer(table, policy, self.key, Pools(self.policy.locale))
         audit = checks.TableAudit(
@@ -275,6 +279,31 @@ class Pipeline:
             table.name, result, snapshot.id, run_id, **({} if part is None else {"part": part.key})
         )
         return result
+
+    def finished_part(self, snapshot: CheckpointRef, part: Part) -> TableResult | None:
+        """A part already anonymized from this very snapshot, by this version with this policy and
+        key, that passed its checks: a resumed or re-executed run over every part takes it as it is
+        instead of anonymizing it again (the output would be the same: the mapping is keyed and
+        deterministic), so parts resume one by one."""
+        expected = part.manifest_extra(snapshot.rows)
+        for event in reversed(self.ledger.events("anonymized")):
+            d = event.details
+            if (d.get("table"), d.get("part"), d.get("parent")) != (snapshot.table, part.key, snapshot.id):
+                continue
+            if (
+                (d.get("policy_digest"), d.get("key_epoch"), d.get("engine"))
+                != (self.policy.digest, self.key.epoch, __version__)
+                or not all(d.get("checks", {}).values())
+                or not self.anonymized.has(d["checkpoint"])
+            ):
+                return None  # the newest attempt at this part is not reusable: do it again
+            ref, manifest = self.anonymized.ref(d["checkpoint"])
+            if manifest.extra != expected or manifest.parents != (snapshot.id,):
+                return None
+            reused = f"passed when run {event.run_id} anonymized this part (checkpoint reused)"
+            outcomes = tuple(checks.CheckOutcome(name, True, reused) for name in d["checks"])
+            return TableResult(ref, outcomes, reused_from=event.run_id)
+        return None
 
     def combine_parts(
         self, snapshot: CheckpointRef, parts: list[CheckpointRef], run_id: str | None = None
@@ -375,6 +404,7 @@ class Pipeline:
             rows=result.ref.rows,
             policy_digest=self.policy.digest,
             key_epoch=self.key.epoch,
+            engine=__version__,
             checks={o.name: o.passed for o in outcomes},
             suite_passed=None if suite is None else not suite.failed_critical,
         )

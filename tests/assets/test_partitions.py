@@ -205,3 +205,41 @@ def test_data_pipeline_run_publishes_partitioned_tables_in_one_run(
         for key in PARTS:
             assert f"anonymized/{table} {key}" in result.output
     published_release(parted, reference)
+
+
+def test_run_resume_anonymizes_only_the_parts_that_did_not_finish(
+    run_cli, parted: Settings, reference: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose part rows-001 crashed publishes nothing. `run --resume` takes no new snapshot,
+    takes each part that finished as it is (same checkpoint, no second ledger record) and anonymizes
+    only the others; the release equals an unpartitioned one."""
+    anonymize = Pipeline.anonymize
+
+    def crash(self, snapshot, run_id=None, batch=None, part=None):  # noqa: ANN001, ANN202
+        if part is not None and part.key == "rows-001":
+            raise RuntimeError("worker lost")
+        return anonymize(self, snapshot, run_id, batch, part)
+
+    monkeypatch.setattr(Pipeline, "anonymize", crash)
+    failed = run_cli()
+    assert failed.exit_code == 1 and "nothing was published" in failed.output
+    monkeypatch.setattr(Pipeline, "anonymize", anonymize)
+    ledger = Ledger(parted.ledger_url)
+    finished = {(e.details["table"], e.details.get("part")): e for e in ledger.events("anonymized")}
+    assert {p for t, p in finished if t in BIG} == {"rows-000"}
+
+    result = run_cli("run", "--resume")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert len(ledger.events("snapshot_taken")) == 1
+    records = [
+        e.details for e in ledger.events("anonymized") if e.details["table"] in BIG and "part" in e.details
+    ]
+    for table in BIG:
+        run_id = finished[(table, "rows-000")].run_id
+        assert f"anonymized/{table} rows-000: " in said and f"forward-only, reused from run {run_id})" in said
+        first = [d["checkpoint"] for d in records if (d["table"], d["part"]) == (table, "rows-000")]
+        assert first == [finished[(table, "rows-000")].details["checkpoint"]]  # recorded once: reused
+        for key in ("rows-001", "rows-002"):
+            assert len([d for d in records if (d["table"], d["part"]) == (table, key)]) == 1
+    published_release(parted, reference)
