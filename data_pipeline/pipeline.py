@@ -297,7 +297,10 @@ class Pipeline:
                 or not self.anonymized.has(d["checkpoint"])
             ):
                 return None  # the newest attempt at this part is not reusable: do it again
-            ref, manifest = self.anonymized.ref(d["checkpoint"])
+            try:
+                ref, manifest = self.anonymized.ref(d["checkpoint"])
+            except BadInput:  # corrupt since: anonymized again
+                return None
             if manifest.extra != expected or manifest.parents != (snapshot.id,):
                 return None
             reused = f"passed when run {event.run_id} anonymized this part (checkpoint reused)"
