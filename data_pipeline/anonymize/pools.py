@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 from faker import Faker
 
+from data_pipeline.errors import BadInput
+
 POOL_SEED = 20261127
 FALLBACK_LOCALE = "en_US"
 _LISTS = {"first_name": "first_names", "last_name": "last_names"}
@@ -71,7 +73,10 @@ def slug_pool(locale: str, kind: str) -> np.ndarray:
 @cache
 def _arrow(values: tuple[str, str, bool]) -> pa.Array:
     locale, kind, slugs = values
-    return pa.array((slug_pool if slugs else pool)(locale, kind), type=pa.large_string())
+    found = (slug_pool if slugs else pool)(locale, kind)
+    if not len(found):  # a keyed pick needs something to pick from
+        raise BadInput(f"Faker's {locale} locale has no {kind} values: set another `locale` in the policy")
+    return pa.array(found, type=pa.large_string())
 
 
 @cache

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from data_pipeline.anonymize.pools import COUNTRY_LOCALES, Pools, locale_for, pool, slug_pool
+from data_pipeline.errors import BadInput
 
 
 def test_pools_are_sorted_distinct_and_cached() -> None:
@@ -30,3 +34,16 @@ def test_countries_map_to_locales_and_unknown_ones_to_the_default() -> None:
     assert all(len(code) == 2 for code in COUNTRY_LOCALES)
     arrow = Pools("en_US").arrow("city", "de_DE")
     assert arrow.to_pylist() == list(pool("de_DE", "city"))
+
+
+def test_an_empty_pool_is_refused_with_the_locale_and_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A keyed pick from nothing would divide by zero: refused before any rule runs."""
+    from data_pipeline.anonymize import pools
+
+    monkeypatch.setattr(pools, "pool", lambda locale, kind: np.array([], dtype=object))
+    pools._arrow.cache_clear()
+    try:
+        with pytest.raises(BadInput, match="en_US locale has no city values"):
+            Pools("en_US").arrow("city")
+    finally:
+        pools._arrow.cache_clear()
