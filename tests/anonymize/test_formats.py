@@ -82,3 +82,41 @@ def test_a_phone_that_comes_out_as_itself_is_drawn_again() -> None:
                 assert out != [f"+1 {number}"]
                 return
     raise AssertionError("no number drawn as itself: widen the search")
+
+
+def _national_positions(number: str) -> list[int]:
+    """The national digits of a phone number, by the rules fake_phones documents, in plain Python."""
+    kept_to, trunk = 0, -1
+    if number.startswith("+"):
+        kept_to = 1
+        while kept_to < len(number) and kept_to <= 3 and number[kept_to].isdigit():
+            kept_to += 1
+    elif number.startswith("0"):
+        trunk = 0
+    elif number.startswith("(0"):
+        trunk = 1
+    return [
+        i
+        for i in range(kept_to, len(number))
+        if number[i] in "0123456789"
+        and i != trunk
+        and not (number[i] == "0" and 0 < i < len(number) - 1 and number[i - 1 : i + 2] == "(0)")
+    ]
+
+
+def test_fake_phones_agree_with_a_plain_python_reading_of_the_rules() -> None:
+    """Random layouts (digits, separators, '+', '(0)', long runs) against the rules read in Python."""
+    rng = np.random.default_rng(5)
+    alphabet = list("0123456789") * 3 + list(" -()+./x")
+    numbers = ["".join(rng.choice(alphabet, rng.integers(0, 60))) for _ in range(2000)]
+    numbers += ["+" + n for n in numbers[:300]] + ["(0" + n for n in numbers[300:600]]
+    key = "0123456789abcdef"
+    out = fake_phones(Chars.of(pa.array(numbers, pa.large_string())), key).to_pylist()
+    for number, fake in zip(numbers, out, strict=True):
+        at = _national_positions(number)
+        national = "".join(number[i] for i in at)
+        layout = "".join("#" if i in set(at) else c for i, c in enumerate(number))
+        expected = _reference_phone(layout, national, key)
+        if expected == number and national:
+            expected = _reference_phone(layout, national, key, redraw=True)
+        assert fake == expected, number
