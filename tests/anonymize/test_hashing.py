@@ -13,7 +13,17 @@ import pyarrow.compute as pc
 import pytest
 from anon_helpers import KEY, OTHER_KEY, SECRET
 
-from data_pipeline.anonymize.hashing import as_text, base36, concat, digit_matrix, keyed_hash, radix_digits
+from data_pipeline.anonymize import _kernels
+from data_pipeline.anonymize.hashing import (
+    as_text,
+    base36,
+    concat,
+    digit_matrix,
+    keyed_hash,
+    mix,
+    radix_digits,
+    string_buffers,
+)
 from data_pipeline.errors import BadInput
 from data_pipeline.keys import KEY_ENV, load_key
 
@@ -157,3 +167,38 @@ def test_keyed_digits_are_close_to_uniform() -> None:
     digits = digit_matrix(h, 30)
     counts = np.bincount(digits.ravel(), minlength=10) / digits.size
     assert np.abs(counts - 0.1).max() < 0.003
+
+
+def _splitmix(x: int, salt: int) -> int:
+    """splitmix64 of x + salt * golden ratio, in Python integers."""
+    m = (1 << 64) - 1
+    z = (x + salt * 0x9E3779B97F4A7C15) & m
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    return z ^ (z >> 31)
+
+
+def test_mix_is_splitmix64_of_the_hash_plus_the_salted_golden_ratio() -> None:
+    h = np.array([0, 1, 2**63, 2**64 - 1, 123456789], dtype=np.uint64)
+    for salt in (0, 1, 31, 1000, 2**40):
+        assert mix(h, salt).tolist() == [_splitmix(int(x), salt) for x in h]
+
+
+def test_pool_picks_draw_again_only_while_the_pick_is_the_rows_own_value() -> None:
+    """The compiled pick against the rule read in Python: position h % size in the row's pool,
+    then mix(h, 1), mix(h, 2), ... up to `repicks` while it equals the row's value."""
+    pool = ["ann", "bob", "eve"]
+    offsets, data = string_buffers(pa.array(pool, pa.large_string()))
+    rng = np.random.default_rng(2)
+    values = rng.choice(pool + ["zoe"], 3000).tolist()
+    h = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) * np.uint64(2) + np.uint64(1)
+    v_offsets, v_data = string_buffers(pa.array(values, pa.large_string()))
+    starts, sizes = np.zeros(3000, np.int64), np.full(3000, 3, np.int64)
+    got = _kernels.pool_picks(v_offsets, v_data, h, offsets, data, starts, sizes, 4)
+    for value, x, position in zip(values, h.tolist(), got.tolist(), strict=True):
+        for attempt in range(5):
+            j = (x if attempt == 0 else _splitmix(x, attempt)) % 3
+            if pool[j] != value:
+                break
+        assert position == j
+    assert (np.array(pool)[got] != np.array(values)).mean() > 0.99  # redraws almost always escape
