@@ -68,6 +68,18 @@ def published_release(settings: Settings, reference: Settings) -> None:
     assert dump_target(settings) == dump_target(reference)
 
 
+def crashing_part(key: str):  # noqa: ANN201 - a stand-in for Pipeline.anonymize
+    """Pipeline.anonymize, except that part `key` fails the way a lost worker does."""
+    anonymize = Pipeline.anonymize
+
+    def crash(self, snapshot, run_id=None, batch=None, part=None):  # noqa: ANN001, ANN202
+        if part is not None and part.key == key:
+            raise RuntimeError("worker lost")
+        return anonymize(self, snapshot, run_id, batch, part)
+
+    return crash
+
+
 def part_checkpoints(settings: Settings, instance: dg.DagsterInstance) -> dict[tuple[str, str], tuple]:
     store = Pipeline(settings).anonymized
     out = {}
@@ -167,13 +179,7 @@ def test_a_failed_partition_blocks_publish_and_rerunning_it_leaves_the_others_un
         for key in ("rows-000", "rows-002"):
             assert run(defs, instance, big_keys(), partition=key).success
         anonymize = Pipeline.anonymize
-
-        def crash(self, snapshot, run_id=None, batch=None, part=None):  # noqa: ANN001, ANN202
-            if part is not None and part.key == "rows-001":
-                raise RuntimeError("worker lost")
-            return anonymize(self, snapshot, run_id, batch, part)
-
-        monkeypatch.setattr(Pipeline, "anonymize", crash)
+        monkeypatch.setattr(Pipeline, "anonymize", crashing_part("rows-001"))
         assert not run(defs, instance, big_keys(), partition="rows-001").success
         failed = run(defs, instance, [dg.AssetKey("published")])
         assert not failed.success
@@ -214,13 +220,7 @@ def test_run_resume_anonymizes_only_the_parts_that_did_not_finish(
     takes each part that finished as it is (same checkpoint, no second ledger record) and anonymizes
     only the others; the release equals an unpartitioned one."""
     anonymize = Pipeline.anonymize
-
-    def crash(self, snapshot, run_id=None, batch=None, part=None):  # noqa: ANN001, ANN202
-        if part is not None and part.key == "rows-001":
-            raise RuntimeError("worker lost")
-        return anonymize(self, snapshot, run_id, batch, part)
-
-    monkeypatch.setattr(Pipeline, "anonymize", crash)
+    monkeypatch.setattr(Pipeline, "anonymize", crashing_part("rows-001"))
     failed = run_cli()
     assert failed.exit_code == 1 and "nothing was published" in failed.output
     monkeypatch.setattr(Pipeline, "anonymize", anonymize)
