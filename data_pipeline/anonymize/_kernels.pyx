@@ -14,7 +14,7 @@ Python object per value or several passes per byte (hashing.py, formats.py and p
 
 import numpy as np
 
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
 
@@ -76,12 +76,23 @@ cdef inline uint64_t _splitmix(uint64_t x) noexcept nogil:
     return x ^ (x >> 31)
 
 
-def siphash(const offset_t[::1] offsets, const uint8_t[::1] data, bytes key):
-    """uint64 hash of each of the len(offsets) - 1 strings data[offsets[i]:offsets[i + 1]]."""
+cdef inline uint64_t _mix(uint64_t h, uint64_t salt) noexcept nogil:
+    """`hashing.mix` of one hash: splitmix64 of h + salt * golden ratio."""
+    return _splitmix(h + salt * 0x9E3779B97F4A7C15ULL)
+
+
+cdef tuple _sip_key(bytes key):
+    """The two 64-bit halves of a 16-byte SipHash key."""
     if len(key) != 16:
         raise ValueError("the SipHash key is 16 bytes")
     cdef const uint8_t* k = key
-    cdef uint64_t k0 = _le64(k), k1 = _le64(k + 8)
+    return _le64(k), _le64(k + 8)
+
+
+def siphash(const offset_t[::1] offsets, const uint8_t[::1] data, bytes key):
+    """uint64 hash of each of the len(offsets) - 1 strings data[offsets[i]:offsets[i + 1]]."""
+    cdef uint64_t k0, k1
+    k0, k1 = _sip_key(key)
     cdef Py_ssize_t n = offsets.shape[0] - 1, i
     out = np.empty(max(n, 0), dtype=np.uint64)
     cdef uint64_t[::1] h = out
@@ -93,7 +104,6 @@ def siphash(const offset_t[::1] offsets, const uint8_t[::1] data, bytes key):
 
 
 DEF MAX_PIECES = 16
-cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL  # mix's step per salt
 DEF BLOCK = 16  # bytes moved per row and piece in one go; the overshoot is overwritten by what follows
 
 
@@ -171,12 +181,11 @@ def mix(const uint64_t[::1] h, uint64_t salt):
     """splitmix64 of h + salt * golden ratio: an independent 64-bit stream per salt (one pass;
     numpy needs eight, each with a temporary)."""
     cdef Py_ssize_t n = h.shape[0], i
-    cdef uint64_t step = salt * GOLDEN
     out = np.empty(n, dtype=np.uint64)
     cdef uint64_t[::1] z = out
     with nogil:
         for i in range(n):
-            z[i] = _splitmix(h[i] + step)
+            z[i] = _mix(h[i], salt)
     return out
 
 
@@ -200,7 +209,7 @@ def pool_picks(const int64_t[::1] offsets, const uint8_t[::1] data, const uint64
         for r in range(n):
             size = offsets[r + 1] - offsets[r]
             for attempt in range(repicks + 1):
-                x = h[r] if attempt == 0 else _splitmix(h[r] + <uint64_t>attempt * GOLDEN)
+                x = h[r] if attempt == 0 else _mix(h[r], attempt)
                 j = starts[r] + <int64_t>(x % <uint64_t>sizes[r])
                 if pool_offsets[j + 1] - pool_offsets[j] != size:
                     break
@@ -239,10 +248,8 @@ def select(const int64_t[::1] offsets, const uint8_t[::1] mask):
 def siphash_int64(const int64_t[::1] values, bytes key):
     """`siphash` of each integer's decimal text ('-42'), written on the stack instead of into an
     Arrow string column first (integer keys are hashed as text so 42, 42.0 and '42' agree)."""
-    if len(key) != 16:
-        raise ValueError("the SipHash key is 16 bytes")
-    cdef const uint8_t* k = key
-    cdef uint64_t k0 = _le64(k), k1 = _le64(k + 8), u
+    cdef uint64_t k0, k1, u
+    k0, k1 = _sip_key(key)
     cdef Py_ssize_t n = values.shape[0], i
     cdef uint8_t text[24]
     cdef int at
@@ -268,8 +275,8 @@ def siphash_int64(const int64_t[::1] values, bytes key):
 
 
 def masked_text(const int64_t[::1] offsets, const uint8_t[::1] data, const uint8_t[::1] mask):
-    """(int64 offsets, data) of each row's bytes where `mask` is 1, e.g. a phone number's national
-    digits (what its fake digits are keyed on)."""
+    """(int64 offsets, data) of each row's bytes where `mask` is 1, e.g. a card number's digits
+    (what its fake digits are keyed on)."""
     cdef Py_ssize_t n = offsets.shape[0] - 1, r
     cdef int64_t b, k = 0
     out_data = np.empty(int(np.count_nonzero(mask)) + 1, np.uint8)
@@ -350,25 +357,15 @@ cdef inline bint _digit(uint8_t b) noexcept nogil:
 DEF STREAM_DIGITS = 18  # decimal digits hashing.digit_matrix takes from one 64-bit stream
 
 
-cdef inline void _stream_digits(uint64_t x, uint8_t* out) noexcept nogil:
-    """out[j] = x // 10**(17 - j) % 10 for j < 18, as two 9-digit halves (divisions by constants)."""
-    cdef uint64_t low = x % 1000000000000000000ULL
-    cdef uint32_t hi = <uint32_t>(low // 1000000000ULL), lo = <uint32_t>(low % 1000000000ULL)
-    cdef int j
-    for j in range(8, -1, -1):
-        out[j] = <uint8_t>(hi % 10)
-        out[j + 9] = <uint8_t>(lo % 10)
-        hi //= 10
-        lo //= 10
-
-
 cdef inline void _keyed_digits(uint64_t h, Py_ssize_t m, uint8_t* out) noexcept nogil:
     """The first m digits hashing.digit_matrix(h, m, 10) gives (stream s is mix(h, 1000 + s)), the
     first one never 0 (a national number does not open with its trunk prefix). Writes up to 17
     digits past m."""
     cdef Py_ssize_t s
+    cdef uint64_t x
     for s in range(0, m, STREAM_DIGITS):
-        _stream_digits(_splitmix(h + <uint64_t>(1000 + s) * GOLDEN), out + s)
+        x = _mix(h, 1000 + s)
+        _radix(&x, 1, STREAM_DIGITS, 10, NULL, 0, 1, out + s)
     if m:
         out[0] = 1 + out[0] % 9
 
@@ -383,10 +380,8 @@ def phone_fakes(const int64_t[::1] offsets, const uint8_t[::1] data, bytes key):
     several layouts gets the same digits. A number whose fake digits equal its own is drawn again
     from mix(h, 1).
     """
-    if len(key) != 16:
-        raise ValueError("the SipHash key is 16 bytes")
-    cdef const uint8_t* k = key
-    cdef uint64_t k0 = _le64(k), k1 = _le64(k + 8), h
+    cdef uint64_t k0, k1, h
+    k0, k1 = _sip_key(key)
     cdef Py_ssize_t n = offsets.shape[0] - 1, r, m, j
     cdef int64_t start, stop, b, kept_to, trunk
     cdef bint same
@@ -427,7 +422,7 @@ def phone_fakes(const int64_t[::1] offsets, const uint8_t[::1] data, bytes key):
                     same = False
                     break
             if same:
-                _keyed_digits(_splitmix(h + GOLDEN), m, &digits[0])
+                _keyed_digits(_mix(h, 1), m, &digits[0])
             for j in range(m):
                 out[pos[j]] = 48 + digits[j]
     return out_data
