@@ -225,6 +225,11 @@ def _proc_stat(pid: int) -> list[str]:
     return data[data.rindex(")") + 2 :].split()
 
 
+def _nothing() -> float:
+    """The server CPU reader when the server is not on this machine: nothing measured."""
+    return 0.0
+
+
 def server_cpu(url: str) -> Callable[[], float] | None:
     """A reader of the CPU seconds the PostgreSQL server at `url` has used so far (the postmaster,
     its live processes and the backends it has reaped), or None when it does not run on this
@@ -276,12 +281,14 @@ def run(args: argparse.Namespace) -> None:
         build_source(source, rows)
         settle(source)
         print(f"source: {rows:,} rows built in {time.perf_counter() - t0:.1f} s (PostgreSQL)")
-        cpu = server_cpu(args.pg_url)
-        server, client = cpu() if cpu else 0.0, resource.getrusage(resource.RUSAGE_CHILDREN)
+        read_server = server_cpu(args.pg_url) or _nothing
+        server, client = read_server(), resource.getrusage(resource.RUSAGE_CHILDREN)
         plain = plain_copy_pg(source, plain_target)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        plain_cpu = (cpu() - server if cpu else 0.0) + sum(
-            getattr(after, f) - getattr(client, f) for f in ("ru_utime", "ru_stime")
+        plain_cpu = (
+            read_server()
+            - server
+            + sum(getattr(after, f) - getattr(client, f) for f in ("ru_utime", "ru_stime"))
         )
         settle(plain_target)
         label = "pg_dump | psql"
@@ -293,10 +300,10 @@ def run(args: argparse.Namespace) -> None:
         print(f"source: {rows:,} rows built in {time.perf_counter() - t0:.1f} s (SQLite)")
         plain = plain_copy_sqlite(work / "source.db", work / "plain.db")
         label = "plain copy (read_sql -> to_sql)"
-        cpu = None
-    server = cpu() if cpu else 0.0
+        read_server = _nothing
+    server = read_server()
     seconds, rss, client_cpu, parts = run_pipeline(work, source, target)
-    server_cpu_s = cpu() - server if cpu else 0.0
+    server_cpu_s = read_server() - server
     run_cpu = client_cpu + server_cpu_s
     print(f"{label:<34} {plain:8.1f} s  {rows / plain:>10,.0f} rows/s")
     print(
@@ -304,7 +311,7 @@ def run(args: argparse.Namespace) -> None:
         f"  ratio {seconds / plain:.2f}x the plain copy"
     )
     print(f"peak RSS of the pipeline run: {rss:,.0f} MB (target <= 400 MB)")
-    if cpu:
+    if read_server is not _nothing:
         cores = os.cpu_count() or 1
         floor = run_cpu / cores
         print(

@@ -22,7 +22,14 @@ import sqlalchemy as sa
 from data_pipeline import __version__, checks, hashset
 from data_pipeline.anonymize.engine import TableAnonymizer
 from data_pipeline.anonymize.pools import Pools
-from data_pipeline.checkpoint import ANONYMIZE_ROWS, CheckpointRef, CheckpointStore, new_batch, release_memory
+from data_pipeline.checkpoint import (
+    ANONYMIZE_ROWS,
+    CheckpointRef,
+    CheckpointStore,
+    Manifest,
+    new_batch,
+    release_memory,
+)
 from data_pipeline.config import Settings, is_default_demo_source, redact_url
 from data_pipeline.db import check_reachable, make_engine
 from data_pipeline.errors import BadInput, ChecksFailed
@@ -81,6 +88,11 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
         while (item := pending.result()) is not end:
             pending = pool.submit(next, items, end)
             yield item
+
+
+def _passed(anonymized: dict) -> bool:
+    """Whether an `anonymized` ledger record's blocking checks (and suite, if any) passed."""
+    return all(anonymized["checks"].values()) and anonymized.get("suite_passed") is not False
 
 
 def ensure_demo_source(settings: Settings) -> None:
@@ -284,29 +296,33 @@ class Pipeline:
         """A part already anonymized from this very snapshot, by this version with this policy and
         key, that passed its checks: a resumed or re-executed run over every part takes it as it is
         instead of anonymizing it again (the output would be the same: the mapping is keyed and
-        deterministic), so parts resume one by one."""
-        expected = part.manifest_extra(snapshot.rows)
+        deterministic), so parts resume one by one. The newest attempt at the part decides."""
         for event in reversed(self.ledger.events("anonymized")):
             d = event.details
             if (d.get("table"), d.get("part"), d.get("parent")) != (snapshot.table, part.key, snapshot.id):
                 continue
-            if (
-                (d.get("policy_digest"), d.get("key_epoch"), d.get("engine"))
-                != (self.policy.digest, self.key.epoch, __version__)
-                or not all(d.get("checks", {}).values())
-                or not self.anonymized.has(d["checkpoint"])
-            ):
-                return None  # the newest attempt at this part is not reusable: do it again
+            if d.get("engine") != __version__ or not _passed(d) or not self.anonymized.has(d["checkpoint"]):
+                return None
             try:
                 ref, manifest = self.anonymized.ref(d["checkpoint"])
             except BadInput:  # corrupt since: anonymized again
                 return None
-            if manifest.extra != expected or manifest.parents != (snapshot.id,):
+            if not self.is_current(manifest, snapshot.id) or manifest.extra != part.manifest_extra(
+                snapshot.rows
+            ):
                 return None
             reused = f"passed when run {event.run_id} anonymized this part (checkpoint reused)"
             outcomes = tuple(checks.CheckOutcome(name, True, reused) for name in d["checks"])
             return TableResult(ref, outcomes, reused_from=event.run_id)
         return None
+
+    def is_current(self, manifest: Manifest, snapshot_id: str) -> bool:
+        """Whether an anonymized checkpoint was cut from this snapshot with the current policy and key."""
+        return (
+            manifest.parents == (snapshot_id,)
+            and manifest.policy_digest == self.policy.digest
+            and manifest.key_epoch == self.key.epoch
+        )
 
     def combine_parts(
         self, snapshot: CheckpointRef, parts: list[CheckpointRef], run_id: str | None = None
@@ -325,9 +341,7 @@ class Pipeline:
             m = self.anonymized.manifest(ref)  # verifies sha256
             expected = Part(index, len(parts))
             if (
-                m.parents != (snapshot.id,)
-                or m.policy_digest != self.policy.digest
-                or m.key_epoch != self.key.epoch
+                not self.is_current(m, snapshot.id)
                 or (m.extra.get("part"), m.extra.get("parts")) != (expected.key, expected.count)
                 or (m.extra.get("start"), m.extra.get("stop")) != (position, position + m.rows)
             ):
@@ -435,12 +449,9 @@ class Pipeline:
     def unchecked_or_failed(self, refs: dict[str, CheckpointRef]) -> list[str]:
         """Tables whose anonymized checkpoint has no passing record of its blocking checks."""
         verdicts = {e.details.get("checkpoint"): e.details for e in self.ledger.events("anonymized")}
-        bad = []
-        for table, ref in refs.items():
-            record = verdicts.get(ref.id)
-            if record is None or not all(record["checks"].values()) or record.get("suite_passed") is False:
-                bad.append(table)
-        return bad
+        return [
+            table for table, ref in refs.items() if ref.id not in verdicts or not _passed(verdicts[ref.id])
+        ]
 
     def publish(
         self, refs: dict[str, CheckpointRef], run_id: str | None = None, progress: Progress | None = None

@@ -117,12 +117,7 @@ def resumable(pipeline: Pipeline, instance: dg.DagsterInstance) -> list[dg.Asset
         return downstream
     for table, ref in anons.items():
         manifest = pipeline.anonymized.manifest(ref) if pipeline.anonymized.has(ref.id) else None
-        if (
-            manifest is None
-            or manifest.parents != (snaps[table].id,)
-            or manifest.policy_digest != pipeline.policy.digest
-            or manifest.key_epoch != pipeline.key.epoch
-        ):
+        if manifest is None or not pipeline.is_current(manifest, snaps[table].id):
             return downstream
     if pipeline.unchecked_or_failed(anons):
         return downstream

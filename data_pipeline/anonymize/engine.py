@@ -98,7 +98,7 @@ class TableAnonymizer:
             return _spread(_call(rule, pd.Series(uniques.to_pandas().array), ctx), codes, values.index)
         filled = _nulls_filled(values) if rule.per_value and present is not None else None
         if filled is not None:  # NULL rows hold a placeholder; their outputs are dropped again
-            return _nulls_restored(_call(rule, filled, ctx), present)
+            return _with_nulls(_call(rule, filled, ctx), present, values.index)
         subset = values if present is None else _rows(values, present)
         if not per_value:
             out = _call(rule, subset, ctx)
@@ -165,8 +165,7 @@ def _rows(values: pd.Series, present: np.ndarray) -> pd.Series:
     arrow = _arrow_text(values)
     if arrow is None:
         return values[present]
-    kept = arrow.filter(pa.array(present)).to_pandas()
-    return pd.Series(kept.array, index=values.index[present], name=values.name, copy=False)
+    return _text_series(arrow.filter(pa.array(present)), values.index[present], values.name)
 
 
 def _dates_as_datetimes(values: pd.Series, column: Column) -> pd.Series:
@@ -190,14 +189,20 @@ def _call(rule: Rule, values: pd.Series, ctx: RuleContext) -> pd.Series:
 
 
 def _with_nulls(out: pd.Series, present: np.ndarray, index: pd.Index) -> pd.Series:
-    """`out` spread over the rows where `present` holds and NULL elsewhere, by position (no index
-    alignment), dtype kept."""
-    arrow = _arrow_text(out)
-    if arrow is not None and out.dtype == pd.StringDtype(na_value=np.nan):
-        spread = _spread_text(arrow, present).to_pandas()
-        return pd.Series(spread.array, index=index, name=out.name, copy=False)
-    take = np.full(len(present), -1, dtype=np.int64)
-    take[present] = np.arange(len(out))
+    """`out` NULL where `present` does not hold, by position (no index alignment), dtype kept. `out`
+    holds a value for the present rows alone, or for every row (a per-value rule run over
+    placeholders; present is never all true here, so the lengths tell the two apart)."""
+    full = len(out) == len(present)
+    text = _arrow_text(out)
+    if text is not None and out.dtype == pd.StringDtype(na_value=np.nan) and not text.null_count:
+        return _text_series(_text_with_nulls(text, present), index, out.name)
+    if full and out.dtype.kind == "M":
+        return out.where(present)
+    if full:
+        take = np.where(present, np.arange(len(present)), -1)
+    else:
+        take = np.full(len(present), -1, dtype=np.int64)
+        take[present] = np.arange(len(out))
     return _spread(out, take, index)
 
 
@@ -210,40 +215,30 @@ def _nulls_filled(values: pd.Series) -> pd.Series | None:
         text = one_chunk(text)
         _, offsets, data = text.buffers()
         bare = pa.Array.from_buffers(text.type, len(text), [None, offsets, data], offset=text.offset)
-        return pd.Series(bare.to_pandas().array, index=values.index, name=values.name, copy=False)
+        return _text_series(bare, values.index, values.name)
     if values.dtype.kind == "M":
         return pd.Series(values.to_numpy(), index=values.index, name=values.name).fillna(pd.Timestamp(0))
     return None
 
 
-def _nulls_restored(out: pd.Series, present: np.ndarray) -> pd.Series:
-    """A per-value rule's output over every row, NULL again where `present` does not hold: Arrow
-    text gets a validity bitmap on its own buffers (nothing copied)."""
-    text = _arrow_text(out)
-    if text is not None and out.dtype == pd.StringDtype(na_value=np.nan):
-        text = one_chunk(text)
-        if not text.null_count and not text.offset:
-            _, offsets, data = text.buffers()
-            validity = pa.py_buffer(np.packbits(present, bitorder="little"))
-            masked = pa.Array.from_buffers(text.type, len(text), [validity, offsets, data])
-            return pd.Series(masked.to_pandas().array, index=out.index, name=out.name, copy=False)
-    if out.dtype.kind == "M":
-        return out.where(present)
-    return _spread(out, np.where(present, np.arange(len(present)), -1), out.index)
-
-
-def _spread_text(text: pa.Array | pa.ChunkedArray, present: np.ndarray) -> pa.Array:
-    """Arrow text spread over the rows where `present` holds, NULL elsewhere, around the same data
-    buffer: a NULL is an empty slot, so only the offsets and the validity bitmap are new."""
+def _text_with_nulls(text: pa.Array | pa.ChunkedArray, present: np.ndarray) -> pa.Array:
+    """Arrow text NULL where `present` does not hold, around the same data buffer: a validity bitmap
+    is new, and offsets too when `text` holds the present rows alone (a NULL is an empty slot)."""
     offsets, data = string_buffers(text)
-    ends = np.zeros(len(present) + 1, dtype=offsets.dtype)
-    ends[0] = offsets[0]
-    ends[1:][present] = offsets[1:]
-    np.maximum.accumulate(ends, out=ends)  # a NULL slot ends where the previous value ends
+    if len(offsets) - 1 < len(present):
+        ends = np.zeros(len(present) + 1, dtype=offsets.dtype)
+        ends[0] = offsets[0]
+        ends[1:][present] = offsets[1:]
+        offsets = np.maximum.accumulate(ends, out=ends)  # a NULL slot ends where the previous value ends
     validity = np.packbits(present, bitorder="little")
     kind = pa.large_string() if offsets.dtype == np.int64 else pa.string()
-    buffers = [pa.py_buffer(validity), pa.py_buffer(ends), pa.py_buffer(data)]
+    buffers = [pa.py_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(data)]
     return pa.Array.from_buffers(kind, len(present), buffers)
+
+
+def _text_series(text: pa.Array, index: pd.Index, name: object) -> pd.Series:
+    """Arrow text as a pandas column over `index`, around the same buffers."""
+    return pd.Series(text.to_pandas().array, index=index, name=name, copy=False)
 
 
 def _spread(out: pd.Series, take: np.ndarray, index: pd.Index) -> pd.Series:

@@ -120,12 +120,10 @@ def concat(*pieces: pa.Array | Picks | str) -> pa.Array:
     for piece in pieces:
         if isinstance(piece, str):
             parts.append((None, piece.encode(), None))
-        elif isinstance(piece, Picks):
-            offsets, data = string_buffers(piece.pool)
-            parts.append((offsets.astype(np.int64, copy=False), data, piece.positions))
-        else:
-            offsets, data = string_buffers(piece)
-            parts.append((offsets.astype(np.int64, copy=False), data, None))
+            continue
+        strings, rows = (piece.pool, piece.positions) if isinstance(piece, Picks) else (piece, None)
+        offsets, data = string_buffers(strings)
+        parts.append((offsets.astype(np.int64, copy=False), data, rows))
     offsets, data = _kernels.concat(parts, n)
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 

@@ -46,11 +46,14 @@ def _country_option(options: dict) -> list[str]:
 
 
 def _locale_pools(
-    ctx: RuleContext, kind: str, locales: np.ndarray
+    ctx: RuleContext, kind: str, locales: np.ndarray | None, n: int
 ) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """The pools of the locales present laid end to end, and where each row's own pool starts in it
-    and how long it is."""
-    pools, starts, sizes, start = [], np.empty(len(locales), np.int64), np.empty(len(locales), np.int64), 0
+    """The pools of the locales present laid end to end (the policy's alone without `locales`), and
+    where each of the n rows' own pool starts in it and how long it is."""
+    if locales is None:
+        pool = ctx.pools.arrow(kind)
+        return pool, np.zeros(n, np.int64), np.full(n, len(pool), np.int64)
+    pools, starts, sizes, start = [], np.empty(n, np.int64), np.empty(n, np.int64), 0
     for locale in sorted(set(locales.tolist())):
         rows = locales == locale
         pool = ctx.pools.arrow(kind, locale)
@@ -64,7 +67,7 @@ def _pick_by_locale(ctx: RuleContext, kind: str, h: np.ndarray, locales: np.ndar
     """A keyed pick from the pool of each row's locale."""
     if locales is None:
         return picks(ctx.pools.arrow(kind), h)
-    pool, starts, sizes = _locale_pools(ctx, kind, locales)
+    pool, starts, sizes = _locale_pools(ctx, kind, locales, len(h))
     return Picks(pool, starts + (h % sizes.astype(np.uint64)).astype(np.int64))
 
 
@@ -77,11 +80,7 @@ def pool_pick(
 ) -> pa.Array:
     """Keyed pick; a fake equal to its own original is drawn again from mix(h, attempt), up to
     REPICKS times (still a function of the value). One compiled pass."""
-    if locales is None:
-        pool = ctx.pools.arrow(kind)
-        starts, sizes = np.zeros(len(h), np.int64), np.full(len(h), len(pool), np.int64)
-    else:
-        pool, starts, sizes = _locale_pools(ctx, kind, locales)
+    pool, starts, sizes = _locale_pools(ctx, kind, locales, len(h))
     offsets, data = string_buffers(original)
     pool_offsets, pool_data = string_buffers(pool)
     positions = _kernels.pool_picks(
