@@ -307,9 +307,8 @@ class Pipeline:
                 ref, manifest = self.anonymized.ref(d["checkpoint"])
             except BadInput:  # corrupt since: anonymized again
                 return None
-            if not self.is_current(manifest, snapshot.id) or manifest.extra != part.manifest_extra(
-                snapshot.rows
-            ):
+            same_part = manifest.extra == part.manifest_extra(snapshot.rows)
+            if not (same_part and self.is_current(manifest, snapshot.id)):
                 return None
             reused = f"passed when run {event.run_id} anonymized this part (checkpoint reused)"
             outcomes = tuple(checks.CheckOutcome(name, True, reused) for name in d["checks"])
