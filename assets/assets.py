@@ -10,22 +10,18 @@ import re
 import dagster as dg
 
 from assets.resources import PipelineResource
+from data_pipeline.check_names import PART_CHECKS, TABLE_CHECKS, CheckName
 from data_pipeline.checkpoint import CheckpointRef
 from data_pipeline.checks import CheckOutcome
 from data_pipeline.config import redact_url
+from data_pipeline.context import Context
 from data_pipeline.errors import ChecksFailed
-from data_pipeline.partitions import PART_CHECKS, Part, Partitioning
-from data_pipeline.pipeline import Pipeline, TableResult
+from data_pipeline.partitions import Part, Partitioning
 from data_pipeline.schema import Schema, Table
+from data_pipeline.stages import anonymize, check, publish, snapshot
+from data_pipeline.stages.check import TableResult
 
 FORWARD_ONLY_TAG = "data_pipeline/forward_only"
-IN_STEP_CHECKS = {
-    "row_count_kept": "Every source row is in the output.",
-    "columns_classified": "Every column is classified by the policy (fail closed).",
-    "unique_columns": "Unique and primary-key columns stay unique.",
-    "no_leaked_originals": "No original identifying value (keyed fingerprints) appears anywhere.",
-    "k_anonymity": "Every combination of quasi-identifiers is shared by at least k rows.",
-}
 FORWARD_ONLY_DESCRIPTION = (
     "FORWARD-ONLY: anonymizes {table} with keyed, deterministic rules. This step cannot be rolled "
     "back: earlier anonymized releases can be re-published, but nothing restores raw data; to "
@@ -102,7 +98,7 @@ def latest_ref(instance: dg.DagsterInstance, key: dg.AssetKey) -> CheckpointRef:
 def check_result(outcome: CheckOutcome, key: dg.AssetKey) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         asset_key=key,
-        check_name=outcome.name,
+        check_name=str(outcome.name),
         passed=outcome.passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=outcome.description,
@@ -129,9 +125,10 @@ def build_snapshot(schema: Schema, pool: str | None = None) -> dg.AssetsDefiniti
         ],
         can_subset=False,
     )
-    def snapshot(context: dg.AssetExecutionContext, pipeline: PipelineResource):
-        p = pipeline.pipeline()
-        refs = p.snapshot(
+    def snapshot_asset(context: dg.AssetExecutionContext, pipeline: PipelineResource):
+        p = pipeline.context()
+        refs = snapshot.snapshot(
+            p,
             run_id=context.run.run_id,
             progress=lambda table, rows: context.log.info(f"snapshot/{table}: {rows} rows"),
         )
@@ -142,19 +139,19 @@ def build_snapshot(schema: Schema, pool: str | None = None) -> dg.AssetsDefiniti
                 data_version=dg.DataVersion(ref.sha256),
             )
 
-    return snapshot
+    return snapshot_asset
 
 
 def build_anonymized(table: Table, has_suite: bool) -> dg.AssetsDefinition:
     key = anonymized_key(table.name)
     specs = [
-        dg.AssetCheckSpec(name, asset=key, blocking=True, description=text)
-        for name, text in IN_STEP_CHECKS.items()
+        dg.AssetCheckSpec(name.value, asset=key, blocking=True, description=name.description)
+        for name in TABLE_CHECKS
     ]
     if has_suite:
         specs.append(
             dg.AssetCheckSpec(
-                "expectations",
+                CheckName.EXPECTATIONS.value,
                 asset=key,
                 blocking=True,
                 description=f"Great Expectations suite expectations/{table.name}.json",
@@ -172,9 +169,9 @@ def build_anonymized(table: Table, has_suite: bool) -> dg.AssetsDefinition:
         metadata={"forward_only": True},
     )
     def anonymized(context: dg.AssetExecutionContext, pipeline: PipelineResource):
-        p = pipeline.pipeline()
-        snapshot = latest_ref(context.instance, snapshot_key(table.name))
-        result = p.anonymize(snapshot, run_id=context.run.run_id)
+        p = pipeline.context()
+        raw = latest_ref(context.instance, snapshot_key(table.name))
+        result = anonymize.anonymize(p, raw, run_id=context.run.run_id)
         context.log.info(f"anonymized/{table.name}: {result.ref.rows} rows (forward-only)")
         checks = [check_result(o, key) for o in result.outcomes]
         if has_suite and result.suite is not None:
@@ -182,7 +179,7 @@ def build_anonymized(table: Table, has_suite: bool) -> dg.AssetsDefinition:
             checks.append(
                 dg.AssetCheckResult(
                     asset_key=key,
-                    check_name="expectations",
+                    check_name=CheckName.EXPECTATIONS.value,
                     passed=not suite.failed_critical and not suite.failed_warning,
                     severity=dg.AssetCheckSeverity.ERROR
                     if suite.failed_critical
@@ -242,9 +239,7 @@ def part_ref(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> 
     )
 
 
-def _part_metadata(
-    p: Pipeline, table: Table, part: Part, snapshot: CheckpointRef, ref: CheckpointRef
-) -> dict:
+def _part_metadata(p: Context, table: Table, part: Part, snapshot: CheckpointRef, ref: CheckpointRef) -> dict:
     """Ids, row offsets and the first/last primary key of the part as published (anonymized)."""
     start, stop = part.bounds(snapshot.rows)
     meta = {"checkpoint_id": ref.id, "checkpoint_path": ref.path, "sha256": ref.sha256, "rows": ref.rows}
@@ -268,7 +263,7 @@ def _part_checks(key: dg.AssetKey, results: dict[str, TableResult]) -> list[dg.A
         checks.append(
             dg.AssetCheckResult(
                 asset_key=key,
-                check_name=name,
+                check_name=name.value,
                 passed=not failed,
                 severity=dg.AssetCheckSeverity.ERROR,
                 description=f"{len(outcomes) - len(failed)} of {len(outcomes)} parts passed"
@@ -294,22 +289,20 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning) -> dg.Asset
         tags={FORWARD_ONLY_TAG: "true"},
         description=FORWARD_ONLY_DESCRIPTION.format(table=table.name) + PARTS_DESCRIPTION.format(count=count),
         check_specs=[
-            dg.AssetCheckSpec(
-                name, asset=key, blocking=True, description=f"{IN_STEP_CHECKS[name]} (per part)"
-            )
+            dg.AssetCheckSpec(name.value, asset=key, blocking=True, description=f"{name.description} (per part)")
             for name in PART_CHECKS
         ],
         metadata={"forward_only": True, "parts": count},
     )
     def anonymized(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
-        p = pipeline.pipeline()
-        snapshot = latest_ref(context.instance, snapshot_key(table.name))
+        p = pipeline.context()
+        raw = latest_ref(context.instance, snapshot_key(table.name))
         results: dict[str, TableResult] = {}
         parts: dict[str, dict] = {}
         for partition in context.partition_keys:
             part = Part.from_key(partition, count)
-            results[partition] = result = p.anonymize(snapshot, run_id=context.run.run_id, part=part)
-            parts[partition] = _part_metadata(p, table, part, snapshot, result.ref)
+            results[partition] = result = anonymize.anonymize(p, raw, run_id=context.run.run_id, part=part)
+            parts[partition] = _part_metadata(p, table, part, raw, result.ref)
             done = f", reused from run {result.reused_from}" if result.reused_from else ""
             context.log.info(
                 f"anonymized/{table.name} {partition}: rows {parts[partition]['row_start']}.."
@@ -319,7 +312,7 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning) -> dg.Asset
             "dagster/row_count": sum(r.ref.rows for r in results.values()),
             "dagster/column_schema": column_schema(table),
             "table": table.name,
-            "snapshot_checkpoint_id": snapshot.id,
+            "snapshot_checkpoint_id": raw.id,
             "parts": dg.MetadataValue.json(parts),
             "forward_only": True,
         }
@@ -340,14 +333,14 @@ def build_foreign_key_check(table: Table) -> dg.AssetChecksDefinition:
 
     @dg.asset_check(
         asset=anonymized_key(table.name),
-        name="foreign_keys_resolve",
+        name=CheckName.FOREIGN_KEYS_RESOLVE.value,
         additional_deps=[anonymized_key(p) for p in parents],
         blocking=True,
-        description="Every foreign key of the anonymized table resolves in its anonymized parent.",
+        description=CheckName.FOREIGN_KEYS_RESOLVE.description,
     )
     def foreign_keys_resolve(context: dg.AssetCheckExecutionContext, pipeline: PipelineResource):
         refs = {t: latest_ref(context.instance, anonymized_key(t)) for t in [table.name, *parents]}
-        outcome = pipeline.pipeline().check_foreign_keys(table.name, refs)
+        outcome = check.foreign_keys(pipeline.context(), table.name, refs)
         return dg.AssetCheckResult(
             passed=outcome.passed,
             description=outcome.description,
@@ -377,7 +370,7 @@ def build_published(
         "release, recorded in the ledger. Reversible: `data-pipeline rollback --to N`.",
     )
     def published(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
-        p = pipeline.pipeline()
+        p = pipeline.context()
         refs = {
             t.name: latest_ref(context.instance, anonymized_key(t.name))
             for t in schema.tables
@@ -385,16 +378,17 @@ def build_published(
         }
         combined = combine_parts(context, p, partitioning)
         refs.update({t: r.ref for t, r in combined.items()})
-        failed = p.unchecked_or_failed(refs)
+        failed = check.unchecked_or_failed(p, refs)
         if failed:
             why = {
                 t: [o.name for o in r.outcomes if not o.passed]
-                + (["expectations"] if r.suite is not None and r.suite.failed_critical else [])
+                + ([CheckName.EXPECTATIONS.value] if r.suite is not None and r.suite.failed_critical else [])
                 for t, r in combined.items()
             }
             named = [f"{t} ({', '.join(dict.fromkeys(why[t]))})" if why.get(t) else t for t in failed]
             raise ChecksFailed(f"release refused, nothing published: checks failed for {', '.join(named)}")
-        release = p.publish(
+        release = publish.publish(
+            p,
             refs,
             run_id=context.run.run_id,
             progress=lambda table, rows: context.log.info(f"published {table}: {rows} rows"),
@@ -415,7 +409,7 @@ def build_published(
 
 
 def combine_parts(
-    context: dg.AssetExecutionContext, p: Pipeline, partitioning: Partitioning
+    context: dg.AssetExecutionContext, p: Context, partitioning: Partitioning
 ) -> dict[str, TableResult]:
     """Every partitioned table's parts, combined into one checkpoint each; refused (nothing is
     published) while any partition is missing."""
@@ -433,7 +427,9 @@ def combine_parts(
         )
     combined = {}
     for table, refs in parts.items():
-        snapshot = latest_ref(context.instance, snapshot_key(table))
-        combined[table] = result = p.combine_parts(snapshot, list(refs.values()), run_id=context.run.run_id)
+        raw = latest_ref(context.instance, snapshot_key(table))
+        combined[table] = result = anonymize.combine_parts(
+            p, raw, list(refs.values()), run_id=context.run.run_id
+        )
         context.log.info(f"anonymized/{table}: {len(refs)} parts combined ({result.ref.rows} rows)")
     return combined

@@ -28,18 +28,24 @@ from assets.schedules import (
 )
 from assets.sensors import record_failed_runs
 from data_pipeline.config import Settings, load_settings
+from data_pipeline.context import Context
 from data_pipeline.partitions import Partitioning, plan_partitions
-from data_pipeline.pipeline import Pipeline
+from data_pipeline.plan import foreign_key_tables
 from data_pipeline.schema import Table
 
 
 def build_definitions(
-    settings: Settings, loggers: dict[str, dg.LoggerDefinition] | None = None
+    settings: Settings,
+    loggers: dict[str, dg.LoggerDefinition] | None = None,
+    parts: Partitioning | None = None,
 ) -> dg.Definitions:
+    """`parts`: the partitioning a run planned with (planned here otherwise)."""
     export_settings(settings)
-    pipeline = Pipeline(settings)
-    schema = pipeline.schema
-    parts = plan_partitions(pipeline.source, schema, settings.partition_rows)
+    ctx = Context(settings)
+    schema = ctx.schema
+    if parts is None:
+        parts = plan_partitions(ctx.source, schema, settings.partition_rows)
+    fk_tables = foreign_key_tables(schema, parts)
     job = anonymized_copy_job()
 
     def anonymized(t: Table) -> dg.AssetsDefinition:
@@ -53,9 +59,7 @@ def build_definitions(
             *[anonymized(t) for t in schema.tables],
             build_published(schema, pool=database_pool(settings.target_url), partitioning=parts),
         ],
-        asset_checks=[
-            build_foreign_key_check(t) for t in schema.tables if t.foreign_keys and not _touches(t, parts)
-        ],
+        asset_checks=[build_foreign_key_check(t) for t in schema.tables if t.name in fk_tables],
         jobs=[job, enforce_retention],
         schedules=[
             nightly_anonymized_copy(
@@ -68,12 +72,6 @@ def build_definitions(
         executor=build_executor(),
         loggers=loggers,
     )
-
-
-def _touches(table: Table, parts: Partitioning) -> bool:
-    """FK checks over a partitioned table need all its parts: `published` runs them after combining
-    (Pipeline.publish checks every foreign key of the release before writing anything)."""
-    return table.name in parts or any(fk.ref_table in parts for fk in table.foreign_keys)
 
 
 @dg.definitions

@@ -1,4 +1,5 @@
-"""The one resource every asset uses: where the source, target, policy and state live."""
+"""The one resource every asset uses: where the source, target, policy and state live, resolved to
+the stages' `Context`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import dagster as dg
 
 from data_pipeline.config import Settings, load_settings
-from data_pipeline.pipeline import Pipeline
+from data_pipeline.context import Context
 
 ENV_FIELDS = {
     "home": "DP_HOME",
@@ -36,8 +37,8 @@ class PipelineResource(dg.ConfigurableResource):
             suites=self.suites_dir,
         )
 
-    def pipeline(self) -> Pipeline:
-        return Pipeline(self.settings())
+    def context(self) -> Context:
+        return Context(self.settings())
 
 
 def export_settings(settings: Settings) -> None:

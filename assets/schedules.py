@@ -34,7 +34,7 @@ def nightly_anonymized_copy(
 def purge_expired_checkpoints(context: dg.OpExecutionContext, pipeline: PipelineResource) -> None:
     from data_pipeline.retention import purge
 
-    report = purge(pipeline.pipeline())
+    report = purge(pipeline.context())
     context.log.info(
         f"purged {len(report.raw_removed)} raw and {len(report.anonymized_removed)} anonymized "
         f"checkpoint(s); kept {report.raw_kept} raw, {report.anonymized_kept} anonymized"

@@ -94,8 +94,8 @@ def scan(
     home: HomeOpt = None,
 ) -> None:
     """Propose a policy that classifies every column (pii/quasi/key/safe/unknown)."""
+    from data_pipeline.context import ensure_demo_source
     from data_pipeline.db import check_reachable, make_engine
-    from data_pipeline.pipeline import ensure_demo_source
     from data_pipeline.scan import policy_to_yaml, propose_policy
 
     settings = _settings(source=source, home=home)
@@ -121,7 +121,7 @@ def run(
     resume: Annotated[bool, typer.Option(help="Reuse the newest valid checkpoints (no re-extract)")] = False,
 ) -> None:
     """Snapshot, anonymize, check and publish everything once, through Dagster, in process."""
-    from data_pipeline.runner import run_once
+    from assets.runner import run_once
 
     settings = _settings(source, target, policy, home)
     raise typer.Exit(run_once(settings, console, allow_destructive=allow_destructive, resume=resume))
@@ -133,11 +133,13 @@ def plan(
     source: SourceOpt = None, target: TargetOpt = None, policy: PolicyOpt = None, home: HomeOpt = None
 ) -> None:
     """Show the next run's stages, forward-only marks and schema changes. Changes nothing."""
-    from data_pipeline.pipeline import Pipeline
+    from data_pipeline.context import Context
+    from data_pipeline.partitions import plan_partitions
+    from data_pipeline.plan import build_plan
 
-    pipeline = Pipeline(_settings(source, target, policy, home))
-    _ = pipeline.policy  # an unclassified column is refused here too
-    the_plan = pipeline.plan()
+    ctx = Context(_settings(source, target, policy, home))
+    _ = ctx.policy  # an unclassified column is refused here too
+    the_plan = build_plan(ctx, plan_partitions(ctx.source, ctx.schema, ctx.settings.partition_rows))
     console.print(the_plan.render(), markup=False, highlight=False)
     if the_plan.destructive:
         console.print("destructive changes: `run` refuses them unless --allow-destructive")
@@ -153,13 +155,14 @@ def rollback(
     home: HomeOpt = None,
 ) -> None:
     """Re-publish release N's anonymized checkpoints atomically (exit 3 if that crosses anonymization)."""
-    from data_pipeline.pipeline import Pipeline
+    from data_pipeline.context import Context
+    from data_pipeline.locks import run_lock
     from data_pipeline.releases import rollback as do_rollback
-    from data_pipeline.runner import run_lock
 
     settings = _settings(source, target, policy, home)
     with run_lock(settings.home):
-        release = do_rollback(Pipeline(settings), to)
+        the_plan, release = do_rollback(Context(settings), to)
+    console.print(the_plan.render(), markup=False, highlight=False)
     console.print(f"target {redact_url(settings.target_url)} now holds release {release.number} again")
 
 
@@ -172,11 +175,11 @@ def revoke(
     home: HomeOpt = None,
 ) -> None:
     """Mark a release's policy as leaking: its releases are never re-published again."""
-    from data_pipeline.pipeline import Pipeline
+    from data_pipeline.context import Context
     from data_pipeline.releases import revoke as do_revoke
 
     settings = _settings(target=target, home=home)
-    revoked = do_revoke(Pipeline(settings), release, reason)
+    revoked = do_revoke(Context(settings), release, reason)
     console.print(
         f"revoked policy {revoked.policy_digest[:12]} of release {release}; "
         "roll forward with a fixed policy: data-pipeline roll-forward --policy FILE"
@@ -189,7 +192,7 @@ def roll_forward(
     source: SourceOpt = None, target: TargetOpt = None, policy: PolicyOpt = None, home: HomeOpt = None
 ) -> None:
     """Re-anonymize the newest raw checkpoint within retention with the current policy; publish."""
-    from data_pipeline.runner import run_once
+    from assets.runner import run_once
 
     settings = _settings(source, target, policy, home)
     raise typer.Exit(run_once(settings, console, require_snapshot=True))
@@ -199,10 +202,10 @@ def roll_forward(
 @fails_cleanly
 def purge(home: HomeOpt = None, target: TargetOpt = None) -> None:
     """Delete expired raw checkpoints (and anonymized ones beyond DP_KEEP_RELEASES), then verify."""
-    from data_pipeline.pipeline import Pipeline
+    from data_pipeline.context import Context
     from data_pipeline.retention import purge as do_purge
 
-    report = do_purge(Pipeline(_settings(home=home, target=target)))
+    report = do_purge(Context(_settings(home=home, target=target)))
     console.print(
         f"purged {len(report.raw_removed)} raw and {len(report.anonymized_removed)} anonymized "
         f"checkpoint(s); kept {report.raw_kept} raw, {report.anonymized_kept} anonymized"

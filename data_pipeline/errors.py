@@ -28,3 +28,9 @@ class ForwardOnlyRefused(PipelineError):
     """A request would cross a forward-only step (exit 3); the message holds the roll-forward plan."""
 
     exit_code = 3
+
+
+class Busy(PipelineError):
+    """Another run holds DP_HOME (exit 4): nothing was touched."""
+
+    exit_code = 4

@@ -59,6 +59,67 @@ class Release:
     schema: dict | None = None
 
 
+@dataclass(frozen=True)
+class AnonymizedRecord:
+    """An `anonymized` event: one forward-only checkpoint, what it was cut from, and its verdicts.
+    `passed` is the one verdict every reader of the ledger uses."""
+
+    checkpoint: str
+    table: str
+    run_id: str | None
+    parent: str | None  # the snapshot checkpoint it was cut from
+    part: str | None  # which part, for a table anonymized in parts
+    parts: tuple[str, ...]  # the parts combined, for the combined checkpoint
+    rows: int
+    policy_digest: str
+    key_epoch: str
+    engine: str | None
+    checks: dict[str, bool]
+    suite_passed: bool | None  # None: the table has no suite
+
+    @property
+    def passed(self) -> bool:
+        return all(self.checks.values()) and self.suite_passed is not False
+
+    def details(self) -> dict[str, Any]:
+        """The event's JSON details, as written since the ledger began (keys unchanged)."""
+        where: dict[str, Any] = {}
+        if self.part is not None:
+            where["part"] = self.part
+        if self.parts:
+            where["parts"] = list(self.parts)
+        return {
+            "table": self.table,
+            "checkpoint": self.checkpoint,
+            **where,
+            "parent": self.parent,
+            "rows": self.rows,
+            "policy_digest": self.policy_digest,
+            "key_epoch": self.key_epoch,
+            "engine": self.engine,
+            "checks": dict(self.checks),
+            "suite_passed": self.suite_passed,
+        }
+
+    @classmethod
+    def from_event(cls, event: Event) -> AnonymizedRecord:
+        d = event.details
+        return cls(
+            checkpoint=d["checkpoint"],
+            table=d.get("table", ""),
+            run_id=event.run_id,
+            parent=d.get("parent"),
+            part=d.get("part"),
+            parts=tuple(d.get("parts") or ()),
+            rows=d.get("rows", 0),
+            policy_digest=d.get("policy_digest", ""),
+            key_epoch=d.get("key_epoch", ""),
+            engine=d.get("engine"),
+            checks=dict(d.get("checks") or {}),
+            suite_passed=d.get("suite_passed"),
+        )
+
+
 class Ledger:
     def __init__(self, url: str, *, create: bool = True) -> None:
         """`create=False` reads only (for plans): a missing ledger is an empty one."""
@@ -108,6 +169,13 @@ class Ledger:
                 Event(r.id, r.at, r.kind, r.target, r.release, r.run_id, json.loads(r.details))
                 for r in conn.execute(query)
             ]
+
+    def record_anonymized(self, record: AnonymizedRecord) -> None:
+        self.record("anonymized", run_id=record.run_id, **record.details())
+
+    def anonymized(self) -> list[AnonymizedRecord]:
+        """Every anonymized checkpoint recorded, oldest first."""
+        return [AnonymizedRecord.from_event(e) for e in self.events("anonymized")]
 
     def releases(self, target: str | None = None) -> list[Release]:
         """Every release, oldest first, with revocations applied."""

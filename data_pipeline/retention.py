@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from data_pipeline.checkpoint import Manifest
-from data_pipeline.pipeline import Pipeline
+from data_pipeline.context import Context
 
 
 @dataclass(frozen=True)
@@ -30,47 +30,47 @@ def expired(manifest: Manifest, now: datetime, retention_days: float | None = No
     return bool(deadlines) and min(deadlines) <= now
 
 
-def kept_anonymized(pipeline: Pipeline) -> set[str]:
+def kept_anonymized(ctx: Context) -> set[str]:
     """Checkpoints of the last N releases of every target, and anything newer than the newest
     release (a run in flight must not lose its checkpoints)."""
-    releases = pipeline.ledger.releases()
+    releases = ctx.ledger.releases()
     numbers = sorted({(r.target, r.number) for r in releases})
     keep_numbers = set()
     for target in {t for t, _ in numbers}:
         mine = [n for t, n in numbers if t == target]
-        keep_numbers |= {(target, n) for n in mine[-pipeline.settings.keep_releases :]}
+        keep_numbers |= {(target, n) for n in mine[-ctx.settings.keep_releases :]}
     keep = {cid for r in releases if (r.target, r.number) in keep_numbers for cid in r.checkpoints.values()}
     newest = max((r.published_at for r in releases), default="")
-    keep |= {m.id for m in pipeline.anonymized.all_manifests() if m.created_at > newest}
+    keep |= {m.id for m in ctx.anonymized.all_manifests() if m.created_at > newest}
     return keep
 
 
-def purge(pipeline: Pipeline, now: datetime | None = None) -> PurgeReport:
+def purge(ctx: Context, now: datetime | None = None) -> PurgeReport:
     now = now or datetime.now(UTC)
     raw_removed, anonymized_removed = [], []
-    raw = pipeline.vault.all_manifests()
+    raw = ctx.vault.all_manifests()
     for manifest in raw:
-        if expired(manifest, now, pipeline.settings.raw_retention_days):
-            paths = pipeline.vault.delete(manifest)
+        if expired(manifest, now, ctx.settings.raw_retention_days):
+            paths = ctx.vault.delete(manifest)
             if any(p.exists() for p in paths):
                 raise OSError(f"purge of raw checkpoint {manifest.id} did not remove its files")
             raw_removed.append(manifest.id)
-    for batch_dir in pipeline.settings.vault.glob("*/"):
+    for batch_dir in ctx.settings.vault.glob("*/"):
         if not any(batch_dir.glob("*.parquet")):  # fingerprint caches go with their snapshot
             for leftover in batch_dir.iterdir():
                 leftover.unlink()
             batch_dir.rmdir()
-    keep = kept_anonymized(pipeline)
-    anonymized = pipeline.anonymized.all_manifests()
+    keep = kept_anonymized(ctx)
+    anonymized = ctx.anonymized.all_manifests()
     for manifest in anonymized:
         if manifest.id not in keep:
-            pipeline.anonymized.delete(manifest)
+            ctx.anonymized.delete(manifest)
             anonymized_removed.append(manifest.id)
-    for batch_dir in pipeline.settings.checkpoints.glob("*/"):
+    for batch_dir in ctx.settings.checkpoints.glob("*/"):
         if not any(batch_dir.iterdir()):
             batch_dir.rmdir()
     still = [
-        m.id for m in pipeline.vault.all_manifests() if expired(m, now, pipeline.settings.raw_retention_days)
+        m.id for m in ctx.vault.all_manifests() if expired(m, now, ctx.settings.raw_retention_days)
     ]
     if still:
         raise OSError(f"expired raw checkpoints still present after purge: {', '.join(still)}")
@@ -80,5 +80,5 @@ def purge(pipeline: Pipeline, now: datetime | None = None) -> PurgeReport:
         len(raw) - len(raw_removed),
         len(anonymized) - len(anonymized_removed),
     )
-    pipeline.ledger.record("purged", raw=list(report.raw_removed), anonymized=list(report.anonymized_removed))
+    ctx.ledger.record("purged", raw=list(report.raw_removed), anonymized=list(report.anonymized_removed))
     return report

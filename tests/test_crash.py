@@ -14,7 +14,8 @@ from support import dump_target
 
 from data_pipeline.config import REPO_ROOT, Settings, load_settings
 from data_pipeline.demo import build_demo_source
-from data_pipeline.runner import Busy, run_lock
+from data_pipeline.errors import Busy
+from data_pipeline.locks import run_lock
 
 
 def _publish_started(ledger: Path, release: int) -> bool:

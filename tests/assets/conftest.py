@@ -11,9 +11,9 @@ import pytest
 from dagster_support import ARTIFACTS, LOCATION, REPO, DagsterServer, dagster_cli, free_port, settings_env
 
 from assets.execution import EXECUTOR_ENV
+from assets.runner import prepare_dagster_home
 from data_pipeline.config import Settings, load_settings
 from data_pipeline.keys import generate_key_file
-from data_pipeline.runner import prepare_dagster_home
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 
 from assets.definitions import build_definitions
 from assets.resources import pipeline_resource
+from assets.runner import prepare_dagster_home
 from data_pipeline.config import Settings, load_settings
 from data_pipeline.ledger import Ledger
-from data_pipeline.runner import prepare_dagster_home
 
 
 def reloaded(settings: Settings) -> Settings:

@@ -16,11 +16,12 @@ from support import dump_target, target_tables
 
 from assets.assets import RANGE_END_TAG, RANGE_START_TAG, anonymized_key, part_ref, snapshot_key
 from assets.definitions import build_definitions
+from assets.runner import prepare_dagster_home
 from assets.schedules import ANONYMIZED_COPY_JOB
 from data_pipeline.config import Settings
+from data_pipeline.context import Context
 from data_pipeline.ledger import Ledger
-from data_pipeline.pipeline import Pipeline
-from data_pipeline.runner import prepare_dagster_home
+from data_pipeline.stages import anonymize as anonymize_stage
 
 BIG = ("order_items", "orders", "payments")
 PARTS = ["rows-000", "rows-001", "rows-002"]
@@ -68,20 +69,20 @@ def published_release(settings: Settings, reference: Settings) -> None:
     assert dump_target(settings) == dump_target(reference)
 
 
-def crashing_part(key: str):  # noqa: ANN201 - a stand-in for Pipeline.anonymize
-    """Pipeline.anonymize, except that part `key` fails the way a lost worker does."""
-    anonymize = Pipeline.anonymize
+def crashing_part(key: str):  # noqa: ANN201 - a stand-in for stages.anonymize.anonymize
+    """The anonymize stage, except that part `key` fails the way a lost worker does."""
+    anonymize = anonymize_stage.anonymize
 
-    def crash(self, snapshot, run_id=None, batch=None, part=None):  # noqa: ANN001, ANN202
+    def crash(ctx, snapshot, run_id=None, batch=None, part=None):  # noqa: ANN001, ANN202
         if part is not None and part.key == key:
             raise RuntimeError("worker lost")
-        return anonymize(self, snapshot, run_id, batch, part)
+        return anonymize(ctx, snapshot, run_id, batch, part)
 
     return crash
 
 
 def part_checkpoints(settings: Settings, instance: dg.DagsterInstance) -> dict[tuple[str, str], tuple]:
-    store = Pipeline(settings).anonymized
+    store = Context(settings).anonymized
     out = {}
     for table in BIG:
         for key in PARTS:
@@ -123,7 +124,7 @@ def test_each_partition_runs_on_its_own_and_the_release_equals_an_unpartitioned_
             done = {(e.asset_key, e.partition) for e in result.get_asset_materialization_events()}
             assert done == {(k, key) for k in big_keys()}  # this part of every big table, nothing else
         parts = part_checkpoints(parted, instance)
-        rows = Pipeline(parted).vault.manifest(latest_snapshot(instance, "order_items")).rows
+        rows = Context(parted).vault.manifest(latest_snapshot(instance, "order_items")).rows
         extras = [parts[("order_items", k)][3] for k in PARTS]
         ranges = [(extra["start"], extra["stop"]) for extra in extras]
         assert ranges == [(0, 250), (250, 500), (500, rows)] and rows == 750  # contiguous key ranges
@@ -178,8 +179,8 @@ def test_a_failed_partition_blocks_publish_and_rerunning_it_leaves_the_others_un
         assert run(defs, instance, other_keys(defs)).success
         for key in ("rows-000", "rows-002"):
             assert run(defs, instance, big_keys(), partition=key).success
-        anonymize = Pipeline.anonymize
-        monkeypatch.setattr(Pipeline, "anonymize", crashing_part("rows-001"))
+        anonymize = anonymize_stage.anonymize
+        monkeypatch.setattr(anonymize_stage, "anonymize", crashing_part("rows-001"))
         assert not run(defs, instance, big_keys(), partition="rows-001").success
         failed = run(defs, instance, [dg.AssetKey("published")])
         assert not failed.success
@@ -187,7 +188,7 @@ def test_a_failed_partition_blocks_publish_and_rerunning_it_leaves_the_others_un
         assert target_tables(parted) == []
 
         # re-run only rows-001: the other parts' checkpoints stay exactly as they were
-        monkeypatch.setattr(Pipeline, "anonymize", anonymize)
+        monkeypatch.setattr(anonymize_stage, "anonymize", anonymize)
         middle = part_checkpoints(parted, instance)
         assert run(defs, instance, big_keys(), partition="rows-001").success
         after = part_checkpoints(parted, instance)
@@ -219,11 +220,11 @@ def test_run_resume_anonymizes_only_the_parts_that_did_not_finish(
     """A run whose part rows-001 crashed publishes nothing. `run --resume` takes no new snapshot,
     takes each part that finished as it is (same checkpoint, no second ledger record) and anonymizes
     only the others; the release equals an unpartitioned one."""
-    anonymize = Pipeline.anonymize
-    monkeypatch.setattr(Pipeline, "anonymize", crashing_part("rows-001"))
+    anonymize = anonymize_stage.anonymize
+    monkeypatch.setattr(anonymize_stage, "anonymize", crashing_part("rows-001"))
     failed = run_cli()
     assert failed.exit_code == 1 and "nothing was published" in failed.output
-    monkeypatch.setattr(Pipeline, "anonymize", anonymize)
+    monkeypatch.setattr(anonymize_stage, "anonymize", anonymize)
     ledger = Ledger(parted.ledger_url)
     finished = {(e.details["table"], e.details.get("part")): e for e in ledger.events("anonymized")}
     assert {p for t, p in finished if t in BIG} == {"rows-000"}
@@ -261,5 +262,5 @@ def test_a_finished_part_whose_checkpoint_was_corrupted_since_is_anonymized_agai
         assert run(defs, instance, big_keys(), partition="rows-000").success
         after = {t: part_ref(instance, anonymized_key(t), "rows-000") for t in BIG}
     assert after["orders"].id != before["orders"].id
-    assert Pipeline(parted).anonymized.manifest(after["orders"]).rows == before["orders"].rows
+    assert Context(parted).anonymized.manifest(after["orders"]).rows == before["orders"].rows
     assert after["order_items"] == before["order_items"] and after["payments"] == before["payments"]

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from data_pipeline.pipeline import read_ahead
+from data_pipeline.streams import read_ahead
 
 
 def test_read_ahead_keeps_order_and_reads_one_item_ahead() -> None:

@@ -1,30 +1,28 @@
-"""Run the whole pipeline once through Dagster, in process, and turn the result into an exit code.
+"""The evaluator of a run's plan through Dagster, in process, and its result as an exit code.
 
 The same asset graph the UI and the nightly schedule use; only the executor differs (in process).
+It selects exactly the assets and checks of the plan's stages, and `executed_steps` reads back which
+plan steps ran, so a test can hold the two equal.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 from rich.console import Console
 
 from data_pipeline.config import Settings
-from data_pipeline.errors import BadInput, PipelineError
-from data_pipeline.pipeline import Pipeline
-
-
-class Busy(PipelineError):
-    """Another run holds DP_HOME (exit 4): nothing was touched."""
-
-    exit_code = 4
-
+from data_pipeline.context import Context
+from data_pipeline.errors import BadInput
+from data_pipeline.locks import run_lock
+from data_pipeline.partitions import plan_partitions
+from data_pipeline.plan import Anonymize, Inventory, Plan, Snapshot, Step, build_plan
+from data_pipeline.releases import newest_raw_snapshot
+from data_pipeline.schema import Schema
+from data_pipeline.stages.anonymize import is_current
+from data_pipeline.stages.check import unchecked_or_failed
 
 DAGSTER_YAML = """\
 # Embedded default: Dagster's own storage is SQLite under DP_HOME/dagster.
@@ -42,31 +40,6 @@ def prepare_dagster_home(settings: Settings) -> Path:
     if not config.exists():
         config.write_text(DAGSTER_YAML)
     return home
-
-
-@contextmanager
-def run_lock(home: Path) -> Iterator[None]:
-    """One run per DP_HOME at a time: a second one fails at once with a clear message."""
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / "run.lock"
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise Busy(
-                f"another data-pipeline run (pid {holder}) holds {path}; wait for it to finish"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 PROGRESS_PREFIXES = ("snapshot/", "anonymized/", "published ")
@@ -92,36 +65,79 @@ def progress_logger(console: Console) -> dg.LoggerDefinition:
     return rich_progress
 
 
-def resumable(pipeline: Pipeline, instance: dg.DagsterInstance) -> list[dg.AssetKey] | None:
-    """What is left to do when the newest snapshot is still valid: the assets after it, or only
-    `published` when every table's anonymized checkpoint already matches policy, key and checks."""
+def inventory(ctx: Context, instance: dg.DagsterInstance) -> Inventory:
+    """What Dagster last materialized that a resumed run may start from: the newest snapshot within
+    retention (every checkpoint verified: a corrupt one is never resumed from), and per table
+    whether its anonymized checkpoint is current (that snapshot, policy and key) and passed."""
     from assets.assets import anonymized_key, latest_ref, snapshot_key
-    from data_pipeline.releases import newest_raw_snapshot
 
-    snapshot = newest_raw_snapshot(pipeline)
+    snapshot = newest_raw_snapshot(ctx)
     if snapshot is None:
-        return None
-    tables = pipeline.schema.names
+        return Inventory()
+    tables = ctx.schema.names
     try:
         snaps = {t: latest_ref(instance, snapshot_key(t)) for t in tables}
     except dg.Failure:
-        return None
+        return Inventory()
     if any(not ref.id.startswith(snapshot.batch + "/") for ref in snaps.values()):
-        return None
+        return Inventory()
     for ref in snaps.values():
-        pipeline.vault.manifest(ref)  # sha256 verified: a corrupt checkpoint is never resumed from
-    downstream = [anonymized_key(t) for t in tables] + [dg.AssetKey("published")]
+        ctx.vault.manifest(ref)  # sha256 verified
     try:
         anons = {t: latest_ref(instance, anonymized_key(t)) for t in tables}
-    except dg.Failure:
-        return downstream
+    except dg.Failure:  # never materialized, or in parts: anonymized again
+        return Inventory(snapshot.batch, snaps)
+    failed = set(unchecked_or_failed(ctx, anons))
+    current = {}
     for table, ref in anons.items():
-        manifest = pipeline.anonymized.manifest(ref) if pipeline.anonymized.has(ref.id) else None
-        if manifest is None or not pipeline.is_current(manifest, snaps[table].id):
-            return downstream
-    if pipeline.unchecked_or_failed(anons):
-        return downstream
-    return [dg.AssetKey("published")]
+        manifest = ctx.anonymized.manifest(ref) if ctx.anonymized.has(ref.id) else None
+        current[table] = (
+            manifest is not None and is_current(ctx, manifest, snaps[table].id) and table not in failed
+        )
+    return Inventory(snapshot.batch, snaps, current)
+
+
+def selection(plan: Plan, steps: dict[str, Step], defs: dg.Definitions) -> list[dg.AssetKey] | None:
+    """The asset keys of the plan's steps (None: the whole job), so Dagster runs exactly them."""
+    wanted = set(plan.steps)
+    if wanted == set(steps.values()):
+        return None
+    graph = defs.resolve_asset_graph()
+    keys = []
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key).assets_def.node_def.name
+        if steps.get(node) in wanted:
+            keys.append(key)
+    return keys
+
+
+def step_map(defs: dg.Definitions, schema: Schema) -> dict[str, Step]:
+    """Dagster step key (node name) -> the plan step it runs."""
+    from assets.assets import anonymized_key, key_part
+
+    names = {key_part(t): t for t in schema.names}
+    out: dict[str, Step] = {}
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key).assets_def.node_def.name
+        if key.path[0] == "snapshot":
+            out[node] = Step(Snapshot.name)
+        elif key.path[0] == "anonymized":
+            out[node] = Step(Anonymize.name, names[key.path[-1]])
+        elif key == dg.AssetKey("published"):
+            out[node] = Step("publish")
+    for checks_def in defs.asset_checks or ():
+        for check_key in checks_def.check_keys:
+            table = names[check_key.asset_key.path[-1]]
+            assert check_key.asset_key == anonymized_key(table)
+            out[checks_def.node_def.name] = Step("check", table)
+    return out
+
+
+def executed_steps(result: dg.ExecuteInProcessResult, steps: dict[str, Step]) -> tuple[Step, ...]:
+    """The plan steps Dagster started, in the order it started them."""
+    started = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+    return tuple(steps[key.split("[")[0]] for key in started)
 
 
 def run_once(
@@ -133,41 +149,61 @@ def run_once(
     require_snapshot: bool = False,
 ) -> int:
     """0 published, 1 a blocking check failed (nothing published), 2 bad input."""
+    return execute(
+        settings,
+        console,
+        allow_destructive=allow_destructive,
+        resume=resume,
+        require_snapshot=require_snapshot,
+    )[0]
+
+
+def execute(
+    settings: Settings,
+    console: Console,
+    *,
+    allow_destructive: bool = False,
+    resume: bool = False,
+    require_snapshot: bool = False,
+) -> tuple[int, Plan, tuple[Step, ...]]:
+    """Plan, show, then run exactly the plan: (exit code, the plan, the plan steps executed)."""
     from assets.assets import all_partitions_tags
     from assets.definitions import build_definitions
     from assets.schedules import ANONYMIZED_COPY_JOB
 
-    pipeline = Pipeline(settings)
+    ctx = Context(settings)
     with run_lock(settings.home):
-        pipeline.preflight()  # bad URL, policy, key: exit 2 before anything is copied
-        plan = pipeline.plan()
-        console.print(plan.render(), markup=False, highlight=False)
-        if plan.destructive and not allow_destructive:
-            raise BadInput(
-                f"{len(plan.destructive)} destructive schema change(s) against release "
-                f"{plan.previous_release}; nothing was copied. Re-run with --allow-destructive to accept."
-            )
-        tables = pipeline.schema.names
+        ctx.preflight()  # bad URL, policy, key: exit 2 before anything is copied
+        parts = plan_partitions(ctx.source, ctx.schema, settings.partition_rows)
         prepare_dagster_home(settings)
-        defs = build_definitions(settings, loggers={"progress": progress_logger(console)})
-        job = defs.resolve_job_def(ANONYMIZED_COPY_JOB)
         with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-            selection = resumable(pipeline, instance) if resume or require_snapshot else None
-            if require_snapshot and selection is None:
+            known = inventory(ctx, instance) if resume or require_snapshot else None
+            plan = build_plan(ctx, parts, known)
+            console.print(plan.render(), markup=False, highlight=False)
+            if plan.destructive and not allow_destructive:
+                raise BadInput(
+                    f"{len(plan.destructive)} destructive schema change(s) against release "
+                    f"{plan.previous_release}; nothing was copied. Re-run with --allow-destructive to accept."
+                )
+            if require_snapshot and plan.stage(Snapshot) is not None:
                 raise BadInput(
                     "no raw checkpoint within retention to roll forward from: run `data-pipeline run`"
                 )
-            if selection:
-                console.print(f"resuming from the newest valid checkpoints: {len(selection)} asset(s) to run")
+            defs = build_definitions(settings, loggers={"progress": progress_logger(console)}, parts=parts)
+            job = defs.resolve_job_def(ANONYMIZED_COPY_JOB)
+            steps = step_map(defs, ctx.schema)
+            keys = selection(plan, steps, defs)
+            if keys is not None:
+                console.print(f"resuming from the newest valid checkpoints: {len(plan.steps)} step(s) to run")
             console.print("running snapshot -> anonymize (forward-only) -> checks -> publish")
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
-                asset_selection=selection,
+                asset_selection=keys,
                 run_config={"loggers": {"progress": {}}},  # instead of Dagster's verbose console
                 tags=all_partitions_tags(job.partitions_def),  # partitioned tables: every part, one run
             )
-            return report(result, tables, console)
+            return report(result, ctx.schema.names, console), plan, executed_steps(result, steps)
 
 
 def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: Console) -> int:

@@ -1,0 +1,86 @@
+"""The one context every stage takes: settings, and what they resolve to (databases, schema, policy,
+key, checkpoint stores, ledger).
+
+Frozen: a stage cannot swap a store or the policy under another. Each part is resolved on first use,
+so commands that never read the source (purge, revoke, releases) never connect to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import sqlalchemy as sa
+
+from data_pipeline.checkpoint import CheckpointStore
+from data_pipeline.config import Settings, is_default_demo_source, redact_url
+from data_pipeline.db import check_reachable, make_engine
+from data_pipeline.errors import BadInput
+from data_pipeline.keys import AnonKey, load_key
+from data_pipeline.ledger import Ledger
+from data_pipeline.policy import ResolvedPolicy, load_policy
+from data_pipeline.schema import Schema, reflect
+
+
+def ensure_demo_source(settings: Settings) -> None:
+    """The embedded default source is created on first use."""
+    if is_default_demo_source(settings) and not settings.demo_source_path.exists():
+        from data_pipeline.demo import build_demo_source
+
+        settings.home.mkdir(parents=True, exist_ok=True)
+        build_demo_source(settings.demo_source_path)
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    settings: Settings
+
+    @cached_property
+    def source(self) -> sa.Engine:
+        ensure_demo_source(self.settings)
+        engine = make_engine(self.settings.source_url, role="source")
+        check_reachable(engine, "source")
+        return engine
+
+    @cached_property
+    def target(self) -> sa.Engine:
+        engine = make_engine(self.settings.target_url, role="target")
+        check_reachable(engine, "target")
+        return engine
+
+    @cached_property
+    def schema(self) -> Schema:
+        schema = reflect(self.source, schema=self.settings.source_schema)
+        if not schema.tables:
+            raise BadInput(f"source {redact_url(self.settings.source_url)} has no tables")
+        return schema
+
+    @cached_property
+    def policy(self) -> ResolvedPolicy:
+        return load_policy(self.settings.policy_path, self.schema)
+
+    @cached_property
+    def key(self) -> AnonKey:
+        return load_key(self.settings.key_file)
+
+    @cached_property
+    def vault(self) -> CheckpointStore:
+        return CheckpointStore(self.settings.vault, "snapshot")
+
+    @cached_property
+    def anonymized(self) -> CheckpointStore:
+        return CheckpointStore(self.settings.checkpoints, "anonymized")
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        return Ledger(self.settings.ledger_url)
+
+    def preflight(self) -> None:
+        """Everything that can be refused before a single row is copied (exit 2)."""
+        _ = self.schema, self.policy, self.key, self.target
+        if self.policy.digest in self.ledger.revoked_policies():
+            raise BadInput(
+                f"policy {self.settings.policy_path} was revoked as leaking (digest "
+                f"{self.policy.digest[:12]}); fix it before running again"
+            )

@@ -1,0 +1,97 @@
+"""Stage 4: a release written to the target in ONE transaction, and recorded in the ledger.
+
+`publish` verifies the whole release first (fail closed: every foreign key resolves); `republish`
+writes an earlier release's anonymized checkpoints again (rollback), which crosses no forward-only
+step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from data_pipeline.checkpoint import CheckpointRef
+from data_pipeline.context import Context
+from data_pipeline.errors import BadInput, ChecksFailed
+from data_pipeline.ledger import Release
+from data_pipeline.publish import publish as write_release
+from data_pipeline.schema import Schema, Table
+from data_pipeline.stages import check
+
+Progress = Callable[[str, int], None]
+
+
+def publish(
+    ctx: Context, refs: dict[str, CheckpointRef], run_id: str | None = None, progress: Progress | None = None
+) -> Release:
+    """Verify the whole release (fail closed), then write it to the target atomically."""
+    missing = [t for t in ctx.schema.names if t not in refs]
+    if missing:
+        raise BadInput(f"no anonymized checkpoint for table(s): {', '.join(missing)}")
+    problems = [
+        f"{t}: {o.description}"
+        for t in ctx.schema.names
+        if not (o := check.foreign_keys(ctx, t, refs)).passed
+    ]
+    if problems:
+        raise ChecksFailed("release refused, nothing published: " + "; ".join(problems))
+    return _write(ctx, refs, ctx.schema, ctx.policy.digest, ctx.key.epoch, run_id, progress, "published")
+
+
+def republish(ctx: Context, release: Release) -> Release:
+    """Release N's checkpoints, schema, policy digest and key epoch, published again as release N."""
+    schema = Schema.from_dict(release.schema) if release.schema else ctx.schema
+    return _write(
+        ctx,
+        release.checkpoints,
+        schema,
+        release.policy_digest,
+        release.key_epoch,
+        None,
+        None,
+        "rolled_back",
+        number=release.number,
+    )
+
+
+def _write(
+    ctx: Context,
+    refs: dict[str, CheckpointRef] | dict[str, str],
+    schema: Schema,
+    policy_digest: str,
+    key_epoch: str,
+    run_id: str | None,
+    progress: Progress | None,
+    kind: str,
+    number: int | None = None,
+) -> Release:
+    target_url = ctx.settings.target_url
+    number = number or ctx.ledger.next_release_number(target_url)
+    manifests = {t: ctx.anonymized.manifest(r) for t, r in refs.items()}  # verifies sha256
+    ctx.ledger.record("publish_started", target=target_url, release=number, run_id=run_id)
+
+    def data(table: Table):
+        return ctx.anonymized.arrow_batches(manifests[table.name].id)
+
+    rows = write_release(
+        ctx.target,
+        schema,
+        data,
+        release=number,
+        policy_digest=policy_digest,
+        target_schema=ctx.settings.target_schema,
+        progress=progress,
+    )
+    ctx.ledger.record(
+        kind,
+        target=target_url,
+        release=number,
+        run_id=run_id,
+        checkpoints={t: m.id for t, m in manifests.items()},
+        rows=rows,
+        policy_digest=policy_digest,
+        key_epoch=key_epoch,
+        schema=schema.to_dict(),
+    )
+    release = ctx.ledger.current(target_url)
+    assert release is not None
+    return release
