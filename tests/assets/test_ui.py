@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from dagster_support import ARTIFACTS
 
-from assets.assets import IN_STEP_CHECKS
+from data_pipeline.check_names import TABLE_CHECKS
 from data_pipeline.db import make_engine
 from data_pipeline.schema import reflect
 
@@ -84,7 +84,7 @@ def test_materialize_all_from_the_asset_graph(browser, dagster_dev) -> None:
     schema = reflect(make_engine(server.settings.source_url))
     tables = schema.names
     child = next(t.name for t in schema.tables if t.foreign_keys)
-    expected_checks = sorted([*IN_STEP_CHECKS, "foreign_keys_resolve"])
+    expected_checks = sorted([*TABLE_CHECKS, "foreign_keys_resolve"])
     page = browser.new_page(viewport={"width": 1600, "height": 2000})
     page.set_default_timeout(30_000)
     ARTIFACTS.mkdir(exist_ok=True)
