@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
 from rich.console import Console
 
 from data_pipeline.config import Settings
@@ -42,6 +43,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
+BAD_INPUT = ("BadInput", "RawValueError")  # step failures the user fixes: exit 2
 PROGRESS_PREFIXES = ("snapshot/", "anonymized/", "published ")
 
 
@@ -240,25 +242,19 @@ def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: 
         for e in result.all_events
         if e.is_step_failure and "AssetCheckFailed" not in (e.step_failure_data.error.cls_name or "")
     ]
-    for event in failures:
-        error = event.step_failure_data.error
-        while (
-            error is not None and error.cause is not None and "DagsterExecutionStep" in (error.cls_name or "")
-        ):
-            error = error.cause  # the user code's own error, not Dagster's wrapper
+    errors = [user_error(event.step_failure_data.error) for event in failures]
+    for event, error in zip(failures, errors, strict=True):
         message = f"{error.cls_name}: {error.message.strip().splitlines()[0]}" if error else "step failed"
         console.print(f"[red]step failed[/red] {event.step_key}: {message}")
     console.print("[red]nothing was published[/red]")
-    if blocking or any(
-        e.step_failure_data.error and "ChecksFailed" in (e.step_failure_data.error.cls_name or "")
-        for e in failures
-    ):
+    names = {error.cls_name for error in errors if error is not None}
+    if blocking or "ChecksFailed" in names:
         return 1
-    return (
-        2
-        if any(
-            e.step_failure_data.error and "BadInput" in (e.step_failure_data.error.cls_name or "")
-            for e in failures
-        )
-        else 1
-    )
+    return 2 if names & set(BAD_INPUT) else 1
+
+
+def user_error(error: SerializableErrorInfo | None) -> SerializableErrorInfo | None:
+    """The user code's own error, not Dagster's wrapper around it."""
+    while error is not None and error.cause is not None and "DagsterExecutionStep" in (error.cls_name or ""):
+        error = error.cause
+    return error

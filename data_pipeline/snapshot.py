@@ -34,6 +34,7 @@ from data_pipeline.checkpoint import (
 )
 from data_pipeline.config import redact_url
 from data_pipeline.schema import Column, Schema, Table
+from data_pipeline.scrub import scrubbed
 
 Progress = Callable[[str, int], None]
 
@@ -190,14 +191,15 @@ def take_snapshot(
             for table in schema.tables:
                 sa_table = sa.Table(table.name, meta, autoload_with=conn, schema=table.schema)
                 chunks = _pg_copy_chunks if postgres else _chunks
-                refs[table.name] = store.write(
-                    table,
-                    chunks(conn, sa_table, table),
-                    batch=batch,
-                    retention=retention,
-                    source=redact_url(str(engine.url)),
-                    run_id=run_id,
-                )
+                with scrubbed("snapshot", table.name):
+                    refs[table.name] = store.write(
+                        table,
+                        chunks(conn, sa_table, table),
+                        batch=batch,
+                        retention=retention,
+                        source=redact_url(str(engine.url)),
+                        run_id=run_id,
+                    )
                 if progress:
                     progress(table.name, refs[table.name].rows)
     finally:

@@ -22,6 +22,7 @@ from data_pipeline.checkpoint import ANONYMIZE_ROWS, CheckpointRef, Manifest, ne
 from data_pipeline.context import Context
 from data_pipeline.errors import BadInput, ChecksFailed
 from data_pipeline.partitions import Part
+from data_pipeline.scrub import scrubbed
 from data_pipeline.stages import check
 from data_pipeline.stages.check import TableResult
 from data_pipeline.streams import read_ahead
@@ -60,8 +61,10 @@ def anonymize(
             if part is None
             else ctx.vault.batches_between(snapshot, start, stop, rows=ANONYMIZE_ROWS)
         ):
-            out = anonymizer(raw)
-            audit.add(raw, out)
+            with scrubbed("anonymize", table.name):
+                out = anonymizer(raw)
+            with scrubbed("check", table.name):
+                audit.add(raw, out)
             sample.keep(out)
             yield out
 
