@@ -289,7 +289,9 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning) -> dg.Asset
         tags={FORWARD_ONLY_TAG: "true"},
         description=FORWARD_ONLY_DESCRIPTION.format(table=table.name) + PARTS_DESCRIPTION.format(count=count),
         check_specs=[
-            dg.AssetCheckSpec(name.value, asset=key, blocking=True, description=f"{name.description} (per part)")
+            dg.AssetCheckSpec(
+                name.value, asset=key, blocking=True, description=f"{name.description} (per part)"
+            )
             for name in PART_CHECKS
         ],
         metadata={"forward_only": True, "parts": count},

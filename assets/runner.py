@@ -35,8 +35,11 @@ nux:
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
+    """Private (0700): Dagster's storage holds run history, whose errors are scrubbed but are still
+    nobody else's business."""
     home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    home.chmod(0o700)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -74,7 +75,11 @@ class Context:
     @cached_property
     def ledger(self) -> Ledger:
         self.settings.home.mkdir(parents=True, exist_ok=True)
-        return Ledger(self.settings.ledger_url)
+        ledger = Ledger(self.settings.ledger_url)
+        database = ledger.engine.url.database
+        if ledger.engine.dialect.name == "sqlite" and database:
+            Path(database).chmod(0o600)  # the embedded ledger is private, like the vault
+        return ledger
 
     def preflight(self) -> None:
         """Everything that can be refused before a single row is copied (exit 2)."""

@@ -29,3 +29,9 @@ def test_a_rule_failing_on_raw_values_never_shows_them(run_cli, settings: Settin
             data = file.read_bytes()
             leaked = [p for p in phones if p.encode() in data]
             assert not leaked, f"{file} holds raw phone numbers"
+
+
+def test_dagster_storage_and_the_ledger_are_private(run_cli, settings: Settings) -> None:
+    assert run_cli().exit_code == 0
+    assert (settings.dagster_home.stat().st_mode & 0o777) == 0o700
+    assert ((settings.home / "ledger.db").stat().st_mode & 0o777) == 0o600
