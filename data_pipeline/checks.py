@@ -15,10 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data_pipeline.anonymize.detect import PATTERNS, VALID
 from data_pipeline.anonymize.formats import Chars
 from data_pipeline.anonymize.hashing import keyed_hash, text_array
 from data_pipeline.anonymize.registry import RULES
-from data_pipeline.anonymize.text import PATTERNS
 from data_pipeline.hashset import HashSet, contains
 from data_pipeline.keys import AnonKey
 from data_pipeline.policy import ColumnPolicy
@@ -150,8 +150,6 @@ def find_all(text: pd.Series, kind: str) -> pd.Series:
 
 def embedded_identifiers(text: pd.Series, kinds: Iterable[str] = HIGH_PRECISION) -> pd.Series:
     """Identifiers found inside text, validated where a checksum exists."""
-    from data_pipeline.anonymize.text import VALID
-
     parts = []
     for kind in kinds:
         found = find_all(text, kind).astype(str)
@@ -168,7 +166,7 @@ def columns_to_protect(table: Table, policy: dict[str, ColumnPolicy]) -> tuple[l
     through = [
         c.name
         for c in table.columns
-        if c.generic == "string" and c.name not in identifying and policy[c.name].rule not in GENERATING_RULES
+        if c.generic == "string" and c.name not in identifying and not RULES[policy[c.name].rule].generates
     ]
     return identifying, through
 
@@ -186,32 +184,6 @@ def source_values_to_protect(
         kinds = (*HIGH_PRECISION, "phone") if policy[name].rule == "free_text" else HIGH_PRECISION
         out.append(embedded_identifiers(text, kinds))
     return out
-
-
-TEXT_RULES = frozenset({"free_text", "json"})
-# Rules whose output is generated from a keyed hash, never copied from the input. A generated value
-# may by chance equal *another* person's real value (a random phone number is someone's); that is
-# not a flow of source data, so these are checked row by row instead of against the global set.
-GENERATING_RULES = frozenset(
-    {
-        "null",
-        "constant",
-        "first_name",
-        "last_name",
-        "full_name",
-        "company",
-        "username",
-        "email",
-        "phone",
-        "street_address",
-        "city",
-        "postal_code",
-        "token",
-        "card_number",
-        "iban",
-        "date_shift",
-    }
-)
 
 
 def _has_text(values: pd.Series) -> bool:
@@ -239,13 +211,14 @@ def row_leaks(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPoli
     and identifying outputs of generating rules equal to their original."""
     hits = 0
     for column, p in policy.items():
-        generated = p.rule in GENERATING_RULES and p.cls == "pii" and RULES[p.rule].identifying
-        if p.rule not in TEXT_RULES and not generated:
+        rule = RULES[p.rule]
+        generated = rule.generates and p.cls == "pii" and rule.identifying
+        if not rule.scrubs_text and not generated:
             continue
         before, after = raw[column], out[column]
         if not _has_text(after):
             continue
-        if p.rule in TEXT_RULES:
+        if rule.scrubs_text:
             hits += _surviving_identifiers(before, after)
         else:
             both = before.notna().to_numpy() & after.notna().to_numpy()
@@ -261,7 +234,7 @@ def passthrough_prints(out: pd.DataFrame, policy: dict[str, ColumnPolicy], key: 
     identifying fingerprints is a leak."""
     parts = [np.array([], dtype=np.uint64)]
     for column, p in policy.items():
-        if p.rule in TEXT_RULES | GENERATING_RULES or not _has_text(after := out[column]):
+        if RULES[p.rule].scrubs_text or RULES[p.rule].generates or not _has_text(after := out[column]):
             continue
         text = after.dropna().astype(str)
         parts.append(

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from data_pipeline.anonymize.registry import RULES, load_plugins
+from data_pipeline.anonymize.registry import RULES
 from data_pipeline.errors import BadInput
 from data_pipeline.schema import Schema, Table
 
@@ -82,6 +82,15 @@ def snippet_for(missing: list[tuple[str, str]]) -> str:
     return yaml.safe_dump({"tables": by_table}, sort_keys=False).rstrip()
 
 
+def load_plugins(modules: list[str]) -> None:
+    """Import the policy's `plugins:` modules so that their rules register."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise BadInput(f"policy plugin `{module}` cannot be imported: {exc}") from None
+
+
 def _root_key(schema: Schema, table: Table, column: str) -> tuple[str, str]:
     """Follow FKs to the key a column ultimately references (self references included)."""
     seen = set()
@@ -96,7 +105,7 @@ def _root_key(schema: Schema, table: Table, column: str) -> tuple[str, str]:
 
 def resolve(schema: Schema, doc: dict[str, Any], source: str = "policy") -> ResolvedPolicy:
     """Check the policy against the schema and give every source column exactly one rule."""
-    load_plugins(doc.get("plugins") or [], importer=importlib.import_module)
+    load_plugins(doc.get("plugins") or [])
     tables_doc: dict[str, Any] = doc.get("tables") or {}
     missing: list[tuple[str, str]] = []
     problems: list[str] = []

@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import functools
-import importlib
 import re
 import statistics
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 import yaml
 
-from data_pipeline.anonymize.text import PATTERNS
-from data_pipeline.checksums import iban_valid, luhn_valid
+from data_pipeline.anonymize import RULES
+from data_pipeline.anonymize.detect import (
+    ISO_DATE,
+    fold,
+    folded_names,
+    is_card_number,
+    is_email,
+    is_phone,
+    mentions_pii,
+)
+from data_pipeline.checksums import iban_valid
 
 # Column-name vocabulary per kind, in priority order (the first kind whose words end the name
 # wins, so `email_address` is an email and not a street). `_` inside a word is optional.
@@ -129,22 +135,9 @@ _PROPOSALS: dict[str, dict[str, Any]] = {
     "salary": {"class": "pii", "rule": "generalize_number", "bucket": 10000},
     "safe": {"class": "safe", "rule": "keep"},
 }
-# Kinds whose rules only work on text columns, and kinds that need numbers or dates.
-_TEXT_KINDS = frozenset(
-    {"first_name", "last_name", "full_name", "email", "phone", "street_address", "city",
-     "postal_code", "card_number", "iban", "free_text", "username", "company"}
-)  # fmt: skip
-_NEEDS = {"salary": {"integer", "float", "numeric"}, "birth_date": {"date", "datetime", "string"}}
 _PERSON_KINDS = ("full_name", "first_name", "last_name")
 _STRONG_VALUE_KINDS = frozenset({"email", "card_number", "iban"})  # shapes names cannot fake
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE_SHAPE = re.compile(r"[+(]?[0-9][0-9 ().\-/]{4,24}[0-9]")
-_PHONE_IN_TEXT = re.compile(r"(?<![\w+\-/.])[+(]?[0-9][0-9 ().\-/]{4,24}[0-9](?![\w\-/])")
-_CARD_IN_TEXT = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
-_MONEY = re.compile(r"-?\d+[.,]\d{1,2}")
-_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$", re.IGNORECASE)
 # Addresses (matched on folded text): "12 Main Street Apt. 3", "3, rue de la Paix",
 # "Hauptstraße 12/1", "Via Roma, 5", "Davidpad 44", "Flat 3\nHall Island".
 _HOUSE_NO = r"\d{1,5}(?:\s?[a-z]\b|[/-]\d{1,5})?"
@@ -179,16 +172,10 @@ CONTRADICTS = 0.1  # below this share of matching values, the values contradict 
 MIN_EVIDENCE = 20  # fewer sampled values never contradict a name
 
 
-def _fold(text: str) -> str:
-    """Lowercase ASCII, so 'Straße'/'strasse' and 'Prénom'/'prenom' compare equal."""
-    text = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ẞ", "SS"))
-    return text.encode("ascii", "ignore").decode().lower()
-
-
 def normalize_name(name: str) -> str:
     """snake_case ASCII without trailing qualifiers: 'ePhoneNumber2_home' -> 'e_phone_number'."""
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-    tokens = [t for t in re.split(r"[^a-z0-9]+", _fold(snake)) if t]
+    tokens = [t for t in re.split(r"[^a-z0-9]+", fold(snake)) if t]
     while len(tokens) > 1 and (tokens[-1] in _QUALIFIERS or tokens[-1].isdigit()):
         tokens.pop()
     if tokens and re.fullmatch(r"[a-z]+\d", tokens[-1]):  # address1, phone2
@@ -218,31 +205,9 @@ def classify_by_name(name: str) -> str | None:
 # ------------------------------------------------------------------------------------- values
 
 
-def is_email(text: str) -> bool:
-    return _EMAIL.fullmatch(text) is not None
-
-
-def is_phone(text: str) -> bool:
-    """Looks like a phone number: 7-15 digits in a phone-like layout, not a date or an amount."""
-    text = _EXTENSION.sub("", text)
-    if not _PHONE_SHAPE.fullmatch(text) or _ISO_DATE.fullmatch(text) or _MONEY.fullmatch(text):
-        return False
-    digits = sum(ch.isdigit() for ch in text)
-    if not 7 <= digits <= 15:
-        return False
-    if text.isdigit():  # bare digits are mostly ids and amounts; trust only trunk-prefixed ones
-        return text.startswith("00") or (text.startswith("0") and digits >= 10)
-    return True
-
-
-def is_card_number(text: str) -> bool:
-    digits = re.sub(r"[ -]", "", text)
-    return 13 <= len(digits) <= 19 and luhn_valid(digits)
-
-
 def is_street_address(text: str) -> bool:
     """A house number next to street words, in the orders of several countries."""
-    folded = " ".join(_fold(text).split())
+    folded = " ".join(fold(text).split())
     return bool(
         _NUMBER_FIRST.fullmatch(folded)
         or _NAMED_STREET.search(folded)
@@ -256,7 +221,7 @@ def _as_date(value: object) -> dt.date | None:
         return value.date() if value.time() == dt.time() else None
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str) and (m := _ISO_DATE.fullmatch(value.strip())):
+    if isinstance(value, str) and (m := ISO_DATE.fullmatch(value.strip())):
         if value.strip()[10:].strip(" T0:.") != "":  # a time of day: an event, not a birthday
             return None
         try:
@@ -278,26 +243,11 @@ def looks_like_birth_dates(values: Sequence[object], today: dt.date | None = Non
     return inside / len(dates) >= 0.95 and (len(dates) < MIN_EVIDENCE or spread >= 15)
 
 
-@functools.lru_cache(maxsize=8)
-def name_lists(locale: str) -> tuple[frozenset[str], frozenset[str]]:
-    """Folded first and last names from Faker's person provider of `locale` (en_US if missing)."""
-    try:
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-    except ModuleNotFoundError:
-        provider = importlib.import_module("faker.providers.person.en_US").Provider
-    lists: dict[str, set[str]] = {"first_name": set(), "last_name": set()}
-    for attr in dir(provider):
-        for kind, found in lists.items():
-            if attr.startswith(kind) and isinstance(getattr(provider, attr), (tuple, list, dict)):
-                found.update(_fold(str(n)) for n in getattr(provider, attr))
-    return frozenset(lists["first_name"]), frozenset(lists["last_name"])
-
-
 def _person_kind(texts: list[str], locale: str) -> str | None:
     """full/first/last name when enough values are made of Faker's names for the locale."""
-    firsts, lasts = name_lists(locale)
+    firsts, lasts = folded_names(locale)
     words = [
-        [w for w in re.split(r"[\s,]+", _fold(t)) if w and "." not in w and w not in _HONORIFICS] or [""]
+        [w for w in re.split(r"[\s,]+", fold(t)) if w and "." not in w and w not in _HONORIFICS] or [""]
         for t in texts
     ]
     n = len(words)
@@ -325,17 +275,6 @@ def _person_kind(texts: list[str], locale: str) -> str | None:
 def is_prose(texts: list[str]) -> bool:
     """Sentences rather than codes or names: free text, where PII hides inside the value."""
     return statistics.median(len(t.split()) for t in texts) >= 5
-
-
-def mentions_pii(text: str) -> bool:
-    """True if the text contains an email, a phone number, a card number or an IBAN."""
-    if _EMAIL.search(text):
-        return True
-    if any(is_card_number(m) for m in _CARD_IN_TEXT.findall(text)):
-        return True
-    if any(iban_valid(m) for m in PATTERNS["iban"].findall(text)):
-        return True
-    return any(is_phone(m.strip()) for m in _PHONE_IN_TEXT.findall(text))
 
 
 def _share(texts: list[str], test: Any) -> float:
@@ -368,7 +307,7 @@ def classify_by_values(values: Sequence[object], family: str = "string", locale:
         return "card_number" if _share(texts, is_card_number) >= MIN_SHARE else None
     if family != "string":
         return None
-    if _share(texts, lambda t: _ISO_DATE.fullmatch(t) is not None) >= 0.95:
+    if _share(texts, lambda t: ISO_DATE.fullmatch(t) is not None) >= 0.95:
         return "birth_date" if looks_like_birth_dates(texts) else None
     for kind, test in (("email", is_email), ("card_number", is_card_number),
                        ("iban", iban_valid), ("phone", is_phone)):  # fmt: skip
@@ -402,9 +341,10 @@ def type_family(col_type: sa.types.TypeEngine) -> str:
 
 
 def _fits(kind: str, family: str) -> bool:
-    if kind in _TEXT_KINDS:
-        return family == "string"
-    return family in _NEEDS.get(kind, {family})
+    """Whether the proposed rule takes the column's type. Text rules also take `other` types (JSON,
+    UUID, ...) when a person says so, never in a proposal."""
+    types = RULES[_PROPOSALS[kind]["rule"]].types
+    return types is None or (family in types and family != "other")
 
 
 def _unknown(note: str) -> dict[str, Any]:

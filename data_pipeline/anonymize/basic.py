@@ -17,13 +17,13 @@ def keep(values: pd.Series, ctx: RuleContext) -> pd.Series:
     return values
 
 
-@register("null", unique_safe=True)
+@register("null", unique_safe=True, generates=True)
 def null(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Drops the value (NULLs never collide, so a unique column stays unique)."""
     return pd.Series(np.full(len(values), None, dtype=object), index=values.index)
 
 
-@register("constant", options={"value": object}, required=("value",))
+@register("constant", options={"value": object}, required=("value",), generates=True)
 def constant(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """The same value for every row."""
     out = np.empty(len(values), dtype=object)

@@ -55,6 +55,7 @@ def offsets_days(h: np.ndarray, max_days: int) -> np.ndarray:
     options={"subject": str, "max_days": int, "subject_domain": str},
     classes=("pii", "quasi"),
     types=DATE,
+    generates=True,
     validate=_shift_options,
 )
 def date_shift(values: pd.Series, ctx: RuleContext) -> pd.Series:

@@ -27,7 +27,6 @@ import pyarrow.compute as pc
 from data_pipeline.anonymize.hashing import max_bytes, one_chunk, string_buffers
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.anonymize.registry import RULES, Rule, RuleContext
-from data_pipeline.anonymize.text import LATE_RULES
 from data_pipeline.errors import ChecksFailed
 from data_pipeline.keys import AnonKey
 from data_pipeline.policy import ColumnPolicy
@@ -51,9 +50,8 @@ class TableAnonymizer:
 
     @cached_property
     def order(self) -> list[str]:
-        early = [c for c in self.table.column_names if self.columns[c].rule not in LATE_RULES]
-        late = [c for c in self.table.column_names if self.columns[c].rule in LATE_RULES]
-        return early + late
+        """Columns in table order, text-scrubbing rules last (a stable sort): they reuse the row's fakes."""
+        return sorted(self.table.column_names, key=lambda c: RULES[self.columns[c].rule].scrubs_text)
 
     @cached_property
     def _row_pii(self) -> dict[str, dict[str, str]]:

@@ -25,6 +25,7 @@ CARD_PREFIX = 9  # ISO/IEC 7812 major industry identifier 9 (national use): neve
     classes=("pii", "key", "quasi"),
     identifying=True,
     unique_safe=True,
+    generates=True,
     per_value=True,
 )
 def token(values: pd.Series, ctx: RuleContext) -> pd.Series:
@@ -49,7 +50,7 @@ def fake_cards(text: pa.Array, ctx: RuleContext) -> pa.Array:
     return fill(chars, sel, 48 + luhn_complete(matrix, sel.counts))
 
 
-@register("card_number", classes=("pii",), types=STRING, identifying=True, per_value=True)
+@register("card_number", classes=("pii",), types=STRING, identifying=True, generates=True, per_value=True)
 def card_number(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Starts with 9, Luhn-valid, keyed, same length and layout: the format of a card, never a real
     one. Not unique-safe: a 16-digit fake has 14 free digits (see docs/POLICY.md)."""
@@ -87,7 +88,7 @@ def _digits(b: np.ndarray) -> np.ndarray:
     return (b >= 48) & (b <= 57)
 
 
-@register("iban", classes=("pii",), types=STRING, identifying=True, per_value=True)
+@register("iban", classes=("pii",), types=STRING, identifying=True, generates=True, per_value=True)
 def iban(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Same country, length and layout; keyed BBAN (letters stay letters); valid check digits."""
     return as_series(fake_ibans(text_array(values), ctx), values)

@@ -112,6 +112,7 @@ for _kind, _salt in [("first_name", 1), ("last_name", 2), ("company", 3), ("city
         options={"country_column": str},
         classes=("pii", "quasi"),
         types=STRING,
+        generates=True,
         validate=_country_option,
         per_value=True,
     )(_pool_rule(_kind, _salt * 100))
@@ -146,6 +147,7 @@ def _addresses(names: Picks, numbers: Picks, locales: np.ndarray | None, ctx: Ru
     options={"country_column": str},
     classes=("pii", "quasi"),
     types=STRING,
+    generates=True,
     validate=_country_option,
     per_value=True,
 )
@@ -169,6 +171,7 @@ def street_address(values: pd.Series, ctx: RuleContext) -> pd.Series:
     options={"country_column": str},
     classes=("pii",),
     types=STRING,
+    generates=True,
     validate=_country_option,
     per_value=True,
 )
@@ -216,6 +219,7 @@ def _fit_short(out: pa.Array, short: Callable[[], pa.Array], ctx: RuleContext) -
     types=STRING,
     identifying=True,
     unique_safe=True,
+    generates=True,
     per_value=True,
 )
 def email(values: pd.Series, ctx: RuleContext) -> pd.Series:
@@ -241,7 +245,15 @@ def email(values: pd.Series, ctx: RuleContext) -> pd.Series:
     return as_series(_fit_short(out, short, ctx), values)
 
 
-@register("username", classes=("pii",), types=STRING, identifying=True, unique_safe=True, per_value=True)
+@register(
+    "username",
+    classes=("pii",),
+    types=STRING,
+    identifying=True,
+    unique_safe=True,
+    generates=True,
+    per_value=True,
+)
 def username(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """first_last_<base-36>: all 64 bits of the keyed hash, so unique while inputs are.
     Where the column is too short: 'u' + 13 base-36 characters."""
@@ -255,7 +267,7 @@ def username(values: pd.Series, ctx: RuleContext) -> pd.Series:
     return as_series(_fit_short(out, short, ctx), values)
 
 
-@register("phone", classes=("pii",), types=STRING, identifying=True, per_value=True)
+@register("phone", classes=("pii",), types=STRING, identifying=True, generates=True, per_value=True)
 def phone(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Keyed digits in the original's format; the country code (and trunk '0') kept.
 
@@ -270,6 +282,7 @@ def phone(values: pd.Series, ctx: RuleContext) -> pd.Series:
     options={"country_column": str},
     classes=("pii", "quasi"),
     types=STRING,
+    generates=True,
     validate=_country_option,
     per_value=True,
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,26 +22,58 @@ import pyarrow as pa
 
 if TYPE_CHECKING:
     from data_pipeline.anonymize.pools import Pools
-    from data_pipeline.keys import AnonKey
-    from data_pipeline.policy import ColumnPolicy
-    from data_pipeline.schema import Column
 
 ALL_CLASSES = ("pii", "quasi", "key", "safe")
-STRING, INTEGER, NUMBER, DATE = (
+STRING, NUMBER, DATE = (
     frozenset({"string", "other"}),
-    frozenset({"integer"}),
     frozenset({"integer", "float", "numeric"}),
     frozenset({"date", "datetime", "string"}),
 )
+
+
+# What rules read of the key, of their column's policy and of the column: the registry names these
+# shapes rather than import keys, policy and schema, which sit above it (they use the registry).
+class HashKeys(Protocol):
+    def hash_key(self, domain: str) -> str: ...
+
+
+class ColumnRule(Protocol):
+    """A column's entry in the resolved policy (policy.ColumnPolicy)."""
+
+    @property
+    def table(self) -> str: ...
+    @property
+    def column(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def domain(self) -> str: ...
+    @property
+    def options(self) -> dict[str, Any]: ...
+    @property
+    def qualified(self) -> str: ...
+
+
+class ColumnType(Protocol):
+    """A source column's type (schema.Column)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def generic(self) -> str: ...
+    @property
+    def nullable(self) -> bool: ...
+    @property
+    def length(self) -> int | None: ...
 
 
 @dataclass
 class RuleContext:
     """What a rule may use besides the column itself. It holds raw data: never log it."""
 
-    key: AnonKey = field(repr=False)
-    policy: ColumnPolicy
-    column: Column
+    key: HashKeys = field(repr=False)
+    policy: ColumnRule
+    column: ColumnType
     frame: pd.DataFrame = field(repr=False)  # the raw chunk, for subject columns and free text
     anonymized: dict[str, pd.Series] = field(repr=False)  # columns of this chunk already done
     row_pii: dict[str, str] = field(default_factory=dict)  # pii column -> its rule, same table
@@ -79,6 +111,9 @@ RuleFn = Callable[[pd.Series, RuleContext], pd.Series]
 
 @dataclass(frozen=True)
 class Rule:
+    """A rule and the facts about it that the engine, policy and checks read: a project rule declares
+    them at registration like a built-in one."""
+
     name: str
     fn: RuleFn
     options: dict[str, type] = field(default_factory=dict)
@@ -87,11 +122,15 @@ class Rule:
     types: frozenset[str] | None = None  # generic column types it accepts; None: any
     identifying: bool = False  # its originals identify a person alone: leak-checked everywhere
     unique_safe: bool = False  # distinct inputs give distinct outputs (up to a 64-bit hash)
+    # Output made from a keyed hash, never copied from the input. Such a fake may equal another person's
+    # real value by chance (a random phone number is someone's): the leak check compares it row by row.
+    generates: bool = False
+    scrubs_text: bool = False  # runs last in its row, on text, reusing the row's fakes
     validate: Callable[[dict[str, Any]], list[str]] | None = None  # checks option values
     per_value: bool = False  # output depends on the value alone: the engine may run it on distinct values
     doc: str = ""
 
-    def check(self, cls: str, options: dict[str, Any], column: Column) -> list[str]:
+    def check(self, cls: str, options: dict[str, Any], column: ColumnType) -> list[str]:
         """Problems with using this rule here; empty when fine."""
         problems = []
         if cls not in self.classes:
@@ -129,6 +168,8 @@ def register(
     types: frozenset[str] | None = None,
     identifying: bool = False,
     unique_safe: bool = False,
+    generates: bool = False,
+    scrubs_text: bool = False,
     validate: Callable[[dict[str, Any]], list[str]] | None = None,
     per_value: bool = False,
 ) -> Callable[[RuleFn], RuleFn]:
@@ -146,6 +187,8 @@ def register(
             types=types,
             identifying=identifying,
             unique_safe=unique_safe,
+            generates=generates,
+            scrubs_text=scrubs_text,
             validate=validate,
             per_value=per_value,
             doc=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
@@ -153,14 +196,3 @@ def register(
         return fn
 
     return decorate
-
-
-def load_plugins(modules: Iterable[str], importer: Callable[[str], object]) -> None:
-    """Import the policy's `plugins:` modules so their rules register."""
-    from data_pipeline.errors import BadInput
-
-    for module in modules:
-        try:
-            importer(module)
-        except ImportError as exc:
-            raise BadInput(f"policy plugin `{module}` cannot be imported: {exc}") from None

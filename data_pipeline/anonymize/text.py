@@ -14,111 +14,28 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import replace
-from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from data_pipeline.anonymize.pools import COUNTRY_LOCALES, pool
+from data_pipeline.anonymize.detect import ANY_IDENTIFIER, KINDS, WORD, classify, known_names
 from data_pipeline.anonymize.registry import RULES, STRING, RuleContext, register
-from data_pipeline.checksums import IBAN_LENGTHS, iban_valid, luhn_valid
 
-_SEP = r"[ .\-/]"
-_DATES = "|".join(
-    rf"\d{{4}}{s}\d{{1,2}}{s}\d{{1,2}}|\d{{1,2}}{s}\d{{1,2}}{s}\d{{2,4}}" for s in (r"-", r"/", r"\.")
-)
-_PHONE = (  # "S" stands for a separator (_SEP)
-    r"(?<![\w+])(?<!\d[-/.])"
-    rf"(?!(?:{_DATES})(?![-/.]?\d))"  # not a date (2024-03-05, 05.03.2024, 3/5/24)
-    r"(?:\+\d{1,3}(?:S?\(\d{1,4}\))?(?:S?\d{1,4}){2,6}"  # +44 20 7946 0000, +49 (0)30 1234567
-    r"|\(\d{1,4}\)S?\d{2,4}(?:S?\d{2,4}){1,4}"  # (555) 010-1234
-    r"|\d{1,4}(?:S\d{2,4}){2,5}"  # 020 7946 0000, 555.010.1234, 01 23 45 67 89
-    r"|\d{2,5}S\d{4,10}"  # 030/1234567, 07123 456789
-    r"|\d{10,15}"  # 5550101234
-    r")(?!\w)"
-).replace("S", _SEP)
-PATTERNS: dict[str, re.Pattern[str]] = {
-    "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
-    "iban": re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
-    "card_number": re.compile(r"\b\d(?:[ -]?\d){12,18}\b"),
-    "phone": re.compile(_PHONE),  # written like a phone: bare runs need 10+ digits; dates excluded
-}
-KINDS = ("email", "iban", "card_number", "phone")  # the order in which a match is classified
-_ANY = re.compile("|".join(f"(?:{PATTERNS[k].pattern})" for k in KINDS))
-_DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
-LATE_RULES = ("free_text", "json")
-
-
-def phone_like(s: str) -> bool:
-    """7-15 digits written like a phone number: with '+', '(', separators, or >= 10 digits in a row.
-
-    Shorter bare runs (order numbers) and dates are left alone.
-    """
-    digits = sum(ch.isdigit() for ch in s)
-    if not 7 <= digits <= 15 or _DATE_LIKE.fullmatch(s):
-        return False
-    return s.startswith(("+", "(")) or not s.isdigit() or digits >= 10
-
-
-VALID = {
-    "card_number": luhn_valid,
-    "iban": lambda s: iban_valid(s.replace(" ", "")),
-    "phone": phone_like,
-}
-
-
-def _iban_core(match: str) -> str | None:
-    """The valid IBAN at the start of `match` (a greedy match can run into following capitals)."""
-    compact = match.replace(" ", "")
-    length = IBAN_LENGTHS.get(compact[:2], len(compact))
-    if len(compact) < length:
-        return None
-    seen, end = 0, 0
-    while seen < length:
-        seen += match[end] != " "
-        end += 1
-    core = match[:end]
-    return core if iban_valid(core.replace(" ", "")) else None
-
-
-def _card_core(match: str) -> str | None:
-    """The longest Luhn-valid card number (13-19 digits) at the start of `match`."""
-    ends = [i for i in range(len(match), 0, -1) if i == len(match) or not match[i].isdigit()]
-    for end in ends:
-        core = match[:end].rstrip(" -")
-        if 13 <= sum(c.isdigit() for c in core) <= 19 and luhn_valid(core):
-            return core
-    return None
-
-
-def classify(match: str) -> tuple[str, str] | None:
-    """(kind, the part of the match that is that identifier), or None to keep the match."""
-    if "@" in match:
-        return "email", match
-    if match[:2].isalpha():
-        core = _iban_core(match)
-        return ("iban", core) if core else None
-    core = _card_core(match)
-    if core:
-        return "card_number", core
-    return ("phone", match) if phone_like(match) else None
+_STRINGS = np.dtypes.StringDType()
 
 
 def subcontext(ctx: RuleContext, rule: str, options: dict | None = None) -> RuleContext:
     """The context a rule gets inside text/JSON: its own default domain, no column length to fit."""
-    from data_pipeline.policy import ColumnPolicy
-
-    policy = ColumnPolicy(ctx.policy.table, ctx.policy.column, ctx.policy.cls, rule, rule, options or {})
+    policy = replace(ctx.policy, rule=rule, domain=rule, options=options or {})
     return replace(ctx, policy=policy, column=replace(ctx.column, length=None))
 
 
 def replacements(text: pd.Series, ctx: RuleContext) -> dict[str, str]:
     """Distinct identifier matches in `text` -> their replacement, made by the rules, vectorized."""
-    found = {m for ms in text.str.findall(_ANY) for m in ms}
+    found = {m for ms in text.str.findall(ANY_IDENTIFIER) for m in ms}
     by_kind: dict[str, dict[str, str]] = {k: {} for k in KINDS}
     for match in found:
         hit = classify(match)
@@ -136,90 +53,6 @@ def replacements(text: pd.Series, ctx: RuleContext) -> dict[str, str]:
     return mapping
 
 
-_STRINGS = np.dtypes.StringDType()
-_WORD = re.compile(r"\b[^\W\d_]{2,}\b")
-# Function words that some locale also lists as a name: left alone, or prose breaks ("Can you ...").
-NOT_NAMES = frozenset(
-    {
-        "An",
-        "And",
-        "Are",
-        "As",
-        "At",
-        "Be",
-        "But",
-        "By",
-        "Can",
-        "Da",
-        "Das",
-        "De",
-        "Dear",
-        "Del",
-        "Dem",
-        "Den",
-        "Der",
-        "Des",
-        "Di",
-        "Die",
-        "Do",
-        "Du",
-        "Ein",
-        "El",
-        "En",
-        "Es",
-        "For",
-        "Gut",
-        "Hallo",
-        "He",
-        "Hello",
-        "Her",
-        "Hi",
-        "His",
-        "Hope",
-        "How",
-        "Il",
-        "In",
-        "Is",
-        "It",
-        "June",
-        "La",
-        "Las",
-        "Le",
-        "Les",
-        "Lo",
-        "Los",
-        "May",
-        "Me",
-        "Merci",
-        "Mit",
-        "My",
-        "No",
-        "Not",
-        "Of",
-        "On",
-        "Or",
-        "Our",
-        "Please",
-        "So",
-        "Thanks",
-        "The",
-        "They",
-        "This",
-        "To",
-        "Un",
-        "Une",
-        "Und",
-        "Us",
-        "We",
-        "Will",
-        "With",
-        "Yes",
-        "You",
-        "Your",
-    }
-)
-
-
 def own_values(body: np.ndarray, labels: pd.Index, ctx: RuleContext) -> tuple[np.ndarray, list[np.ndarray]]:
     """Each row's own personal values (>= 3 characters) replaced, elementwise, by a marker that
     `unmark` later turns into the row's fake (so the name pass cannot touch the fakes).
@@ -230,7 +63,7 @@ def own_values(body: np.ndarray, labels: pd.Index, ctx: RuleContext) -> tuple[np
     columns = [
         c
         for c, rule in ctx.row_pii.items()
-        if rule not in LATE_RULES and c in ctx.anonymized and c in ctx.frame.columns
+        if not RULES[rule].scrubs_text and c in ctx.anonymized and c in ctx.frame.columns
     ]
     pairs = []
     for column in columns:
@@ -258,23 +91,11 @@ def unmark(body: np.ndarray, fakes: list[np.ndarray]) -> np.ndarray:
     return body
 
 
-@cache
-def name_sets(locale: str) -> tuple[frozenset[str], frozenset[str]]:
-    """Capitalized first and last names of every locale the pools know, minus function words."""
-    first: set[str] = set()
-    last: set[str] = set()
-    for code in sorted(set(COUNTRY_LOCALES.values()) | {locale}):
-        first |= set(pool(code, "first_name"))
-        last |= set(pool(code, "last_name"))
-    usable = {n for n in first | last if n[:1].isupper() and _WORD.fullmatch(n)} - NOT_NAMES
-    return frozenset(first & usable), frozenset((last & usable) - first)
-
-
 def names(text: pd.Series, ctx: RuleContext) -> pd.Series:
     """Known first and last names anywhere in the text become what `first_name` / `last_name` give
     them elsewhere: the customer named in a ticket that has no name column of its own."""
-    first, last = name_sets(ctx.pools.locale)
-    found = {w for ws in text.str.findall(_WORD) for w in ws if w in first or w in last}
+    first, last = known_names(ctx.pools.locale)
+    found = {w for ws in text.str.findall(WORD) for w in ws if w in first or w in last}
     if not found:
         return text
     mapping: dict[str, str] = {}
@@ -282,7 +103,7 @@ def names(text: pd.Series, ctx: RuleContext) -> pd.Series:
         if words:
             fakes = RULES[rule].fn(pd.Series(words, dtype=object), subcontext(ctx, rule))
             mapping.update(zip(words, fakes.astype(str).tolist(), strict=True))
-    return text.str.replace(_WORD, lambda m: mapping.get(m.group(0), m.group(0)), regex=True)
+    return text.str.replace(WORD, lambda m: mapping.get(m.group(0), m.group(0)), regex=True)
 
 
 def scrub(values: pd.Series, ctx: RuleContext, *, known_names: bool = True) -> pd.Series:
@@ -291,7 +112,7 @@ def scrub(values: pd.Series, ctx: RuleContext, *, known_names: bool = True) -> p
     text = values.astype(str)
     mapping = replacements(text, ctx)
     if mapping:
-        text = text.str.replace(_ANY, lambda m: mapping.get(m.group(0), m.group(0)), regex=True)
+        text = text.str.replace(ANY_IDENTIFIER, lambda m: mapping.get(m.group(0), m.group(0)), regex=True)
     body, fakes = own_values(np.array(text.tolist(), dtype=_STRINGS), text.index, ctx)
     if known_names:
         text = names(pd.Series(body.astype(object), index=text.index, dtype=object), ctx)
@@ -299,7 +120,9 @@ def scrub(values: pd.Series, ctx: RuleContext, *, known_names: bool = True) -> p
     return pd.Series(unmark(body, fakes).astype(object), index=text.index, dtype=object)
 
 
-@register("free_text", options={"names": bool}, classes=("pii", "quasi", "safe"), types=STRING)
+@register(
+    "free_text", options={"names": bool}, classes=("pii", "quasi", "safe"), types=STRING, scrubs_text=True
+)
 def free_text(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Scrubs emails, phones, cards, IBANs, the row's own personal values and known names; keeps
     the rest."""
@@ -320,7 +143,7 @@ def _json_options(options: dict) -> list[str]:
             problems.append(f"path `{path}` needs a rule name or {{rule: ..., <options>}}")
             continue
         name, opts = _path_spec(spec)
-        if name not in RULES or name in LATE_RULES:
+        if name not in RULES or RULES[name].scrubs_text:
             problems.append(f"path `{path}`: unknown rule `{name}`")
         elif unknown := set(opts) - set(RULES[name].options):
             problems.append(f"path `{path}`: rule `{name}` has no option(s) {', '.join(sorted(unknown))}")
@@ -361,7 +184,12 @@ def _plain_value(value: Any) -> Any:
 
 
 @register(
-    "json", options={"paths": dict, "names": bool}, required=("paths",), types=STRING, validate=_json_options
+    "json",
+    options={"paths": dict, "names": bool},
+    required=("paths",),
+    types=STRING,
+    scrubs_text=True,
+    validate=_json_options,
 )
 def json_paths(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Applies rules to named paths ('a.b', 'items.*.email'); free text scrubs every other string.

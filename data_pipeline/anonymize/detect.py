@@ -1,0 +1,190 @@
+"""Where personal data shows: identifier patterns, the checks that confirm a match, and known names.
+
+Two families, on purpose, because a miss costs differently:
+- *inside text* (`PATTERNS`, `classify`, `VALID`, `known_names`): what free text and JSON scrub and what
+  the leak check looks for. A miss leaks, so bare runs of 10+ digits count as phones. Anonymized outputs
+  depend on these: change them only with a digest of a release before and after.
+- *whole values* (`is_email`, `is_phone`, `is_card_number`, `mentions_pii`, `folded_names`): the scan's
+  evidence for calling a column by a kind. Bare digit runs are mostly ids and amounts, so they count as
+  phones only with a trunk prefix; a wrong proposal is reviewed by a person anyway.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import unicodedata
+from functools import cache, lru_cache
+
+from data_pipeline.anonymize.pools import COUNTRY_LOCALES, pool
+from data_pipeline.checksums import IBAN_LENGTHS, iban_valid, luhn_valid
+
+# ---------------------------------------------------------------------------------------- in text
+
+_SEP = r"[ .\-/]"
+_DATES = "|".join(
+    rf"\d{{4}}{s}\d{{1,2}}{s}\d{{1,2}}|\d{{1,2}}{s}\d{{1,2}}{s}\d{{2,4}}" for s in (r"-", r"/", r"\.")
+)
+_PHONE = (  # "S" stands for a separator (_SEP)
+    r"(?<![\w+])(?<!\d[-/.])"
+    rf"(?!(?:{_DATES})(?![-/.]?\d))"  # not a date (2024-03-05, 05.03.2024, 3/5/24)
+    r"(?:\+\d{1,3}(?:S?\(\d{1,4}\))?(?:S?\d{1,4}){2,6}"  # +44 20 7946 0000, +49 (0)30 1234567
+    r"|\(\d{1,4}\)S?\d{2,4}(?:S?\d{2,4}){1,4}"  # (555) 010-1234
+    r"|\d{1,4}(?:S\d{2,4}){2,5}"  # 020 7946 0000, 555.010.1234, 01 23 45 67 89
+    r"|\d{2,5}S\d{4,10}"  # 030/1234567, 07123 456789
+    r"|\d{10,15}"  # 5550101234
+    r")(?!\w)"
+).replace("S", _SEP)
+PATTERNS: dict[str, re.Pattern[str]] = {
+    "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
+    "iban": re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
+    "card_number": re.compile(r"\b\d(?:[ -]?\d){12,18}\b"),
+    "phone": re.compile(_PHONE),  # written like a phone: bare runs need 10+ digits; dates excluded
+}
+KINDS = ("email", "iban", "card_number", "phone")  # the order in which a match is classified
+ANY_IDENTIFIER = re.compile("|".join(f"(?:{PATTERNS[k].pattern})" for k in KINDS))
+_DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+
+
+def phone_like(s: str) -> bool:
+    """7-15 digits written like a phone number: with '+', '(', separators, or >= 10 digits in a row.
+
+    Shorter bare runs (order numbers) and dates are left alone.
+    """
+    digits = sum(ch.isdigit() for ch in s)
+    if not 7 <= digits <= 15 or _DATE_LIKE.fullmatch(s):
+        return False
+    return s.startswith(("+", "(")) or not s.isdigit() or digits >= 10
+
+
+VALID = {
+    "card_number": luhn_valid,
+    "iban": lambda s: iban_valid(s.replace(" ", "")),
+    "phone": phone_like,
+}
+
+
+def _iban_core(match: str) -> str | None:
+    """The valid IBAN at the start of `match` (a greedy match can run into following capitals)."""
+    compact = match.replace(" ", "")
+    length = IBAN_LENGTHS.get(compact[:2], len(compact))
+    if len(compact) < length:
+        return None
+    seen, end = 0, 0
+    while seen < length:
+        seen += match[end] != " "
+        end += 1
+    core = match[:end]
+    return core if iban_valid(core.replace(" ", "")) else None
+
+
+def _card_core(match: str) -> str | None:
+    """The longest Luhn-valid card number (13-19 digits) at the start of `match`."""
+    ends = [i for i in range(len(match), 0, -1) if i == len(match) or not match[i].isdigit()]
+    for end in ends:
+        core = match[:end].rstrip(" -")
+        if 13 <= sum(c.isdigit() for c in core) <= 19 and luhn_valid(core):
+            return core
+    return None
+
+
+def classify(match: str) -> tuple[str, str] | None:
+    """(kind, the part of the match that is that identifier), or None to keep the match."""
+    if "@" in match:
+        return "email", match
+    if match[:2].isalpha():
+        core = _iban_core(match)
+        return ("iban", core) if core else None
+    core = _card_core(match)
+    if core:
+        return "card_number", core
+    return ("phone", match) if phone_like(match) else None
+
+
+WORD = re.compile(r"\b[^\W\d_]{2,}\b")
+# Function words that some locale also lists as a name: left alone, or prose breaks ("Can you ...").
+NOT_NAMES = frozenset(
+    {"An", "And", "Are", "As", "At", "Be", "But", "By", "Can", "Da", "Das", "De", "Dear", "Del", "Dem",
+     "Den", "Der", "Des", "Di", "Die", "Do", "Du", "Ein", "El", "En", "Es", "For", "Gut", "Hallo", "He",
+     "Hello", "Her", "Hi", "His", "Hope", "How", "Il", "In", "Is", "It", "June", "La", "Las", "Le",
+     "Les", "Lo", "Los", "May", "Me", "Merci", "Mit", "My", "No", "Not", "Of", "On", "Or", "Our",
+     "Please", "So", "Thanks", "The", "They", "This", "To", "Un", "Une", "Und", "Us", "We", "Will",
+     "With", "Yes", "You", "Your"}
+)  # fmt: skip
+
+
+@cache
+def known_names(locale: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Capitalized first and last names of every locale the pools know, minus function words."""
+    first: set[str] = set()
+    last: set[str] = set()
+    for code in sorted(set(COUNTRY_LOCALES.values()) | {locale}):
+        first |= set(pool(code, "first_name"))
+        last |= set(pool(code, "last_name"))
+    usable = {n for n in first | last if n[:1].isupper() and WORD.fullmatch(n)} - NOT_NAMES
+    return frozenset(first & usable), frozenset((last & usable) - first)
+
+
+# ------------------------------------------------------------------------------------ whole values
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE_SHAPE = re.compile(r"[+(]?[0-9][0-9 ().\-/]{4,24}[0-9]")
+_PHONE_IN_TEXT = re.compile(r"(?<![\w+\-/.])[+(]?[0-9][0-9 ().\-/]{4,24}[0-9](?![\w\-/])")
+_CARD_IN_TEXT = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_MONEY = re.compile(r"-?\d+[.,]\d{1,2}")
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$", re.IGNORECASE)
+
+
+def fold(text: str) -> str:
+    """Lowercase ASCII, so 'Straße'/'strasse' and 'Prénom'/'prenom' compare equal."""
+    text = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ẞ", "SS"))
+    return text.encode("ascii", "ignore").decode().lower()
+
+
+def is_email(text: str) -> bool:
+    return _EMAIL.fullmatch(text) is not None
+
+
+def is_phone(text: str) -> bool:
+    """Looks like a phone number: 7-15 digits in a phone-like layout, not a date or an amount."""
+    text = _EXTENSION.sub("", text)
+    if not _PHONE_SHAPE.fullmatch(text) or ISO_DATE.fullmatch(text) or _MONEY.fullmatch(text):
+        return False
+    digits = sum(ch.isdigit() for ch in text)
+    if not 7 <= digits <= 15:
+        return False
+    if text.isdigit():  # bare digits are mostly ids and amounts; trust only trunk-prefixed ones
+        return text.startswith("00") or (text.startswith("0") and digits >= 10)
+    return True
+
+
+def is_card_number(text: str) -> bool:
+    digits = re.sub(r"[ -]", "", text)
+    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+def mentions_pii(text: str) -> bool:
+    """True if the text contains an email, a phone number, a card number or an IBAN."""
+    if _EMAIL.search(text):
+        return True
+    if any(is_card_number(m) for m in _CARD_IN_TEXT.findall(text)):
+        return True
+    if any(iban_valid(m) for m in PATTERNS["iban"].findall(text)):
+        return True
+    return any(is_phone(m.strip()) for m in _PHONE_IN_TEXT.findall(text))
+
+
+@lru_cache(maxsize=8)
+def folded_names(locale: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Folded first and last names from Faker's person provider of `locale` (en_US if missing)."""
+    try:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+    except ModuleNotFoundError:
+        provider = importlib.import_module("faker.providers.person.en_US").Provider
+    lists: dict[str, set[str]] = {"first_name": set(), "last_name": set()}
+    for attr in dir(provider):
+        for kind, found in lists.items():
+            if attr.startswith(kind) and isinstance(getattr(provider, attr), (tuple, list, dict)):
+                found.update(fold(str(n)) for n in getattr(provider, attr))
+    return frozenset(lists["first_name"]), frozenset(lists["last_name"])
