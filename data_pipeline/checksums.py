@@ -18,30 +18,18 @@ IBAN_LENGTHS: dict[str, int] = {
 }  # fmt: skip
 
 
-def _luhn_sum(digits: str, double_last: bool) -> int:
-    """Luhn sum of `digits`; `double_last` doubles the rightmost digit (payload without check)."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if (i % 2 == 0) == double_last:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total
-
-
 def luhn_valid(s: str) -> bool:
     """True if `s` (spaces/hyphens allowed) is at least two digits with a valid Luhn check digit."""
     digits = _SEPARATORS.sub("", s)
     if len(digits) < 2 or not digits.isascii() or not digits.isdigit():
         return False
-    return _luhn_sum(digits, double_last=False) % 10 == 0
-
-
-def luhn_check_digit(payload: str) -> str:
-    """The digit to append to `payload` (digits only) so the result passes `luhn_valid`."""
-    if not payload.isascii() or not payload.isdigit():
-        raise ValueError("Luhn payload must be ASCII digits")
-    return str((10 - _luhn_sum(payload, double_last=True) % 10) % 10)
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:  # every second digit from the right is doubled
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
 
 
 _LETTER_DIGITS = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord("Z") + 1)})

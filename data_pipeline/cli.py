@@ -279,9 +279,5 @@ def expectations_init(
     console.print(f"{len(written)} suite(s) drafted; review them, then `data-pipeline gate`")
 
 
-def main() -> None:  # pragma: no cover - console script entry
-    app()
-
-
 if __name__ == "__main__":  # python -m data_pipeline.cli
     app()

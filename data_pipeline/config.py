@@ -7,7 +7,7 @@ Every path of state hangs off DP_HOME. Raw (un-anonymized) data may only be writ
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -41,7 +41,6 @@ class Settings:
     partition_rows: int = 1_000_000  # tables above it are anonymized in parts (0: never)
     schedule_cron: str = "0 2 * * *"
     retention_cron: str = "0 3 * * *"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def vault(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from data_pipeline.checksums import luhn_valid
 from data_pipeline.config import Settings
 from data_pipeline.schema import reflect
 
@@ -34,3 +35,8 @@ def target_tables(settings: Settings) -> list[str]:
         return []
     with sqlite3.connect(path) as conn:
         return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+
+
+def luhn_check_digit(payload: str) -> str:
+    """The digit that makes `payload` + it a valid card number (test data)."""
+    return next(d for d in "0123456789" if luhn_valid(payload + d))

@@ -4,6 +4,7 @@ scan calls personal, and which words are known names."""
 from __future__ import annotations
 
 import pytest
+from support import luhn_check_digit
 
 from data_pipeline.anonymize.detect import (
     ANY_IDENTIFIER,
@@ -19,7 +20,7 @@ from data_pipeline.anonymize.detect import (
     mentions_pii,
     phone_like,
 )
-from data_pipeline.checksums import iban_check_digits, luhn_check_digit
+from data_pipeline.checksums import iban_check_digits
 
 CARD = "453201511283036" + luhn_check_digit("453201511283036")
 IBAN = "DE" + iban_check_digits("DE", "370400440532013000") + "370400440532013000"

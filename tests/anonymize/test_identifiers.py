@@ -6,8 +6,9 @@ import re
 
 import pandas as pd
 import pytest
+from support import luhn_check_digit
 
-from data_pipeline.checksums import iban_check_digits, iban_valid, luhn_check_digit, luhn_valid
+from data_pipeline.checksums import iban_check_digits, iban_valid, luhn_valid
 from data_pipeline.errors import BadInput
 
 

@@ -8,8 +8,9 @@ import json
 import pandas as pd
 import pytest
 from anon_helpers import anonymize, column, table
+from support import luhn_check_digit
 
-from data_pipeline.checksums import iban_check_digits, luhn_check_digit
+from data_pipeline.checksums import iban_check_digits
 from data_pipeline.errors import BadInput
 from data_pipeline.schema import Schema
 
