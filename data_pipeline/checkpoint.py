@@ -30,8 +30,8 @@ from data_pipeline.schema import Column, Table, table_from_dict
 RAW_STEPS = ("snapshot",)
 BATCH_ROWS = 25_000  # bounds memory per table: ~25k rows of Python objects at a time
 # Rows per anonymization call on a whole table. Arrow-backed, so more of them fit the memory target than
-# the snapshot's Python rows, and the engine's fixed cost per call (~5 ms of pandas and Arrow calls) is
-# spread further. A 1M-row PostgreSQL run peaks at 371 MB with 32k (396 MB with 40k; the target is 400).
+# the snapshot's Python rows, and the engine's fixed cost per call (pandas and Arrow calls) is spread
+# further; the largest count whose peak stays under the target (`python -m bench pipeline`).
 ANONYMIZE_ROWS = 32_000
 
 
@@ -102,8 +102,8 @@ def arrow_schema(table: Table) -> pa.Schema:
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """A batch as pandas, DATE columns as datetime64[s] (midnights): columnar, what the anonymizer
-    computes with and hands back, where Python date objects cost ~100 ns each to make and again to
-    convert. Written back, they are date32 again (the checkpoint schema)."""
+    computes with and hands back, where Python date objects are slow to make and again to convert.
+    Written back, they are date32 again (the checkpoint schema)."""
     for i, spec in enumerate(table.schema):
         if pa.types.is_date32(spec.type):
             table = table.set_column(i, spec.name, pc.cast(table.column(i), pa.timestamp("s")))
@@ -325,7 +325,7 @@ class CheckpointStore:
 
     def _open(self, manifest: Manifest) -> pq.ParquetFile:
         """Without pre-buffering: Arrow would otherwise keep every row group read so far in memory
-        until the file is closed (a 5M-row table held 250 MB that way)."""
+        until the file is closed, a whole table's worth by the end."""
         return pq.ParquetFile(self._paths(manifest.id)[0], pre_buffer=False)
 
     def read(self, ref: CheckpointRef | str, columns: list[str] | None = None) -> pd.DataFrame:

@@ -1,10 +1,11 @@
 """Sets of 64-bit keyed hashes that stay near 8 bytes per distinct hash.
 
 Checks over a whole table (is a key unique? did any original value leak?) need every row's hash at
-once. A Python set costs ~70 bytes an entry and `np.unique` over everything doubles the peak, so a
-5M-row table blew the memory budget. Here hashes arrive batch by batch; every ~1M of them are sorted,
-stripped of values the set already holds (counted as repeats), and merged into sorted runs of at
-most RUN_MAX hashes. A merge never copies more than one run, so the peak stays near the set's size.
+once. A Python set entry costs several times the hash's 8 bytes and `np.unique` over everything
+doubles the peak, so big tables outgrew the memory budget. Here hashes arrive batch by batch; every
+MERGE_EVERY of them are sorted, stripped of values the set already holds (counted as repeats), and
+merged into sorted runs of at most RUN_MAX hashes. A merge never copies more than one run, so the
+peak stays near the set's size.
 """
 
 from __future__ import annotations

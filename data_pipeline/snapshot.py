@@ -40,7 +40,7 @@ Progress = Callable[[str, int], None]
 
 # generic types whose PostgreSQL text form Arrow's CSV reader parses to the same value psycopg2 returns
 _ARROW_PARSED = {"integer", "float", "numeric", "boolean", "date", "datetime", "string"}
-_CSV_BLOCK = 4 << 20  # bytes of CSV per Arrow batch (~25k rows of a typical table)
+_CSV_BLOCK = 4 << 20  # bytes of CSV per Arrow batch: about a snapshot batch (BATCH_ROWS) of a typical table
 
 
 def _chunks(conn: sa.Connection, sa_table: sa.Table, table: Table) -> Iterator[pd.DataFrame]:
