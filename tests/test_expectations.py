@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from data_pipeline.config import DEFAULT_SUITES
 from data_pipeline.expectations import (
-    DEFAULT_DIR,
     draft_suite,
     load_suite,
     load_suites,
@@ -249,14 +249,14 @@ def test_load_suites_missing_directory(tmp_path: Path) -> None:
 
 
 def test_every_shipped_suite_loads() -> None:
-    paths = sorted(DEFAULT_DIR.glob("*.json"))
+    paths = sorted(DEFAULT_SUITES.glob("*.json"))
     names = {p.stem for p in paths}
     assert {"products", "customers", "employees", "orders", "order_items", "payments"} <= names
     assert "support_tickets" in names
     for path in paths:
         suite = load_suite(path)
         assert suite["name"] == path.stem and suite["expectations"], path
-    assert set(load_suites(DEFAULT_DIR)) == names
+    assert set(load_suites(DEFAULT_SUITES)) == names
 
 
 def test_shipped_suites_pass_on_demo_data_and_catch_malformed_card_numbers(tmp_path: Path) -> None:
@@ -269,7 +269,7 @@ def test_shipped_suites_pass_on_demo_data_and_catch_malformed_card_numbers(tmp_p
     db = tmp_path / "demo.db"
     build_demo_source(db, rows=60, seed=3)
     engine = sa.create_engine(f"sqlite:///{db}")
-    suites = {n: s for n, s in load_suites(DEFAULT_DIR).items() if "query" not in s}  # per-table only
+    suites = {n: s for n, s in load_suites(DEFAULT_SUITES).items() if "query" not in s}  # per-table only
     with engine.connect() as conn:
         frames = {name: pd.read_sql_table(name, conn) for name in suites}
     engine.dispose()
