@@ -9,6 +9,7 @@ import re
 
 import dagster as dg
 
+from assets.catalog import Catalog, column_lineage
 from assets.resources import PipelineResource
 from data_pipeline.check_names import PART_CHECKS, TABLE_CHECKS, CheckName
 from data_pipeline.checkpoint import CheckpointRef
@@ -50,25 +51,25 @@ def anonymized_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["anonymized", key_part(table)])
 
 
-def column_schema(table: Table) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[
-            dg.TableColumn(
-                c.name,
-                c.type,
-                constraints=dg.TableColumnConstraints(
-                    nullable=c.nullable, unique=c.name in table.unique_columns()
-                ),
-            )
-            for c in table.columns
-        ]
-    )
+def published_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(["published", key_part(table)])
+
+
+def table_metadata(table: Table, catalog: Catalog, upstream: dg.AssetKey | None) -> dict:
+    """Definition metadata the catalog shows before anything runs: name, columns with their policy
+    class and rule, and where each column comes from."""
+    meta: dict = {
+        "dagster/table_name": f"{table.schema}.{table.name}" if table.schema else table.name,
+        "dagster/column_schema": catalog.column_schema(table),
+    }
+    if upstream is not None:
+        meta["dagster/column_lineage"] = column_lineage(table, upstream)
+    return meta
 
 
 def ref_metadata(ref: CheckpointRef, table: Table, forward_only: bool) -> dict:
     return {
         "dagster/row_count": ref.rows,
-        "dagster/column_schema": column_schema(table),
         "table": table.name,
         "checkpoint_id": ref.id,
         "checkpoint_path": dg.MetadataValue.path(ref.path),
@@ -106,7 +107,7 @@ def check_result(outcome: CheckOutcome, key: dg.AssetKey) -> dg.AssetCheckResult
     )
 
 
-def build_snapshot(schema: Schema, pool: str | None = None) -> dg.AssetsDefinition:
+def build_snapshot(schema: Schema, catalog: Catalog, pool: str | None = None) -> dg.AssetsDefinition:
     """`pool`: the source database's concurrency pool (assets.execution.database_pool)."""
 
     @dg.multi_asset(
@@ -117,9 +118,10 @@ def build_snapshot(schema: Schema, pool: str | None = None) -> dg.AssetsDefiniti
                 snapshot_key(t.name),
                 group_name="snapshot",
                 kinds={"sqlalchemy", "parquet"},
-                tags={FORWARD_ONLY_TAG: "false"},
+                tags={FORWARD_ONLY_TAG: "false", **catalog.table_tags(t)},
                 description=f"Raw checkpoint of {t.name}: all tables read in one transaction; "
                 "kept only in the vault and expired by retention.",
+                metadata=table_metadata(t, catalog, None),
             )
             for t in schema.tables
         ],
@@ -142,7 +144,7 @@ def build_snapshot(schema: Schema, pool: str | None = None) -> dg.AssetsDefiniti
     return snapshot_asset
 
 
-def build_anonymized(table: Table, has_suite: bool) -> dg.AssetsDefinition:
+def build_anonymized(table: Table, has_suite: bool, catalog: Catalog) -> dg.AssetsDefinition:
     key = anonymized_key(table.name)
     specs = [
         dg.AssetCheckSpec(name.value, asset=key, blocking=True, description=name.description)
@@ -163,10 +165,11 @@ def build_anonymized(table: Table, has_suite: bool) -> dg.AssetsDefinition:
         deps=[snapshot_key(table.name)],
         group_name="anonymized",
         kinds={"pandas", "parquet"},
-        tags={FORWARD_ONLY_TAG: "true"},
-        description=FORWARD_ONLY_DESCRIPTION.format(table=table.name),
+        tags={FORWARD_ONLY_TAG: "true", **catalog.table_tags(table)},
+        description=FORWARD_ONLY_DESCRIPTION.format(table=table.name) + _policy_note(catalog),
         check_specs=specs,
-        metadata={"forward_only": True},
+        metadata={"forward_only": True, **table_metadata(table, catalog, snapshot_key(table.name))},
+        code_version=catalog.code_version,
     )
     def anonymized(context: dg.AssetExecutionContext, pipeline: PipelineResource):
         p = pipeline.context()
@@ -274,7 +277,7 @@ def _part_checks(key: dg.AssetKey, results: dict[str, TableResult]) -> list[dg.A
     return checks
 
 
-def build_anonymized_parts(table: Table, partitioning: Partitioning) -> dg.AssetsDefinition:
+def build_anonymized_parts(table: Table, partitioning: Partitioning, catalog: Catalog) -> dg.AssetsDefinition:
     """`anonymized/<table>` of a big table: one partition per key range of the snapshot. The snapshot
     stays one unpartitioned read; the table-wide checks run when `published` combines the parts."""
     key = anonymized_key(table.name)
@@ -286,15 +289,22 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning) -> dg.Asset
         partitions_def=partitions_definition(partitioning),
         group_name="anonymized",
         kinds={"pandas", "parquet"},
-        tags={FORWARD_ONLY_TAG: "true"},
-        description=FORWARD_ONLY_DESCRIPTION.format(table=table.name) + PARTS_DESCRIPTION.format(count=count),
+        tags={FORWARD_ONLY_TAG: "true", **catalog.table_tags(table)},
+        description=FORWARD_ONLY_DESCRIPTION.format(table=table.name)
+        + PARTS_DESCRIPTION.format(count=count)
+        + _policy_note(catalog),
         check_specs=[
             dg.AssetCheckSpec(
                 name.value, asset=key, blocking=True, description=f"{name.description} (per part)"
             )
             for name in PART_CHECKS
         ],
-        metadata={"forward_only": True, "parts": count},
+        metadata={
+            "forward_only": True,
+            "parts": count,
+            **table_metadata(table, catalog, snapshot_key(table.name)),
+        },
+        code_version=catalog.code_version,
     )
     def anonymized(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
         p = pipeline.context()
@@ -312,7 +322,6 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning) -> dg.Asset
             )
         metadata = {
             "dagster/row_count": sum(r.ref.rows for r in results.values()),
-            "dagster/column_schema": column_schema(table),
             "table": table.name,
             "snapshot_checkpoint_id": raw.id,
             "parts": dg.MetadataValue.json(parts),
@@ -328,6 +337,10 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning) -> dg.Asset
         )
 
     return anonymized
+
+
+def _policy_note(catalog: Catalog) -> str:
+    return f" The policy does not load: {catalog.problem}" if catalog.problem else ""
 
 
 def build_foreign_key_check(table: Table) -> dg.AssetChecksDefinition:
@@ -354,24 +367,33 @@ def build_foreign_key_check(table: Table) -> dg.AssetChecksDefinition:
 
 
 def build_published(
-    schema: Schema, pool: str | None = None, partitioning: Partitioning | None = None
+    schema: Schema, catalog: Catalog, pool: str | None = None, partitioning: Partitioning | None = None
 ) -> dg.AssetsDefinition:
-    """`pool`: the target database's concurrency pool (assets.execution.database_pool). Partitioned
-    tables are combined here first: every part must exist and have passed, then the table-wide
-    checks run over all of them (fail closed)."""
+    """`published/<table>` for every table, written by ONE step in one transaction (a release is
+    whole or absent). `pool`: the target database's concurrency pool. Partitioned tables are
+    combined here first: every part must exist and have passed, then the table-wide checks run over
+    all of them (fail closed)."""
     partitioning = partitioning or Partitioning()
 
-    @dg.asset(
-        key="published",
+    @dg.multi_asset(
+        name="published",
         pool=pool,
-        deps=[anonymized_key(t.name) for t in schema.tables],
-        group_name="release",
-        kinds={"sqlalchemy"},
-        tags={FORWARD_ONLY_TAG: "false"},
-        description="Publishes all anonymized tables to the target atomically as one numbered "
-        "release, recorded in the ledger. Reversible: `data-pipeline rollback --to N`.",
+        specs=[
+            dg.AssetSpec(
+                published_key(t.name),
+                deps=[anonymized_key(t.name)],
+                group_name="release",
+                kinds={"sqlalchemy"},
+                tags={FORWARD_ONLY_TAG: "false", **catalog.table_tags(t)},
+                description=f"{t.name} as published to the target: all tables atomically as one numbered "
+                "release, recorded in the ledger. Reversible: `data-pipeline rollback --to N`.",
+                metadata=table_metadata(t, catalog, anonymized_key(t.name)),
+            )
+            for t in schema.tables
+        ],
+        can_subset=False,
     )
-    def published(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+    def published(context: dg.AssetExecutionContext, pipeline: PipelineResource):
         p = pipeline.context()
         refs = {
             t.name: latest_ref(context.instance, anonymized_key(t.name))
@@ -395,17 +417,20 @@ def build_published(
             run_id=context.run.run_id,
             progress=lambda table, rows: context.log.info(f"published {table}: {rows} rows"),
         )
-        return dg.MaterializeResult(
-            metadata={
-                "release": release.number,
-                "target": redact_url(p.settings.target_url),
-                "dagster/row_count": sum(release.rows.values()),
-                "tables": len(release.rows),
-                "policy_digest": release.policy_digest,
-                "key_epoch": release.key_epoch,
-                **{f"combined/{key_part(t)}": r.ref.id for t, r in combined.items()},
-            }
-        )
+        for table in schema.tables:
+            yield dg.MaterializeResult(
+                asset_key=published_key(table.name),
+                metadata={
+                    "release": release.number,
+                    "target": redact_url(p.settings.target_url),
+                    "dagster/row_count": release.rows.get(table.name, 0),
+                    "release_rows": sum(release.rows.values()),
+                    "policy_digest": release.policy_digest,
+                    "key_epoch": release.key_epoch,
+                    "checkpoint_id": release.checkpoints.get(table.name, ""),
+                    **({"combined_from_parts": True} if table.name in combined else {}),
+                },
+            )
 
     return published
 

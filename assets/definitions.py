@@ -18,6 +18,7 @@ from assets.assets import (
     build_snapshot,
     partitions_definition,
 )
+from assets.catalog import build_catalog
 from assets.execution import build_executor, database_pool
 from assets.resources import export_settings, pipeline_resource
 from assets.schedules import (
@@ -27,47 +28,60 @@ from assets.schedules import (
     retention_schedule,
 )
 from assets.sensors import record_failed_runs
+from assets.source import refresh_source_state, source_schema, source_schema_changes
+from data_pipeline import source_state
 from data_pipeline.config import Settings, load_settings
-from data_pipeline.context import Context
-from data_pipeline.partitions import Partitioning, plan_partitions
 from data_pipeline.plan import foreign_key_tables
 from data_pipeline.schema import Table
+from data_pipeline.source_state import SourceState
 
 
 def build_definitions(
     settings: Settings,
     loggers: dict[str, dg.LoggerDefinition] | None = None,
-    parts: Partitioning | None = None,
+    state: SourceState | None = None,
 ) -> dg.Definitions:
-    """`parts`: the partitioning a run planned with (planned here otherwise)."""
+    """From the stored source state (`state`: the one a run planned with), never a connection to
+    the source: with production down, the code location still loads, and so do its schedules, the
+    failure sensor and the retention purge."""
     export_settings(settings)
-    ctx = Context(settings)
-    schema = ctx.schema
-    if parts is None:
-        parts = plan_partitions(ctx.source, schema, settings.partition_rows)
+    state = state or source_state.load(settings)
+    if state is None:  # never refreshed: only what needs no source schema
+        return dg.Definitions(
+            assets=[source_schema],
+            jobs=[refresh_source_state, enforce_retention],
+            schedules=[retention_schedule(settings.retention_cron)],
+            sensors=[record_failed_runs],
+            resources={"pipeline": pipeline_resource()},
+            executor=build_executor(),
+            loggers=loggers,
+        )
+    schema, parts = state.schema, state.parts
+    catalog = build_catalog(settings, schema)
     fk_tables = foreign_key_tables(schema, parts)
     job = anonymized_copy_job()
 
     def anonymized(t: Table) -> dg.AssetsDefinition:
         if t.name in parts:
-            return build_anonymized_parts(t, parts)
-        return build_anonymized(t, (settings.suites_dir / f"{t.name}.json").exists())
+            return build_anonymized_parts(t, parts, catalog)
+        return build_anonymized(t, (settings.suites_dir / f"{t.name}.json").exists(), catalog)
 
     return dg.Definitions(
         assets=[
-            build_snapshot(schema, pool=database_pool(settings.source_url)),
+            source_schema,
+            build_snapshot(schema, catalog, pool=database_pool(settings.source_url)),
             *[anonymized(t) for t in schema.tables],
-            build_published(schema, pool=database_pool(settings.target_url), partitioning=parts),
+            build_published(schema, catalog, pool=database_pool(settings.target_url), partitioning=parts),
         ],
         asset_checks=[build_foreign_key_check(t) for t in schema.tables if t.name in fk_tables],
-        jobs=[job, enforce_retention],
+        jobs=[job, refresh_source_state, enforce_retention],
         schedules=[
             nightly_anonymized_copy(
                 job, settings.schedule_cron, tags=all_partitions_tags(partitions_definition(parts))
             ),
             retention_schedule(settings.retention_cron),
         ],
-        sensors=[record_failed_runs],
+        sensors=[record_failed_runs, source_schema_changes],
         resources={"pipeline": pipeline_resource()},
         executor=build_executor(),
         loggers=loggers,

@@ -14,11 +14,11 @@ import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 from rich.console import Console
 
+from data_pipeline import source_state
 from data_pipeline.config import Settings
 from data_pipeline.context import Context
 from data_pipeline.errors import BadInput
 from data_pipeline.locks import run_lock
-from data_pipeline.partitions import plan_partitions
 from data_pipeline.plan import Anonymize, Inventory, Plan, Snapshot, Step, build_plan
 from data_pipeline.releases import newest_raw_snapshot
 from data_pipeline.schema import Schema
@@ -129,7 +129,7 @@ def step_map(defs: dg.Definitions, schema: Schema) -> dict[str, Step]:
             out[node] = Step(Snapshot.name)
         elif key.path[0] == "anonymized":
             out[node] = Step(Anonymize.name, names[key.path[-1]])
-        elif key == dg.AssetKey("published"):
+        elif key.path[0] == "published":
             out[node] = Step("publish")
     for checks_def in defs.asset_checks or ():
         for check_key in checks_def.check_keys:
@@ -179,22 +179,24 @@ def execute(
     ctx = Context(settings)
     with run_lock(settings.home):
         ctx.preflight()  # bad URL, policy, key: exit 2 before anything is copied
-        parts = plan_partitions(ctx.source, ctx.schema, settings.partition_rows)
+        state = source_state.current(ctx)
         prepare_dagster_home(settings)
         with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
             known = inventory(ctx, instance) if resume or require_snapshot else None
-            plan = build_plan(ctx, parts, known)
+            plan = build_plan(ctx, state.parts, known)
             console.print(plan.render(), markup=False, highlight=False)
             if plan.destructive and not allow_destructive:
                 raise BadInput(
                     f"{len(plan.destructive)} destructive schema change(s) against release "
                     f"{plan.previous_release}; nothing was copied. Re-run with --allow-destructive to accept."
                 )
+            if plan.destructive:
+                source_state.allow(settings, state.digest)  # the publish step checks it too
             if require_snapshot and plan.stage(Snapshot) is not None:
                 raise BadInput(
                     "no raw checkpoint within retention to roll forward from: run `data-pipeline run`"
                 )
-            defs = build_definitions(settings, loggers={"progress": progress_logger(console)}, parts=parts)
+            defs = build_definitions(settings, loggers={"progress": progress_logger(console)}, state=state)
             job = defs.resolve_job_def(ANONYMIZED_COPY_JOB)
             steps = step_map(defs, ctx.schema)
             keys = selection(plan, steps, defs)
@@ -227,12 +229,12 @@ def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: 
         bad = [e.check_name for e in failed_checks if e.asset_key.path[-1] == key_part(table)]
         status = "[red]checks failed: " + ", ".join(bad) + "[/red]" if bad else "[green]ok[/green]"
         console.print(f"  {table:<20} snapshot {rows(snap):>9}  anonymized {rows(anon):>9}  {status}")
-    published = materialized.get(("published",))
+    published = next((m for path, m in materialized.items() if path[0] == "published"), None)
     if result.success and published:
         number = published["release"].value
         console.print(
             f"[bold green]release {number}[/bold green] published to "
-            f"{published['target'].value} ({published['dagster/row_count'].value} rows)"
+            f"{published['target'].value} ({published['release_rows'].value} rows)"
         )
         console.print("open the UI: dagster dev -m assets.definitions  (then http://127.0.0.1:3000)")
         return 0

@@ -133,16 +133,46 @@ def plan(
     source: SourceOpt = None, target: TargetOpt = None, policy: PolicyOpt = None, home: HomeOpt = None
 ) -> None:
     """Show the next run's stages, forward-only marks and schema changes. Changes nothing."""
+    from data_pipeline import source_state
     from data_pipeline.context import Context
-    from data_pipeline.partitions import plan_partitions
     from data_pipeline.plan import build_plan
 
     ctx = Context(_settings(source, target, policy, home))
     _ = ctx.policy  # an unclassified column is refused here too
-    the_plan = build_plan(ctx, plan_partitions(ctx.source, ctx.schema, ctx.settings.partition_rows))
+    the_plan = build_plan(ctx, source_state.peek(ctx).parts)
     console.print(the_plan.render(), markup=False, highlight=False)
     if the_plan.destructive:
         console.print("destructive changes: `run` refuses them unless --allow-destructive")
+
+
+@app.command()
+@fails_cleanly
+def refresh(
+    source: SourceOpt = None,
+    home: HomeOpt = None,
+    allow_destructive: Annotated[
+        bool, typer.Option(help="Accept the source's destructive schema changes for the next release")
+    ] = False,
+) -> None:
+    """Store the source's schema, row estimates and partition layout for the code location."""
+    from data_pipeline import source_state
+    from data_pipeline.context import Context
+
+    ctx = Context(_settings(source=source, home=home))
+    stored = source_state.load(ctx.settings)
+    if stored is not None:
+        found = source_state.drift(ctx.settings, stored, ctx.schema)
+        for change in found.changes:
+            console.print(f"  {change}", markup=False, highlight=False)
+        if allow_destructive and found.destructive:
+            source_state.allow(ctx.settings, found.digest)
+            console.print(f"allowed {len(found.destructive)} destructive change(s) for the next release")
+            return  # the sensor (or the next run) refreshes the state and releases
+    state = source_state.refresh(ctx)
+    tables = ", ".join(state.parts.tables)
+    parts = f"{state.parts.count} parts for {tables}" if tables else "no parts"
+    count = len(state.schema.tables)
+    console.print(f"source state refreshed: {count} tables, {parts}, digest {state.digest}")
 
 
 @app.command()

@@ -19,9 +19,6 @@ import sqlalchemy as sa
 from data_pipeline.schema import Schema, Table
 
 PART_PREFIX = "rows-"
-# Checks one part can decide on its own rows; the table-wide ones (unique_columns, k_anonymity,
-# expectations, foreign keys) run when the parts are combined, before publish.
-PART_CHECKS = ("row_count_kept", "columns_classified", "no_leaked_originals")
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,13 @@ def plan_partitions(engine: sa.Engine, schema: Schema, partition_rows: int) -> P
     if partition_rows <= 0:
         return Partitioning()
     with engine.connect() as conn:
-        estimates = {t.name: estimate_rows(conn, t) for t in schema.tables}
+        return layout({t.name: estimate_rows(conn, t) for t in schema.tables}, partition_rows)
+
+
+def layout(estimates: dict[str, int], partition_rows: int) -> Partitioning:
+    """Tables estimated above `partition_rows`, and the part count they share (0: never)."""
+    if partition_rows <= 0:
+        return Partitioning()
     big = {t: n for t, n in estimates.items() if n > partition_rows}
     if not big:
         return Partitioning()

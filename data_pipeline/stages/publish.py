@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from data_pipeline import source_state
 from data_pipeline.checkpoint import CheckpointRef
 from data_pipeline.context import Context
 from data_pipeline.errors import BadInput, ChecksFailed
 from data_pipeline.ledger import Release
+from data_pipeline.plan import diff_schemas
 from data_pipeline.publish import publish as write_release
 from data_pipeline.schema import Schema, Table
+from data_pipeline.source_state import schema_digest
 from data_pipeline.stages import check
 
 Progress = Callable[[str, int], None]
@@ -27,6 +30,7 @@ def publish(
     missing = [t for t in ctx.schema.names if t not in refs]
     if missing:
         raise BadInput(f"no anonymized checkpoint for table(s): {', '.join(missing)}")
+    refuse_unallowed_destructive(ctx)
     problems = [
         f"{t}: {o.description}"
         for t in ctx.schema.names
@@ -35,6 +39,22 @@ def publish(
     if problems:
         raise ChecksFailed("release refused, nothing published: " + "; ".join(problems))
     return _write(ctx, refs, ctx.schema, ctx.policy.digest, ctx.key.epoch, run_id, progress, "published")
+
+
+def refuse_unallowed_destructive(ctx: Context) -> None:
+    """A release that drops or narrows what the last one had waits until someone allows exactly
+    this schema (`run --allow-destructive`, `refresh --allow-destructive`): the nightly schedule
+    and the schema-change sensor cannot publish it by themselves."""
+    current = ctx.ledger.current(ctx.settings.target_url)
+    if current is None or not current.schema:
+        return
+    destructive = [c for c in diff_schemas(Schema.from_dict(current.schema), ctx.schema) if c.destructive]
+    if destructive and not source_state.allowed(ctx.settings, schema_digest(ctx.schema)):
+        listed = ", ".join(f"{c.kind} {c.table}{'.' + c.column if c.column else ''}" for c in destructive)
+        raise BadInput(
+            f"release refused, nothing published: destructive schema change(s) against release "
+            f"{current.number} ({listed}); allow them with `data-pipeline refresh --allow-destructive`"
+        )
 
 
 def republish(ctx: Context, release: Release) -> Release:

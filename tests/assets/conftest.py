@@ -8,7 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster_support import ARTIFACTS, LOCATION, REPO, DagsterServer, dagster_cli, free_port, settings_env
+from dagster_support import (
+    ARTIFACTS,
+    LOCATION,
+    REPO,
+    DagsterServer,
+    dagster_cli,
+    free_port,
+    refreshed,
+    settings_env,
+)
 
 from assets.execution import EXECUTOR_ENV
 from assets.runner import prepare_dagster_home
@@ -25,7 +34,7 @@ def ui_settings(tmp_path: Path, demo_db: Path, no_suites: Path) -> Settings:
     shutil.copy(demo_db, source)
     settings = load_settings(home=home, source_url=f"sqlite:///{source}", suites=no_suites)
     prepare_dagster_home(settings)  # the embedded dagster.yaml: SQLite, telemetry and nux off
-    return settings
+    return refreshed(settings)  # the stored source state the code location is built from
 
 
 @pytest.fixture

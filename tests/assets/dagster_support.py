@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from data_pipeline.config import Settings
@@ -111,3 +112,19 @@ class DagsterServer:
                 continue
         with contextlib.suppress(ProcessLookupError):  # children that outlived the leader
             os.killpg(pgid, signal.SIGKILL)
+
+
+def refreshed(settings: Settings) -> Settings:
+    """These settings with their source state stored, as `data-pipeline refresh` leaves it."""
+    from data_pipeline import source_state
+    from data_pipeline.context import Context
+
+    source_state.refresh(Context(settings))
+    return settings
+
+
+def defs_of(settings: Settings) -> dg.Definitions:
+    """The code location for these settings, after a refresh of their source state."""
+    from assets.definitions import build_definitions
+
+    return build_definitions(refreshed(settings))

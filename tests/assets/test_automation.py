@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster_support import defs_of
 
-from assets.definitions import build_definitions
 from assets.resources import pipeline_resource
 from assets.runner import prepare_dagster_home
 from data_pipeline.config import Settings, load_settings
@@ -31,7 +31,7 @@ def test_nightly_tick_requests_a_run_that_publishes(
 ) -> None:
     monkeypatch.setenv("DP_SCHEDULE_CRON", "30 3 * * *")
     settings = reloaded(settings)
-    defs = build_definitions(settings)
+    defs = defs_of(settings)
     schedule = defs.resolve_schedule_def("nightly_anonymized_copy")
     assert schedule.cron_schedule == "30 3 * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED  # turned on deliberately
@@ -51,7 +51,7 @@ def test_nightly_tick_requests_a_run_that_publishes(
 
 
 def test_failed_run_is_recorded_in_the_ledger_once(settings: Settings, tmp_path: Path) -> None:
-    defs = build_definitions(settings)  # exports DP_* for the EnvVar-fed resource
+    defs = defs_of(settings)  # exports DP_* for the EnvVar-fed resource
     sensor = defs.resolve_sensor_def("record_failed_runs")
     job = defs.resolve_job_def("anonymized_copy")
     resources = {"pipeline": pipeline_resource()}
@@ -93,7 +93,7 @@ def test_retention_schedule_purges_expired_raw_checkpoints(
     assert list(vault.rglob("*.parquet"))
     monkeypatch.setenv("DP_RAW_RETENTION", "0")
     settings = reloaded(settings)
-    defs = build_definitions(settings)
+    defs = defs_of(settings)
     schedule = defs.resolve_schedule_def("enforce_retention")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     prepare_dagster_home(settings)

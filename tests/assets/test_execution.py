@@ -8,9 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_support import REPO, dagster_cli, settings_env
+from dagster_support import REPO, dagster_cli, defs_of, settings_env
 
-from assets.definitions import build_definitions
 from assets.execution import EXECUTOR_CONFIG_ENV, EXECUTOR_ENV, build_executor, database_pool
 from assets.schedules import ANONYMIZED_COPY_JOB
 from data_pipeline.config import Settings
@@ -33,10 +32,10 @@ def test_each_database_has_its_own_pool_without_credentials() -> None:
 
 
 def test_snapshot_and_publish_are_in_their_database_pools(settings: Settings) -> None:
-    graph = build_definitions(settings).resolve_asset_graph()
+    graph = defs_of(settings).resolve_asset_graph()
     pools = {key.to_user_string(): graph.get(key).pools for key in graph.get_all_asset_keys()}
-    assert pools["published"] == {database_pool(settings.target_url)}
     for table in reflect(make_engine(settings.source_url)).names:
+        assert pools[f"published/{table}"] == {database_pool(settings.target_url)}
         assert pools[f"snapshot/{table}"] == {database_pool(settings.source_url)}
         assert not pools[f"anonymized/{table}"]  # CPU-bound: limited by the executor, not a database
 
@@ -69,7 +68,7 @@ def test_deploy_configs_are_accepted_by_dagster_executors(
     monkeypatch.setenv("DP_CELERY_BROKER", "redis://broker:6379/0")
     monkeypatch.setenv("DP_CELERY_BACKEND", "redis://broker:6379/1")
     monkeypatch.setenv("DP_K8S_NAMESPACE", "data-pipeline")
-    job = build_definitions(settings).resolve_job_def(ANONYMIZED_COPY_JOB)
+    job = defs_of(settings).resolve_job_def(ANONYMIZED_COPY_JOB)
     execution = dg.validate_run_config(job, {})["execution"]
     assert list(execution) == [engine]
     config = execution[engine]

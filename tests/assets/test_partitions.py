@@ -12,10 +12,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster_support import defs_of
 from support import dump_target, target_tables
 
 from assets.assets import RANGE_END_TAG, RANGE_START_TAG, anonymized_key, part_ref, snapshot_key
-from assets.definitions import build_definitions
 from assets.runner import prepare_dagster_home
 from assets.schedules import ANONYMIZED_COPY_JOB
 from data_pipeline.config import Settings
@@ -57,13 +57,22 @@ def big_keys() -> list[dg.AssetKey]:
 def other_keys(defs: dg.Definitions) -> list[dg.AssetKey]:
     """The snapshot and the unpartitioned anonymized tables: one run, no partition."""
     graph = defs.resolve_asset_graph()
-    return [k for k in graph.get_all_asset_keys() if k not in big_keys() and k != dg.AssetKey("published")]
+    return [
+        k
+        for k in graph.get_all_asset_keys()
+        if k not in big_keys() and k.path[0] in ("snapshot", "anonymized")
+    ]
+
+
+def published_keys(defs: dg.Definitions) -> list[dg.AssetKey]:
+    """`published/<table>`: one step writes them all."""
+    return [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "published"]
 
 
 def published_release(settings: Settings, reference: Settings) -> None:
     """The reference publishes the same source unpartitioned: the targets must be equal."""
     prepare_dagster_home(reference)
-    defs = build_definitions(reference)
+    defs = defs_of(reference)
     with dg.DagsterInstance.from_config(str(reference.dagster_home)) as instance:
         assert defs.resolve_job_def(ANONYMIZED_COPY_JOB).execute_in_process(instance=instance).success
     assert dump_target(settings) == dump_target(reference)
@@ -94,7 +103,7 @@ def part_checkpoints(settings: Settings, instance: dg.DagsterInstance) -> dict[t
 
 
 def test_only_tables_above_the_threshold_are_partitioned(parted: Settings) -> None:
-    defs = build_definitions(parted)
+    defs = defs_of(parted)
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
@@ -108,14 +117,14 @@ def test_only_tables_above_the_threshold_are_partitioned(parted: Settings) -> No
     with dg.DagsterInstance.from_config(str(parted.dagster_home)) as instance:
         [request] = schedule.evaluate_tick(dg.build_schedule_context(instance)).run_requests
     assert request.tags[RANGE_START_TAG] == "rows-000" and request.tags[RANGE_END_TAG] == "rows-002"
-    unpartitioned = build_definitions(replace(parted, partition_rows=0)).resolve_asset_graph()
+    unpartitioned = defs_of(replace(parted, partition_rows=0)).resolve_asset_graph()
     assert all(unpartitioned.get(k).partitions_def is None for k in unpartitioned.get_all_asset_keys())
 
 
 def test_each_partition_runs_on_its_own_and_the_release_equals_an_unpartitioned_one(
     parted: Settings, reference: Settings
 ) -> None:
-    defs = build_definitions(parted)
+    defs = defs_of(parted)
     with dg.DagsterInstance.from_config(str(parted.dagster_home)) as instance:
         assert run(defs, instance, other_keys(defs)).success
         for key in PARTS:
@@ -129,7 +138,7 @@ def test_each_partition_runs_on_its_own_and_the_release_equals_an_unpartitioned_
         ranges = [(extra["start"], extra["stop"]) for extra in extras]
         assert ranges == [(0, 250), (250, 500), (500, rows)] and rows == 750  # contiguous key ranges
 
-        result = run(defs, instance, [dg.AssetKey("published")])
+        result = run(defs, instance, published_keys(defs))
         assert result.success
     [release] = Ledger(parted.ledger_url).events("published")
     assert release.release == 1
@@ -152,12 +161,12 @@ def latest_snapshot(instance: dg.DagsterInstance, table: str) -> str:
 
 
 def test_a_missing_partition_blocks_publish(parted: Settings) -> None:
-    defs = build_definitions(parted)
+    defs = defs_of(parted)
     with dg.DagsterInstance.from_config(str(parted.dagster_home)) as instance:
         assert run(defs, instance, other_keys(defs)).success
         for key in PARTS[:2]:
             assert run(defs, instance, big_keys(), partition=key).success
-        result = run(defs, instance, [dg.AssetKey("published")])
+        result = run(defs, instance, published_keys(defs))
     assert not result.success
     message = failure_message(result)
     assert "never materialized" in message and "anonymized/order_items[rows-002]" in message
@@ -168,7 +177,7 @@ def test_a_missing_partition_blocks_publish(parted: Settings) -> None:
 def test_a_failed_partition_blocks_publish_and_rerunning_it_leaves_the_others_untouched(
     parted: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    defs = build_definitions(parted)
+    defs = defs_of(parted)
     with dg.DagsterInstance.from_config(str(parted.dagster_home)) as instance:
         assert run(defs, instance, other_keys(defs)).success
         for key in PARTS:
@@ -182,7 +191,7 @@ def test_a_failed_partition_blocks_publish_and_rerunning_it_leaves_the_others_un
         anonymize = anonymize_stage.anonymize
         monkeypatch.setattr(anonymize_stage, "anonymize", crashing_part("rows-001"))
         assert not run(defs, instance, big_keys(), partition="rows-001").success
-        failed = run(defs, instance, [dg.AssetKey("published")])
+        failed = run(defs, instance, published_keys(defs))
         assert not failed.success
         assert "is not part 2 of 3 of snapshot" in failure_message(failed)
         assert target_tables(parted) == []
@@ -197,7 +206,7 @@ def test_a_failed_partition_blocks_publish_and_rerunning_it_leaves_the_others_un
             assert after[(table, "rows-001")][0] != before[(table, "rows-001")][0]
             for key in ("rows-000", "rows-002"):
                 assert after[(table, key)] == middle[(table, key)]
-        assert run(defs, instance, [dg.AssetKey("published")]).success
+        assert run(defs, instance, published_keys(defs)).success
     assert Ledger(parted.ledger_url).current(parted.target_url).number == 1
 
 
@@ -251,7 +260,7 @@ def test_a_finished_part_whose_checkpoint_was_corrupted_since_is_anonymized_agai
 ) -> None:
     """Reuse verifies the checkpoint's sha256 first: a corrupt part is done again, the others are
     taken as they are."""
-    defs = build_definitions(parted)
+    defs = defs_of(parted)
     with dg.DagsterInstance.from_config(str(parted.dagster_home)) as instance:
         assert run(defs, instance, other_keys(defs)).success
         assert run(defs, instance, big_keys(), partition="rows-000").success

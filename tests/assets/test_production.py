@@ -9,9 +9,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+from dagster_support import defs_of
 from sqlalchemy.engine import make_url
 
-from assets.definitions import build_definitions
 from assets.execution import database_pool
 from assets.schedules import ANONYMIZED_COPY_JOB
 from data_pipeline.config import Settings
@@ -45,7 +45,7 @@ def test_runs_are_stored_in_postgresql_and_read_back(
     for name, value in dagster_pg_env(pg_url).items():
         monkeypatch.setenv(name, value)
     home = production_home(settings)
-    job = build_definitions(settings).resolve_job_def(ANONYMIZED_COPY_JOB)
+    job = defs_of(settings).resolve_job_def(ANONYMIZED_COPY_JOB)
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.run_storage, PostgresRunStorage)
@@ -61,7 +61,7 @@ def test_runs_are_stored_in_postgresql_and_read_back(
         run = instance.get_run_by_id(result.run_id)
         assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
         assert run.job_name == ANONYMIZED_COPY_JOB
-        published = instance.get_latest_materialization_event(dg.AssetKey("published"))
+        published = instance.get_latest_materialization_event(dg.AssetKey(["published", "customers"]))
         assert published.run_id == result.run_id
         assert published.asset_materialization.metadata["release"].value == 1
         for pool in (database_pool(settings.source_url), database_pool(settings.target_url)):
