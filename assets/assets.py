@@ -6,6 +6,7 @@ in the vault, and Dagster's storage only ever sees ids, hashes and counts.
 
 import hashlib
 import re
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -83,7 +84,24 @@ def latest_ref(instance: dg.DagsterInstance, key: dg.AssetKey) -> CheckpointRef:
     event = instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
         raise dg.Failure(f"{key.to_user_string()} has never been materialized: materialize it first")
-    meta = event.asset_materialization.metadata
+    return _ref(key, event.asset_materialization.metadata)
+
+
+def run_ref(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, key: dg.AssetKey
+) -> CheckpointRef:
+    """The checkpoint this run materialized for `key`, so two runs at once never read each other's
+    snapshot or tables; the latest one when this run did not make it (a resumed run, a single
+    asset materialized from the UI)."""
+    records = context.instance.all_logs(context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    for record in reversed(records):
+        materialization = record.asset_materialization
+        if materialization is not None and materialization.asset_key == key:
+            return _ref(key, materialization.metadata)
+    return latest_ref(context.instance, key)
+
+
+def _ref(key: dg.AssetKey, meta: Mapping[str, dg.MetadataValue]) -> CheckpointRef:
     if "parts" in meta:
         raise dg.Failure(f"{key.to_user_string()} is partitioned: its parts are combined by `published`")
     return CheckpointRef(
@@ -173,7 +191,7 @@ def build_anonymized(table: Table, has_suite: bool, catalog: Catalog) -> dg.Asse
     )
     def anonymized(context: dg.AssetExecutionContext, pipeline: PipelineResource):
         p = pipeline.context()
-        raw = latest_ref(context.instance, snapshot_key(table.name))
+        raw = run_ref(context, snapshot_key(table.name))
         result = anonymize.anonymize(p, raw, run_id=context.run.run_id)
         context.log.info(f"anonymized/{table.name}: {result.ref.rows} rows (forward-only)")
         checks = [check_result(o, key) for o in result.outcomes]
@@ -308,7 +326,7 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning, catalog: Ca
     )
     def anonymized(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
         p = pipeline.context()
-        raw = latest_ref(context.instance, snapshot_key(table.name))
+        raw = run_ref(context, snapshot_key(table.name))
         results: dict[str, TableResult] = {}
         parts: dict[str, dict] = {}
         for partition in context.partition_keys:
@@ -354,7 +372,7 @@ def build_foreign_key_check(table: Table) -> dg.AssetChecksDefinition:
         description=CheckName.FOREIGN_KEYS_RESOLVE.description,
     )
     def foreign_keys_resolve(context: dg.AssetCheckExecutionContext, pipeline: PipelineResource):
-        refs = {t: latest_ref(context.instance, anonymized_key(t)) for t in [table.name, *parents]}
+        refs = {t: run_ref(context, anonymized_key(t)) for t in [table.name, *parents]}
         outcome = check.foreign_keys(pipeline.context(), table.name, refs)
         return dg.AssetCheckResult(
             passed=outcome.passed,
@@ -396,7 +414,7 @@ def build_published(
     def published(context: dg.AssetExecutionContext, pipeline: PipelineResource):
         p = pipeline.context()
         refs = {
-            t.name: latest_ref(context.instance, anonymized_key(t.name))
+            t.name: run_ref(context, anonymized_key(t.name))
             for t in schema.tables
             if t.name not in partitioning
         }
@@ -454,7 +472,7 @@ def combine_parts(
         )
     combined = {}
     for table, refs in parts.items():
-        raw = latest_ref(context.instance, snapshot_key(table))
+        raw = run_ref(context, snapshot_key(table))
         combined[table] = result = anonymize.combine_parts(
             p, raw, list(refs.values()), run_id=context.run.run_id
         )
