@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import dagster as dg
 import yaml
-from dagster_support import REPO, dagster_cli, refreshed, settings_env
+from dagster_support import REPO, DagsterServer, dagster_cli, free_port, refreshed, settings_env
 
 from assets.definitions import build_definitions
 from assets.resources import pipeline_resource
@@ -127,3 +127,43 @@ def test_schema_changes_release_when_additive_and_wait_when_destructive(settings
         )
         assert allowed.exit_code == 0, allowed.output
         assert isinstance(evaluate(settings, instance), dg.RunRequest)
+
+
+def dg_cli() -> str:
+    import sys
+    from pathlib import Path
+
+    return str(Path(sys.executable).with_name("dg"))
+
+
+def test_dg_checks_lists_and_serves_the_project(ui_settings: Settings, tmp_path) -> None:
+    """`dg` reads [tool.dg] in pyproject.toml: the existing layout, assets.definitions as the target."""
+    env = settings_env(ui_settings)
+    checked = subprocess.run([dg_cli(), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    listed = subprocess.run(
+        [dg_cli(), "list", "defs", "--json"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert listed.returncode == 0, listed.stderr
+    keys = {asset["asset_key"] for asset in json.loads(listed.stdout)["assets"]}
+    assert {"source_schema", "anonymized/customers", "published/customers"} <= keys
+
+    port = free_port()
+    log = tmp_path / "dg-dev.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [dg_cli(), "dev", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = DagsterServer(f"http://127.0.0.1:{port}", process, log, ui_settings)
+    try:
+        server.wait_until_loaded()
+        nodes = server.graphql("{ assetNodes { assetKey { path } } }")["assetNodes"]
+        assert ["published", "customers"] in [n["assetKey"]["path"] for n in nodes]
+    finally:
+        server.stop()
