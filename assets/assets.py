@@ -305,6 +305,7 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning, catalog: Ca
         key=key,
         deps=[snapshot_key(table.name)],
         partitions_def=partitions_definition(partitioning),
+        backfill_policy=dg.BackfillPolicy.single_run(),  # a UI backfill of a range: one run, one step
         group_name="anonymized",
         kinds={"pandas", "parquet"},
         tags={FORWARD_ONLY_TAG: "true", **catalog.table_tags(table)},

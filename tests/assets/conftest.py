@@ -21,7 +21,7 @@ from dagster_support import (
 
 from assets.execution import EXECUTOR_ENV
 from assets.runner import prepare_dagster_home
-from data_pipeline.config import Settings, load_settings
+from data_pipeline.config import DEFAULT_POLICY, Settings, load_settings
 from data_pipeline.keys import generate_key_file
 
 
@@ -32,7 +32,9 @@ def ui_settings(tmp_path: Path, demo_db: Path, no_suites: Path) -> Settings:
     generate_key_file(home / "anon.key")
     source = tmp_path / "ui_source.db"
     shutil.copy(demo_db, source)
-    settings = load_settings(home=home, source_url=f"sqlite:///{source}", suites=no_suites)
+    policy = tmp_path / "ui_policy.yaml"  # a copy: the staleness test edits it
+    shutil.copy(DEFAULT_POLICY, policy)
+    settings = load_settings(home=home, source_url=f"sqlite:///{source}", suites=no_suites, policy=policy)
     prepare_dagster_home(settings)  # the embedded dagster.yaml: SQLite, telemetry and nux off
     return refreshed(settings)  # the stored source state the code location is built from
 

@@ -1,5 +1,6 @@
 """The Dagster UI, driven in headless Chromium: the asset graph, the forward-only marks, "Materialize
-all", the run and its checks. Chromium is Debian's (`.ci/run` installs it); Playwright only drives it."""
+all", the run and its checks, the policy class of each column, and staleness after a policy edit.
+Chromium is Debian's (`.ci/run` installs it); Playwright only drives it."""
 
 from __future__ import annotations
 
@@ -73,6 +74,10 @@ def wait_for_run(server, run_id: str) -> str:
     pytest.fail(f"run {run_id} not finished after {RUN_TIMEOUT_S}s:\n{server.log_tail()}")
 
 
+STALE_QUERY = """{ assetNodes { assetKey { path } staleStatus } }"""
+RELOAD = """mutation($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) {
+    __typename ... on WorkspaceLocationEntry { loadStatus } } }"""
+
 CHECKS_QUERY = """{ assetNodes { assetKey { path }
     assetMaterializations(limit: 1) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } }
     assetChecksOrError { ... on AssetChecks { checks { name
@@ -138,6 +143,13 @@ def test_materialize_all_from_the_asset_graph(browser, dagster_dev) -> None:
         assert len(counts) == len(tables) and all(a == b.split()[0] for a, b in counts), counts
         assert page.get_by_text("Materialized", exact=True).count() == len(tables)
         page.screenshot(path=str(ARTIFACTS / "ui-anonymized-after-run.png"), full_page=True)
+
+        # the catalog: a published table's columns with their policy class and rule as tags
+        page.goto(f"{server.url}/assets/published/customers")
+        page.get_by_text("email", exact=True).first.wait_for()
+        page.screenshot(path=str(ARTIFACTS / "ui-published-columns.png"), full_page=True)
+        body = page.inner_text("body")
+        assert "pii" in body and "quasi" in body and "generalize_date" in body
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "ui-failure.png"), full_page=True)
         raise
@@ -156,3 +168,19 @@ def test_materialize_all_from_the_asset_graph(browser, dagster_dev) -> None:
     assert sorted(c["name"] for c in anonymized_checks) == expected_checks
     published = nodes[f"published/{child}"]["assetMaterializations"][0]["metadataEntries"]
     assert {e["label"]: e.get("intValue") for e in published}["release"] == 1
+
+    # a policy edit changes the anonymized assets' code version: after a reload they are stale
+    stale = {
+        "/".join(n["assetKey"]["path"]): n["staleStatus"] for n in server.graphql(STALE_QUERY)["assetNodes"]
+    }
+    assert stale[f"anonymized/{child}"] == "FRESH"
+    policy = server.settings.policy_path
+    policy.write_text(
+        policy.read_text().replace("name:     {class: safe, rule: keep}", "name: {class: pii, rule: token}")
+    )
+    server.graphql(RELOAD, {"name": "assets.definitions"})
+    server.wait_until_loaded()
+    stale = {
+        "/".join(n["assetKey"]["path"]): n["staleStatus"] for n in server.graphql(STALE_QUERY)["assetNodes"]
+    }
+    assert all(stale[f"anonymized/{t}"] == "STALE" for t in tables), stale
