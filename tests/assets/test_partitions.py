@@ -110,6 +110,8 @@ def test_only_tables_above_the_threshold_are_partitioned(parted: Settings) -> No
         partitions = graph.get(key).partitions_def
         if key in big_keys():
             assert partitions.get_partition_keys() == PARTS, key
+            # a backfill of a range from the UI is one run whose step anonymizes the parts in turn
+            assert graph.get(key).backfill_policy == dg.BackfillPolicy.single_run(), key
         else:
             assert partitions is None, key  # the snapshot stays one consistent read; published one release
     # the nightly run covers every partition: one run, each big table's parts in its own step
