@@ -3,6 +3,7 @@ the stages' `Context`."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import dagster as dg
@@ -51,6 +52,10 @@ def export_settings(settings: Settings) -> None:
         "DP_POLICY": str(settings.policy_path),
         "DP_SUITES": str(settings.suites_dir),
     }
+    if settings.subset:
+        values["DP_SUBSET"] = json.dumps(list(settings.subset))
+    if settings.subset_other:
+        values["DP_SUBSET_OTHER"] = settings.subset_other
     os.environ.update(values)
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
 

@@ -30,6 +30,13 @@ SourceOpt = Annotated[str | None, typer.Option("--source", help="Source SQLAlche
 TargetOpt = Annotated[str | None, typer.Option("--target", help="Target SQLAlchemy URL [DP_TARGET_URL]")]
 PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML [DP_POLICY]")]
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="State directory [DP_HOME]")]
+SubsetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--subset", help="Copy a slice: TABLE=N% (keyed) or 'TABLE:SQL condition'; repeatable"),
+]
+SubsetOtherOpt = Annotated[
+    str | None, typer.Option("--subset-other", help="Tables the subset never reaches: copy (default), empty")
+]
 
 
 def fails_cleanly(fn: F) -> F:
@@ -54,6 +61,15 @@ def _settings(
     suites: Path | None = None,
 ) -> Settings:
     return load_settings(home=home, source_url=source, target_url=target, policy=policy, suites=suites)
+
+
+def _with_subset(settings: Settings, subset: list[str] | None, other: str | None) -> Settings:
+    from dataclasses import replace
+
+    if not subset and not other:
+        return settings
+    chosen = tuple(subset or settings.subset)
+    return replace(settings, subset=chosen, subset_other=other or settings.subset_other)
 
 
 @app.command()
@@ -119,26 +135,33 @@ def run(
     home: HomeOpt = None,
     allow_destructive: Annotated[bool, typer.Option(help="Accept destructive schema changes")] = False,
     resume: Annotated[bool, typer.Option(help="Reuse the newest valid checkpoints (no re-extract)")] = False,
+    subset: SubsetOpt = None,
+    subset_other: SubsetOtherOpt = None,
 ) -> None:
     """Snapshot, anonymize, check and publish everything once, through Dagster, in process."""
     from assets.runner import run_once
 
-    settings = _settings(source, target, policy, home)
+    settings = _with_subset(_settings(source, target, policy, home), subset, subset_other)
     raise typer.Exit(run_once(settings, console, allow_destructive=allow_destructive, resume=resume))
 
 
 @app.command()
 @fails_cleanly
 def plan(
-    source: SourceOpt = None, target: TargetOpt = None, policy: PolicyOpt = None, home: HomeOpt = None
+    source: SourceOpt = None,
+    target: TargetOpt = None,
+    policy: PolicyOpt = None,
+    home: HomeOpt = None,
+    subset: SubsetOpt = None,
+    subset_other: SubsetOtherOpt = None,
 ) -> None:
     """Show the next run's stages, forward-only marks and schema changes. Changes nothing."""
     from data_pipeline import source_state
     from data_pipeline.context import Context
     from data_pipeline.plan import build_plan
 
-    ctx = Context(_settings(source, target, policy, home))
-    _ = ctx.policy  # an unclassified column is refused here too
+    ctx = Context(_with_subset(_settings(source, target, policy, home), subset, subset_other))
+    _ = ctx.policy, ctx.subset  # an unclassified column or a bad subset is refused here too
     the_plan = build_plan(ctx, source_state.peek(ctx).parts)
     console.print(the_plan.render(), markup=False, highlight=False)
     if the_plan.destructive:

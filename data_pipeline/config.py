@@ -6,6 +6,7 @@ Every path of state hangs off DP_HOME. Raw (un-anonymized) data may only be writ
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ class Settings:
     partition_rows: int = 1_000_000  # tables above it are anonymized in parts (0: never)
     schedule_cron: str = "0 2 * * *"
     retention_cron: str = "0 3 * * *"
+    subset: tuple[str, ...] = ()  # --subset TABLE=N% / 'TABLE:condition' (DP_SUBSET, a JSON list)
+    subset_other: str | None = None  # tables the subset never reaches: copy or empty (DP_SUBSET_OTHER)
 
     @property
     def vault(self) -> Path:
@@ -98,6 +101,8 @@ def load_settings(
         target_schema=env.get("DP_TARGET_SCHEMA") or env.get("DP_SOURCE_SCHEMA") or None,
         schedule_cron=env.get("DP_SCHEDULE_CRON", "0 2 * * *"),
         retention_cron=env.get("DP_RETENTION_CRON", "0 3 * * *"),
+        subset=tuple(json.loads(env["DP_SUBSET"])) if env.get("DP_SUBSET") else (),
+        subset_other=env.get("DP_SUBSET_OTHER") or None,
     )
 
 

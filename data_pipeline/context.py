@@ -21,6 +21,7 @@ from data_pipeline.keys import AnonKey, load_key
 from data_pipeline.ledger import Ledger
 from data_pipeline.policy import ResolvedPolicy, load_policy
 from data_pipeline.schema import Schema, reflect
+from data_pipeline.subset import SubsetSpec
 
 
 def ensure_demo_source(settings: Settings) -> None:
@@ -81,9 +82,21 @@ class Context:
             Path(database).chmod(0o600)  # the embedded ledger is private, like the vault
         return ledger
 
+    @cached_property
+    def subset(self) -> SubsetSpec | None:
+        """What to copy when not everything: --subset flags over the policy's `subset:` section."""
+        from data_pipeline.policy import load_policy_document
+
+        spec = SubsetSpec.parse(
+            self.settings.subset, load_policy_document(self.settings.policy_path), self.settings.subset_other
+        )
+        if spec is not None:
+            spec.check(self.schema)
+        return spec
+
     def preflight(self) -> None:
         """Everything that can be refused before a single row is copied (exit 2)."""
-        _ = self.schema, self.policy, self.key, self.target
+        _ = self.schema, self.policy, self.key, self.target, self.subset
         if self.policy.digest in self.ledger.revoked_policies():
             raise BadInput(
                 f"policy {self.settings.policy_path} was revoked as leaking (digest "

@@ -96,6 +96,7 @@ class Snapshot:
     """Read every table in one transaction into raw checkpoints (vault)."""
 
     tables: tuple[str, ...]
+    subset: str | None = None  # SubsetSpec.describe(): what to copy when not everything
     name = "snapshot"
     forward_only = False
 
@@ -104,7 +105,8 @@ class Snapshot:
         return (Step(self.name),)
 
     def describe(self) -> str:
-        return f"{len(self.tables)} tables read in one transaction into raw checkpoints (vault)"
+        what = f"; subset: {self.subset}" if self.subset else ""
+        return f"{len(self.tables)} tables read in one transaction into raw checkpoints (vault){what}"
 
 
 @dataclass(frozen=True)
@@ -238,9 +240,31 @@ class Inventory:
 
 
 def foreign_key_tables(schema: Schema, parts: Partitioning) -> tuple[str, ...]:
-    """Tables whose foreign keys are checked on their own; those touching a table in parts are
-    checked by `publish`, over the combined parts."""
-    return tuple(t.name for t in schema.tables if t.foreign_keys and not _touches(t, parts))
+    """Tables whose foreign keys are checked on their own; those touching a table in parts, and
+    those in a cycle of tables referencing each other (each check would wait for the other's table),
+    are checked by `publish`, which checks every foreign key of the release before writing."""
+    cyclic = _in_cycles(schema)
+    return tuple(
+        t.name for t in schema.tables if t.foreign_keys and not _touches(t, parts) and t.name not in cyclic
+    )
+
+
+def _in_cycles(schema: Schema) -> set[str]:
+    """Tables that reach themselves through other tables' foreign keys (a self-reference alone is
+    no cycle here)."""
+    parents = {t.name: {f.ref_table for f in t.foreign_keys if f.ref_table != t.name} for t in schema.tables}
+    cyclic = set()
+    for start in parents:
+        seen, todo = set(), list(parents[start])
+        while todo:
+            node = todo.pop()
+            if node == start:
+                cyclic.add(start)
+                break
+            if node not in seen and node in parents:
+                seen.add(node)
+                todo.extend(parents[node])
+    return cyclic
 
 
 def _touches(table: Table, parts: Partitioning) -> bool:
@@ -255,6 +279,7 @@ def plan_run(
     next_release: int,
     parts: Partitioning,
     inventory: Inventory | None = None,
+    subset: str | None = None,
 ) -> Plan:
     """The stages of a run. Without an inventory (a fresh run): all of them. With one (resume,
     roll-forward): from the newest valid snapshot on; only `publish` when every table's anonymized
@@ -265,7 +290,7 @@ def plan_run(
         inventory is not None and inventory.snapshot_batch is not None and _snapshot_whole(inventory, tables)
     )
     if not resumed:
-        stages.append(Snapshot(tables))
+        stages.append(Snapshot(tables, subset))
     if not (resumed and all(inventory.anonymized_current.get(t) for t in tables)):  # type: ignore[union-attr]
         stages.append(Anonymize(tables, parts, inventory.snapshot_batch if resumed else None))  # type: ignore[union-attr]
         fk_tables = foreign_key_tables(schema, parts)
@@ -304,4 +329,5 @@ def build_plan(ctx: Context, parts: Partitioning, inventory: Inventory | None = 
         ledger.next_release_number(settings.target_url),
         parts,
         inventory,
+        ctx.subset.describe() if ctx.subset else None,
     )

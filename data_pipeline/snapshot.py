@@ -35,6 +35,8 @@ from data_pipeline.checkpoint import (
 from data_pipeline.config import redact_url
 from data_pipeline.schema import Column, Schema, Table
 from data_pipeline.scrub import scrubbed
+from data_pipeline.subset import Selection, SubsetSpec
+from data_pipeline.subset import select as select_subset
 
 Progress = Callable[[str, int], None]
 
@@ -43,10 +45,12 @@ _ARROW_PARSED = {"integer", "float", "numeric", "boolean", "date", "datetime", "
 _CSV_BLOCK = 4 << 20  # bytes of CSV per Arrow batch: about a snapshot batch (BATCH_ROWS) of a typical table
 
 
-def _chunks(conn: sa.Connection, sa_table: sa.Table, table: Table) -> Iterator[pd.DataFrame]:
+def _chunks(
+    conn: sa.Connection, sa_table: sa.Table, table: Table, where: str | None = None
+) -> Iterator[pd.DataFrame]:
     order = [sa_table.c[c] for c in table.primary_key] or list(sa_table.c)[:1]
     result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
-        sa.select(sa_table).order_by(*order)
+        (sa.select(sa_table) if where is None else sa.select(sa_table).where(sa.text(where))).order_by(*order)
     )
     columns = list(table.column_names)
     emitted = False
@@ -76,12 +80,16 @@ def _pg_converter(
     return convert
 
 
-def _pg_copy_chunks(conn: sa.Connection, sa_table: sa.Table, table: Table) -> Iterator[pa.Table]:
+def _pg_copy_chunks(
+    conn: sa.Connection, sa_table: sa.Table, table: Table, where: str | None = None
+) -> Iterator[pa.Table]:
     """COPY ... TO STDOUT through a pipe into Arrow's streaming CSV reader (C++ parsing)."""
     quote = conn.dialect.identifier_preparer
     names = [quote.quote(c) for c in table.column_names]
     order = [quote.quote(c) for c in table.primary_key] or names[:1]
-    select = f"SELECT {', '.join(names)} FROM {quote.format_table(sa_table)} ORDER BY {', '.join(order)}"
+    condition = f" WHERE {where}" if where is not None else ""
+    source = f"{quote.format_table(sa_table)}{condition}"
+    select = f"SELECT {', '.join(names)} FROM {source} ORDER BY {', '.join(order)}"
     raw_cursor = conn.connection.dbapi_connection.cursor()
     raw_cursor.execute(f"{select} LIMIT 0")
     oids = [d.type_code for d in raw_cursor.description]
@@ -173,8 +181,11 @@ def take_snapshot(
     retention: timedelta,
     run_id: str | None = None,
     progress: Progress | None = None,
+    subset: SubsetSpec | None = None,
+    salt: str = "",
 ) -> dict[str, CheckpointRef]:
-    """Read all tables in one transaction; one raw checkpoint per table."""
+    """Read all tables in one transaction; one raw checkpoint per table. With `subset`, the closure
+    is chosen first in that same transaction, and each table read through its condition."""
     meta = sa.MetaData()
     refs: dict[str, CheckpointRef] = {}
     batch = new_batch("snapshot")
@@ -188,20 +199,23 @@ def take_snapshot(
                 # the text forms the COPY reader parses; LOCAL: only this read transaction
                 for setting in ("DateStyle = 'ISO, YMD'", "TimeZone = 'UTC'", "bytea_output = 'hex'"):
                     conn.exec_driver_sql(f"SET LOCAL {setting}")
+            chosen = select_subset(conn, schema, subset, salt) if subset else Selection()
             for table in schema.tables:
                 sa_table = sa.Table(table.name, meta, autoload_with=conn, schema=table.schema)
                 chunks = _pg_copy_chunks if postgres else _chunks
                 with scrubbed("snapshot", table.name):
                     refs[table.name] = store.write(
                         table,
-                        chunks(conn, sa_table, table),
+                        chunks(conn, sa_table, table, chosen.filter(table.name)),
                         batch=batch,
                         retention=retention,
                         source=redact_url(str(engine.url)),
                         run_id=run_id,
+                        extra={"subset": chosen.how[table.name]} if subset else {},
                     )
                 if progress:
                     progress(table.name, refs[table.name].rows)
+            chosen.drop(conn)
     finally:
         conn.close()
     return refs

@@ -25,6 +25,8 @@ def snapshot(
         retention=timedelta(days=ctx.settings.raw_retention_days),
         run_id=run_id,
         progress=progress,
+        subset=ctx.subset,
+        salt=ctx.key.derive("subset").hex()[:32],
     )
     ctx.ledger.record(
         "snapshot_taken",
@@ -32,5 +34,6 @@ def snapshot(
         source=redact_url(ctx.settings.source_url),
         checkpoints={t: r.id for t, r in refs.items()},
         rows={t: r.rows for t, r in refs.items()},
+        subset=ctx.subset.describe() if ctx.subset else None,
     )
     return refs
