@@ -153,10 +153,11 @@ def build_snapshot(schema: Schema, catalog: Catalog, pool: str | None = None) ->
             progress=lambda table, rows: context.log.info(f"snapshot/{table}: {rows} rows"),
         )
         for table, ref in refs.items():
+            metadata = ref_metadata(ref, p.schema.table(table), forward_only=False)
+            if p.subset is not None:  # how the subset reached this table; its size is the row count
+                metadata["subset"] = p.vault.manifest(ref).extra.get("subset", "")
             yield dg.MaterializeResult(
-                asset_key=snapshot_key(table),
-                metadata=ref_metadata(ref, p.schema.table(table), forward_only=False),
-                data_version=dg.DataVersion(ref.sha256),
+                asset_key=snapshot_key(table), metadata=metadata, data_version=dg.DataVersion(ref.sha256)
             )
 
     return snapshot_asset

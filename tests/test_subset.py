@@ -86,6 +86,14 @@ def test_demo_subset_is_a_tenth_of_customers_and_exactly_what_they_touch(
     assert ids(target, "support_tickets") == source_ids("support_tickets", f"customer_id IN ({listed})")
     referenced = {r[0] for r in rows(target, "SELECT product_id FROM order_items")}
     assert referenced <= ids(target, "products") < ids(source, "products") | {None}
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:  # sizes in the catalog
+        event = instance.get_latest_materialization_event(dg.AssetKey(["snapshot", "customers"]))
+        meta = event.asset_materialization.metadata
+        assert meta["subset"].value == "start" and meta["dagster/row_count"].value == len(customers)
+        orders_meta = instance.get_latest_materialization_event(dg.AssetKey(["snapshot", "orders"]))
+        assert orders_meta.asset_materialization.metadata["subset"].value == "down"
     assert dangling(target) == {}
 
 
