@@ -113,9 +113,13 @@ def normalize(values: pd.Series) -> pa.Array:
     text = text_array(values.dropna())
     if not len(text):
         return text
-    chars = Chars.of(pc.ascii_lower(text))
-    # uint8 arithmetic wraps, so one comparison tests each range
+    # Folded here on Chars' own copy of the bytes, not by Arrow's ascii_lower: that kernel returns an
+    # invalid array (offsets past its data) for input whose offsets do not start at 0, the shape pandas
+    # gives for a frame of a sliced table, and masked_text then read and wrote out of bounds (issue 19).
+    chars = Chars.of(text)
     data = chars.data
+    upper = np.subtract(data, 65, dtype=np.uint8) < 26  # uint8 arithmetic wraps: one comparison a range
+    data[upper] += 32
     keep = (np.subtract(data, 48, dtype=np.uint8) < 10) | (np.subtract(data, 97, dtype=np.uint8) < 26)
     return chars.masked(keep)
 

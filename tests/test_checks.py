@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 from support import target_tables
 
@@ -200,6 +201,16 @@ def test_normalize_keeps_lowercase_ascii_letters_and_digits() -> None:
     expected = ["155501099", "janedoecorpexample", "", "", "zonal42", "ok"]
     assert checks.normalize(values).to_pylist() == expected
     assert checks.normalize(values.iloc[4:]).to_pylist() == expected[4:]  # a slice of a buffer
+
+
+def test_normalize_of_a_frame_from_a_sliced_table() -> None:
+    """Issue 19: pandas hands back a slice of an Arrow table as strings whose offsets do not start at 0;
+    Arrow's ascii_lower made an invalid array of them, and masked_text wrote past its buffer."""
+    table = pa.table({"s": pa.array([f"Name{i} X" for i in range(1000)], pa.string())})
+    values = table.slice(3, 300).to_pandas()["s"]
+    folded = checks.normalize(values)
+    folded.validate(full=True)
+    assert folded.to_pylist() == [f"name{i}x" for i in range(3, 303)]
 
 
 def test_same_as_original_counts_only_rows_with_both_values() -> None:
