@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-SUBCOMMANDS = {"anonymize": "bench.anonymize", "pipeline": "bench.pipeline"}
+SUBCOMMANDS = {"anonymize": "bench.anonymize", "pipeline": "bench.pipeline", "subset": "bench.subset"}
 
 
 def main(argv: list[str] | None = None) -> None:
