@@ -1,14 +1,19 @@
-"""Runs on Dagster's own engines: one process per step, a concurrency pool per database."""
+"""Runs on Dagster's own engines: one process per step, a concurrency pool per database, and
+Celery workers behind a real broker."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_support import REPO, dagster_cli, defs_of, settings_env
+from dagster_support import REPO, dagster_cli, defs_of, free_port, settings_env
 
 from assets.execution import EXECUTOR_CONFIG_ENV, EXECUTOR_ENV, build_executor, database_pool
 from assets.schedules import ANONYMIZED_COPY_JOB
@@ -125,3 +130,83 @@ def test_job_runs_one_process_per_step_with_pools(ui_settings: Settings) -> None
     release = Ledger(settings.ledger_url).current(settings.target_url)
     assert release is not None and release.number == 1
     print(f"multiprocess run of {len(step_pids)} steps: {elapsed:.1f}s")
+
+
+def redis_server() -> str:
+    """Debian's redis-server (`.ci/run` installs it); skips on a developer machine without it."""
+    import shutil as sh
+
+    path = sh.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(path).exists():
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is missing in CI: scripts/system-deps.sh installs it")
+        pytest.skip("the celery test needs redis-server (apt-get install redis-server)")
+    return path
+
+
+def test_job_runs_on_celery_workers_with_a_real_broker(ui_settings: Settings, tmp_path: Path) -> None:
+    """Scale-out for real: a Redis broker started here, a `dagster-celery worker` in its own process
+    group, and the job launched with DP_EXECUTOR=celery runs every step on the worker."""
+    port = free_port()
+    broker = subprocess.Popen(
+        [redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    env = {
+        **settings_env(ui_settings),
+        "DP_EXECUTOR": "celery",
+        "DP_EXECUTOR_CONFIG": str(DEPLOY / "celery" / "celery.yaml"),
+        "DP_CELERY_BROKER": f"redis://127.0.0.1:{port}/0",
+        "DP_CELERY_BACKEND": f"redis://127.0.0.1:{port}/1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # its `celery`
+    }
+    worker_log = tmp_path / "worker.log"
+    with worker_log.open("wb") as out:
+        worker = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("dagster-celery")),
+                "worker",
+                "start",
+                "-A",
+                "dagster_celery.app",
+                "-y",
+                str(DEPLOY / "celery" / "celery.yaml"),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        done = subprocess.run(
+            [dagster_cli(), "job", "execute", "-m", "assets.definitions", "-j", ANONYMIZED_COPY_JOB],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:] + worker_log.read_text()[-3000:]
+    finally:
+        for process in (worker, broker):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(30)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    with dg.DagsterInstance.from_config(str(ui_settings.dagster_home)) as instance:
+        [run] = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        events = [r.event_log_entry.dagster_event for r in instance.get_records_for_run(run.run_id).records]
+        events = [e for e in events if e is not None]
+        parent = next(e.pid for e in events if e.event_type == dg.DagsterEventType.RUN_START)
+        step_pids = {e.step_key: e.pid for e in events if e.event_type == dg.DagsterEventType.STEP_START}
+        assert "snapshot" in step_pids and "published" in step_pids
+        assert parent not in step_pids.values(), "steps ran on the worker, not in the launching process"
+    release = Ledger(ui_settings.ledger_url).current(ui_settings.target_url)
+    assert release is not None and release.number == 1
