@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages, installed only when missing (and only as root). Always: python3-venv, and a C
-# compiler with Python's headers for the engine's compiled kernels. With "test": the PostgreSQL server
+# compiler with Python's headers for the engine's compiled kernels. With "test": the PostgreSQL server,
 # Chromium for the UI test (never a browser download) and Redis for the Celery test's broker.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || exit 0
