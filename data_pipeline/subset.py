@@ -198,6 +198,7 @@ def select(conn: sa.Connection, schema: Schema, spec: SubsetSpec, salt: str) -> 
             salt=salt,
         )
 
+    unkeyed: dict[str, str] = {}  # start tables without a primary key: read through their condition
     for start in spec.starts:
         t = tables[start.table]
         if start.percent is not None:
@@ -207,6 +208,8 @@ def select(conn: sa.Connection, schema: Schema, spec: SubsetSpec, salt: str) -> 
             where = start.where or "1 = 1"
         if t.name in keys:
             insert(t, "down", f"{sql.table(t)} t", where)
+        else:
+            unkeyed[t.name] = f"({(start.where or '1 = 1')})"
 
     def member(alias: str, t: Table, how: str | None = None) -> str:
         match = " AND ".join(f"k.{sql.q.quote(c)} = {alias}.{sql.q.quote(c)}" for c in t.primary_key)
@@ -239,7 +242,7 @@ def select(conn: sa.Connection, schema: Schema, spec: SubsetSpec, salt: str) -> 
             filters[t.name] = member(sql.table(t), t)
             how[t.name] = "start" if t.name in starts else ("down" if t.name in down else "up")
             continue
-        if spec.other == "empty":
+        if spec.other == "empty" and t.name not in unkeyed:
             filters[t.name], how[t.name] = "1 = 0", "empty"
             continue
         kept = [
@@ -247,6 +250,9 @@ def select(conn: sa.Connection, schema: Schema, spec: SubsetSpec, salt: str) -> 
             for fk in t.foreign_keys
             if fk.ref_table in keys
         ]
+        if t.name in unkeyed:
+            filters[t.name], how[t.name] = " AND ".join([unkeyed[t.name], *kept]), "start"
+            continue
         filters[t.name] = " AND ".join(kept) or None
         how[t.name] = "filtered" if kept else "whole"
     chosen = {

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from data_pipeline import checks
+from data_pipeline import __version__, checks
 from data_pipeline.checkpoint import CheckpointRef
 from data_pipeline.context import Context
 from data_pipeline.ledger import AnonymizedRecord
@@ -93,8 +93,6 @@ def record(
 ) -> None:
     """The ledger's two events for an anonymized checkpoint: its checks, and the step itself
     (forward-only; which part, or which parts were combined)."""
-    from data_pipeline import __version__
-
     where = {"part": part} if part is not None else {"parts": list(parts)} if parts else {}
     suite = result.suite
     ctx.ledger.record(
