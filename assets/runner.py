@@ -210,10 +210,15 @@ def execute(
                 run_config={"loggers": {"progress": {}}},  # instead of Dagster's verbose console
                 tags=all_partitions_tags(job.partitions_def),  # partitioned tables: every part, one run
             )
-            return report(result, ctx.schema.names, console), plan, executed_steps(result, steps)
+            return report(result, ctx.schema.names, console, steps), plan, executed_steps(result, steps)
 
 
-def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: Console) -> int:
+def report(
+    result: dg.ExecuteInProcessResult,
+    tables: tuple[str, ...],
+    console: Console,
+    steps: dict[str, Step] | None = None,
+) -> int:
     materialized = {
         tuple(e.asset_key.path): e.step_materialization_data.materialization.metadata
         for e in result.get_asset_materialization_events()
@@ -221,13 +226,15 @@ def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: 
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     from assets.assets import key_part
 
+    steps = steps or {}
+    failed_steps = [steps.get(e.step_key.split("[")[0]) for e in result.all_events if e.is_step_failure]
     console.print("summary:")
     for table in tables:
         snap = materialized.get(("snapshot", key_part(table)))
         anon = materialized.get(("anonymized", key_part(table)))
         rows = lambda m: m["dagster/row_count"].value if m else "-"  # noqa: E731
         bad = [e.check_name for e in failed_checks if e.asset_key.path[-1] == key_part(table)]
-        status = "[red]checks failed: " + ", ".join(bad) + "[/red]" if bad else "[green]ok[/green]"
+        status = table_status(table, failed_steps, bad, done=anon is not None or result.success)
         console.print(f"  {table:<20} snapshot {rows(snap):>9}  anonymized {rows(anon):>9}  {status}")
     published = next((m for path, m in materialized.items() if path[0] == "published"), None)
     if result.success and published:
@@ -256,6 +263,16 @@ def report(result: dg.ExecuteInProcessResult, tables: tuple[str, ...], console: 
     if blocking or "ChecksFailed" in names:
         return 1
     return 2 if names & set(BAD_INPUT) else 1
+
+
+def table_status(table: str, failed: list[Step | None], bad_checks: list[str], *, done: bool) -> str:
+    """`ok` only for a table whose steps all ran and passed in this run (or were reused by it)."""
+    mine = [s.stage for s in failed if s is not None and s.table in (None, table) and s.stage != "publish"]
+    if mine:
+        return f"[red]failed: {', '.join(dict.fromkeys(mine))}[/red]"
+    if bad_checks:
+        return "[red]checks failed: " + ", ".join(bad_checks) + "[/red]"
+    return "[green]ok[/green]" if done else "[yellow]not run[/yellow]"
 
 
 def user_error(error: SerializableErrorInfo | None) -> SerializableErrorInfo | None:

@@ -22,8 +22,19 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+UNWRAPPED = 100_000  # columns of a file or pipe: no line is wrapped, no table cut
+
+
+def _console(stderr: bool = False) -> Console:
+    """A terminal gets lines wrapped and tables fitted to its width; a file or pipe gets every line
+    whole (rich would otherwise wrap and cut at 80 columns)."""
+    if (sys.stderr if stderr else sys.stdout).isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, soft_wrap=True, width=UNWRAPPED)
+
+
+console = _console()
+err = _console(stderr=True)
 F = TypeVar("F", bound=Callable[..., object])
 
 SourceOpt = Annotated[str | None, typer.Option("--source", help="Source SQLAlchemy URL [DP_SOURCE_URL]")]

@@ -166,7 +166,7 @@ def resolve(schema: Schema, doc: dict[str, Any], source: str = "policy") -> Reso
                 table.name, column.name, cls, rule_name, domain, spec
             )
     if problems:
-        raise BadInput("policy problems (nothing was copied):\n  " + "\n  ".join(problems))
+        raise _problems(source, problems)
 
     # FK columns map exactly like the key they reference.
     for table in schema.tables:
@@ -207,6 +207,14 @@ def resolve(schema: Schema, doc: dict[str, Any], source: str = "policy") -> Reso
     return ResolvedPolicy(
         locale=str(doc.get("locale") or "en_US"), columns=resolved, digest=policy_digest(doc)
     )
+
+
+def _problems(source: str, problems: list[str]) -> BadInput:
+    """One line for one problem; a header and one line each for several."""
+    if len(problems) == 1:
+        return BadInput(f"{source}: {problems[0]} (nothing was copied)")
+    listed = "\n  ".join(problems)
+    return BadInput(f"{source} has {len(problems)} problems (nothing was copied):\n  {listed}")
 
 
 def load_policy(path: Path, schema: Schema) -> ResolvedPolicy:

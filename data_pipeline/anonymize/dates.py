@@ -40,8 +40,17 @@ def _back(stamps: pd.Series, like: pd.Series) -> pd.Series:
     return pd.Series(text[codes], index=like.index, dtype=object)
 
 
+TEXT_DATES = ("format", "iso")  # the option that lets a date rule read a text column of ISO dates
+
+
+def _format_option(options: dict) -> list[str]:
+    fmt = options.get("format", "iso")
+    return [] if fmt == "iso" else [f"`format` must be iso (ISO dates in a text column), not {fmt!r}"]
+
+
 def _shift_options(options: dict) -> list[str]:
-    return [] if options.get("max_days", 30) >= 1 else ["`max_days` must be 1 or more"]
+    days = [] if options.get("max_days", 30) >= 1 else ["`max_days` must be 1 or more"]
+    return days + _format_option(options)
 
 
 def offsets_days(h: np.ndarray, max_days: int) -> np.ndarray:
@@ -52,11 +61,12 @@ def offsets_days(h: np.ndarray, max_days: int) -> np.ndarray:
 
 @register(
     "date_shift",
-    options={"subject": str, "max_days": int, "subject_domain": str},
+    options={"subject": str, "max_days": int, "subject_domain": str, "format": str},
     classes=("pii", "quasi"),
     types=DATE,
     generates=True,
     validate=_shift_options,
+    text_via=TEXT_DATES,
 )
 def date_shift(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Shifts by 1..max_days days (either way), one keyed offset per subject.
@@ -120,16 +130,18 @@ def truncate(stamps: np.ndarray, to: str) -> np.ndarray:
 
 def _generalize_options(options: dict) -> list[str]:
     to = options.get("to", "year")
-    return [] if to in ("month", "year", "decade") else [f"`to` must be month, year or decade, not {to!r}"]
+    cut = [] if to in ("month", "year", "decade") else [f"`to` must be month, year or decade, not {to!r}"]
+    return cut + _format_option(options)
 
 
 @register(
     "generalize_date",
-    options={"to": str},
+    options={"to": str, "format": str},
     classes=("pii", "quasi"),
     types=DATE,
     validate=_generalize_options,
     per_value=True,
+    text_via=TEXT_DATES,
 )
 def generalize_date(values: pd.Series, ctx: RuleContext) -> pd.Series:
     """Truncates to the first day of the month, the year or the decade."""

@@ -31,6 +31,7 @@ from data_pipeline.errors import ChecksFailed
 from data_pipeline.keys import AnonKey
 from data_pipeline.policy import ColumnPolicy
 from data_pipeline.schema import Column, Table
+from data_pipeline.scrub import scrubbed
 
 NUMERIC = ("integer", "float", "numeric")
 PROBE = 1024  # first values looked at to decide whether a column repeats
@@ -76,8 +77,10 @@ class TableAnonymizer:
                 row_pii=self._row_pii[name],
                 pools=self.pools,
             )
-            out = self._apply(name, _dates_as_datetimes(values, ctx.column), ctx)
-            done[name] = self._fit(out, name, policy)
+            # raw values are in hand: an error leaves naming the table, column and rule, never a value
+            with scrubbed("anonymize", self.table.name, name, policy.rule):
+                out = self._apply(name, _dates_as_datetimes(values, ctx.column), ctx)
+                done[name] = self._fit(out, name, policy)
         # every output is aligned with frame.index (checked in _call): nothing to copy
         return pd.DataFrame({c: done[c] for c in self.table.column_names}, index=frame.index, copy=False)
 

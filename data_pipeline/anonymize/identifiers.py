@@ -23,6 +23,7 @@ CARD_PREFIX = 9  # ISO/IEC 7812 major industry identifier 9 (national use): neve
     "token",
     options={"prefix": str},
     classes=("pii", "key", "quasi"),
+    types=STRING | {"integer"},  # text tokens, or 63-bit integers
     identifying=True,
     unique_safe=True,
     generates=True,

@@ -27,7 +27,7 @@ ALL_CLASSES = ("pii", "quasi", "key", "safe")
 STRING, NUMBER, DATE = (
     frozenset({"string", "other"}),
     frozenset({"integer", "float", "numeric"}),
-    frozenset({"date", "datetime", "string"}),
+    frozenset({"date", "datetime"}),  # and text with `format: iso` (the date rules' `text_via`)
 )
 
 
@@ -65,6 +65,16 @@ class ColumnType(Protocol):
     def nullable(self) -> bool: ...
     @property
     def length(self) -> int | None: ...
+
+
+FAMILY_NAMES = {"string": "text", "datetime": "date-time", "float": "floating-point"}
+
+
+def family_name(column: ColumnType) -> str:
+    """How a message names a column's type family: 'text', 'integer', 'date-time', or its own type."""
+    if column.generic == "other":
+        return column.type
+    return FAMILY_NAMES.get(column.generic, column.generic)
 
 
 @dataclass
@@ -128,7 +138,18 @@ class Rule:
     scrubs_text: bool = False  # runs last in its row, on text, reusing the row's fakes
     validate: Callable[[dict[str, Any]], list[str]] | None = None  # checks option values
     per_value: bool = False  # output depends on the value alone: the engine may run it on distinct values
+    text_via: tuple[str, str] | None = None  # (option, value) that lets it read text too: ("format", "iso")
     doc: str = ""
+
+    def fits(self, column: ColumnType, options: dict[str, Any] | None = None) -> bool:
+        """Whether it can read the column's type (with these options)."""
+        if self.types is None or column.generic in self.types:
+            return True
+        return (
+            column.generic == "string"
+            and self.text_via is not None
+            and (options or {}).get(self.text_via[0]) == self.text_via[1]
+        )
 
     def check(self, cls: str, options: dict[str, Any], column: ColumnType) -> list[str]:
         """Problems with using this rule here; empty when fine."""
@@ -149,14 +170,33 @@ class Rule:
                 problems.append(f"option `{name}` of `{self.name}` must be {kind}")
         if self.validate is not None and not problems:
             problems += [f"rule `{self.name}`: {p}" for p in self.validate(options)]
-        if self.types is not None and column.generic not in self.types:
-            problems.append(f"rule `{self.name}` does not fit column type {column.type}")
+        if not self.fits(column, options):
+            via = ""
+            if self.text_via is not None and column.generic == "string":
+                via = f" (if it holds ISO dates, add `{self.text_via[0]}: {self.text_via[1]}`)"
+            problems.append(
+                f"rule `{self.name}` cannot read {_a(family_name(column))} column{via}; "
+                f"rules that fit: {', '.join(fitting(cls, column))}"
+            )
         if self.name == "null" and not column.nullable:
-            problems.append("rule `null` on a NOT NULL column")
+            problems.append("rule `null` on a NOT NULL column; use another rule that fits, e.g. `constant`")
         return problems
 
 
+def _a(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 RULES: dict[str, Rule] = {}
+
+
+def fitting(cls: str, column: ColumnType) -> list[str]:
+    """Rules allowed for the class that can read the column (options aside), by name."""
+    return sorted(
+        r.name
+        for r in RULES.values()
+        if cls in r.classes and r.fits(column) and (r.name != "null" or column.nullable)
+    )
 
 
 def register(
@@ -172,6 +212,7 @@ def register(
     scrubs_text: bool = False,
     validate: Callable[[dict[str, Any]], list[str]] | None = None,
     per_value: bool = False,
+    text_via: tuple[str, str] | None = None,
 ) -> Callable[[RuleFn], RuleFn]:
     """Decorator: make a column function available to policies under `name`."""
 
@@ -191,6 +232,7 @@ def register(
             scrubs_text=scrubs_text,
             validate=validate,
             per_value=per_value,
+            text_via=text_via,
             doc=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
         )
         return fn

@@ -96,7 +96,7 @@ def test_date_columns_text_dates_and_null_subjects(run_rule) -> None:
     out = run_rule("date_shift", dates, generic="date", max_days=10)
     assert ((pd.to_datetime(out) - pd.to_datetime(dates)).dt.days.abs() <= 10).all()
     text = pd.Series(["2020-01-31", "2020-01-31 10:00:00"])
-    shifted = run_rule("date_shift", text, max_days=10, subject="s", extra={"s": [1, 1]})
+    shifted = run_rule("date_shift", text, max_days=10, subject="s", extra={"s": [1, 1]}, format="iso")
     assert shifted.str.fullmatch(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?").all()
     assert shifted[1].endswith("10:00:00")
     stamps = pd.Series(pd.to_datetime(["2020-05-01", "2020-05-01"]))
@@ -116,7 +116,7 @@ def test_generalize_date_truncates_to_month_year_or_decade(run_rule) -> None:
     dates = pd.Series([dt.date(1987, 6, 15), None], dtype=object)
     out = run_rule("generalize_date", dates, cls="quasi", generic="date", to="year")
     assert pd.Timestamp(out[0]) == pd.Timestamp("1987-01-01") and pd.isna(out[1])
-    text = run_rule("generalize_date", pd.Series(["1987-06-15"]), cls="quasi", to="month")
+    text = run_rule("generalize_date", pd.Series(["1987-06-15"]), cls="quasi", to="month", format="iso")
     assert text.tolist() == ["1987-06-01"]
     aware = pd.Series(pd.to_datetime(["2020-03-01 00:30"]).tz_localize("Europe/Berlin"))
     assert run_rule("generalize_date", aware, cls="quasi", generic="datetime", to="month")[0] == pd.Timestamp(

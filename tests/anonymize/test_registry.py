@@ -51,7 +51,8 @@ def test_a_name_cannot_be_registered_twice() -> None:
     ({"class": "pii", "rule": "mask", "keep_last": -1}, "string", "`keep_last` must be 0 or more"),
     ({"class": "pii", "rule": "city", "country_column": ""}, "string", "`country_column` must name a column"),
     ({"class": "pii", "rule": "email", "keep_domains": True}, "string", "has no option `keep_domains`"),
-    ({"class": "pii", "rule": "email"}, "integer", "does not fit column type"),
+    ({"class": "pii", "rule": "email"}, "integer", "cannot read an integer column; rules that fit: constant, "
+                                                   "generalize_number, null, token"),
     ({"class": "pii", "rule": "token", "prefix": 3}, "string", "must be str"),
 ])  # fmt: skip
 def test_bad_options_stop_the_policy_from_loading(spec: dict, generic: str, problem: str) -> None:
