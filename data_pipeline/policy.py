@@ -8,6 +8,7 @@ joins survive anonymization.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import json
@@ -17,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from data_pipeline.anonymize.registry import RULES
+from data_pipeline.anonymize.registry import RULES, a_or_an, family_name, fitting
 from data_pipeline.errors import BadInput
-from data_pipeline.schema import Schema, Table
+from data_pipeline.schema import Column, Schema, Table
 
 CLASSES = ("pii", "quasi", "key", "safe", "unknown")
 
@@ -91,6 +92,67 @@ def load_plugins(modules: list[str]) -> None:
             raise BadInput(f"policy plugin `{module}` cannot be imported: {exc}") from None
 
 
+SPEC_KEYS = ("class", "rule", "note", "domain")  # besides the rule's options
+
+
+def spec_problem(where: str, spec: Any, column: Column) -> str | None:
+    """What is wrong with one column's entry, as what to write instead; None when it can be resolved."""
+    if not isinstance(spec, dict):
+        return f"{where}: write `{{class: ..., rule: ...}}` (found {type(spec).__name__})"
+    rule_name = spec.get("rule") or "null"  # YAML reads an unquoted `rule: null` as no value
+    if not isinstance(rule_name, str) or not isinstance(spec.get("class", ""), str):
+        return f"{where}: `class:` and `rule:` take names, e.g. `{{class: pii, rule: null}}`"
+    rule = RULES.get(rule_name) if "rule" in spec else None
+    allowed = SPEC_KEYS + tuple(rule.options if rule else ())
+    for key in spec:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), [k for k in allowed if k not in spec], n=1)
+            if close and close[0] not in SPEC_KEYS:
+                return f"{where}: rule `{rule_name}` has no option `{key}`; did you mean `{close[0]}`?"
+            if close:
+                return f"{where}: unknown key `{key}:`; did you mean `{close[0]}:`?"
+    if "class" not in spec:
+        return f"{where}: no `class:`; add one of {', '.join(c for c in CLASSES if c != 'unknown')}"
+    if "rule" not in spec:
+        cls = spec["class"]
+        fits = f": {', '.join(fitting(cls, column))}" if cls in CLASSES else ""
+        kind = a_or_an(family_name(column))
+        return f"{where}: no `rule:`; add one that fits {cls} data in {kind} column{fits}"
+    return None
+
+
+def misspelt_names(
+    schema: Schema, columns_docs: dict[str, dict[str, Any]], missing: list[tuple[str, str]]
+) -> tuple[list[str], set[tuple[str, str]]]:
+    """Policy tables and columns the source lacks, each with the source name it most likely meant
+    (difflib), and the missing source columns those explain."""
+    problems: list[str] = []
+    explained: set[tuple[str, str]] = set()
+    bare = [t.name for t in schema.tables if not columns_docs.get(t.name)]
+    for name in columns_docs:
+        if name in schema.names:
+            continue
+        close = difflib.get_close_matches(name, bare, n=1)
+        if close:  # a table that matches nothing may have been dropped: the schema diff reports it
+            problems.append(f"table `{name}` is not in the source; did you mean `{close[0]}`?")
+            explained |= {(close[0], c) for c in schema.table(close[0]).column_names}
+            bare.remove(close[0])
+    for table in schema.tables:
+        open_columns = [c for t, c in missing if t == table.name]
+        for name in columns_docs.get(table.name, {}):
+            if name in table.column_names:
+                continue
+            close = difflib.get_close_matches(str(name), open_columns, n=1)
+            where = f"{table.name}.{name}: the source has no such column"
+            if close:
+                problems.append(f"{where}; did you mean `{close[0]}`?")
+                explained.add((table.name, close[0]))
+                open_columns.remove(close[0])
+            else:
+                problems.append(f"{where}; remove it from the policy")
+    return problems, explained
+
+
 def _root_key(schema: Schema, table: Table, column: str) -> tuple[str, str]:
     """Follow FKs to the key a column ultimately references (self references included)."""
     seen = set()
@@ -107,35 +169,44 @@ def resolve(schema: Schema, doc: dict[str, Any], source: str = "policy") -> Reso
     """Check the policy against the schema and give every source column exactly one rule."""
     load_plugins(doc.get("plugins") or [])
     tables_doc: dict[str, Any] = doc.get("tables") or {}
-    missing: list[tuple[str, str]] = []
     problems: list[str] = []
-    raw: dict[str, dict[str, dict[str, Any]]] = {}
-    for table in schema.tables:
-        columns_doc = ((tables_doc.get(table.name) or {}).get("columns")) or {}
-        raw[table.name] = {}
-        for column in table.columns:
-            spec = columns_doc.get(column.name)
-            if spec is None:
-                missing.append((table.name, column.name))
-                continue
-            if not isinstance(spec, dict) or "class" not in spec or "rule" not in spec:
-                problems.append(f"{table.name}.{column.name}: needs `class:` and `rule:`")
-                continue
-            raw[table.name][column.name] = spec
-    if missing:
+    columns_docs = {}
+    for name, entry in tables_doc.items():
+        columns = entry.get("columns") if isinstance(entry, dict) else None
+        if columns is not None and not isinstance(columns, dict):
+            columns = None
+        if columns is None and entry is not None:
+            problems.append(f"{name}: write `columns:`, one `column: {{class: ..., rule: ...}}` per column")
+        columns_docs[str(name)] = columns or {}
+    missing = [
+        (t.name, c) for t in schema.tables for c in t.column_names if c not in columns_docs.get(t.name, {})
+    ]
+    misspelt, explained = misspelt_names(schema, columns_docs, missing)
+    problems += misspelt
+    missing = [m for m in missing if m not in explained]
+    if missing and not problems:
         names = ", ".join(f"{t}.{c}" for t, c in missing)
         raise BadInput(
             f"{source} does not classify {len(missing)} source column(s): {names}. "
             f"Nothing was copied. Classify them, e.g. paste and edit:\n{snippet_for(missing)}"
         )
-    stale = [
-        f"{t}.{c}"
-        for t, spec in tables_doc.items()
-        for c in ((spec or {}).get("columns") or {})
-        if t in raw and c not in raw[t]
-    ]
-    if stale:
-        problems.append(f"policy names columns the source lacks: {', '.join(stale)}")
+    if missing:
+        names = ", ".join(f"{t}.{c}" for t, c in missing)
+        problems.append(f"not classified: {names}; add them (`data-pipeline scan` drafts entries)")
+    raw: dict[str, dict[str, dict[str, Any]]] = {}
+    for table in schema.tables:
+        raw[table.name] = {}
+        for column in table.columns:
+            spec = columns_docs.get(table.name, {}).get(column.name)
+            if spec is None:
+                continue
+            problem = spec_problem(f"{table.name}.{column.name}", spec, column)
+            if problem:
+                problems.append(problem)
+            else:
+                raw[table.name][column.name] = {**spec, "rule": spec["rule"] or "null"}  # YAML `rule: null`
+    if problems:
+        raise _problems(source, problems)
 
     resolved: dict[str, dict[str, ColumnPolicy]] = {}
     for table in schema.tables:

@@ -13,29 +13,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
+from refusals import assert_nowhere, one_error_line
 
 from data_pipeline.anonymize import RULES
 from data_pipeline.config import DEFAULT_POLICY, Settings, load_settings
 
 SENTINEL = "RAW-SENTINEL-5f3c"
-
-
-def files_outside_the_vault(home: Path) -> list[Path]:
-    return [f for f in home.rglob("*") if f.is_file() and "vault" not in f.relative_to(home).parts]
-
-
-def assert_nowhere(needles: list[str], home: Path, output: str) -> None:
-    assert not [n for n in needles if n in output], "the console shows a raw value"
-    for file in files_outside_the_vault(home):
-        data = file.read_bytes()
-        assert not [n for n in needles if n.encode() in data], f"{file} holds a raw value"
-
-
-def one_error_line(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, output
-    assert "Traceback" not in output
-    return lines[0]
 
 
 def test_a_rule_that_cannot_read_its_column_is_refused_when_the_policy_loads(

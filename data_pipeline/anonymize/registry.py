@@ -175,7 +175,7 @@ class Rule:
             if self.text_via is not None and column.generic == "string":
                 via = f" (if it holds ISO dates, add `{self.text_via[0]}: {self.text_via[1]}`)"
             problems.append(
-                f"rule `{self.name}` cannot read {_a(family_name(column))} column{via}; "
+                f"rule `{self.name}` cannot read {a_or_an(family_name(column))} column{via}; "
                 f"rules that fit: {', '.join(fitting(cls, column))}"
             )
         if self.name == "null" and not column.nullable:
@@ -183,7 +183,7 @@ class Rule:
         return problems
 
 
-def _a(word: str) -> str:
+def a_or_an(word: str) -> str:
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 

@@ -143,10 +143,14 @@ def _json_options(options: dict) -> list[str]:
             problems.append(f"path `{path}` needs a rule name or {{rule: ..., <options>}}")
             continue
         name, opts = _path_spec(spec)
-        if name not in RULES or RULES[name].scrubs_text:
+        if name not in RULES:
             problems.append(f"path `{path}`: unknown rule `{name}`")
         elif unknown := set(opts) - set(RULES[name].options):
             problems.append(f"path `{path}`: rule `{name}` has no option(s) {', '.join(sorted(unknown))}")
+        elif missing := [o for o in RULES[name].required if o not in opts]:
+            problems.append(f"path `{path}`: rule `{name}` needs option(s) {', '.join(missing)}")
+        elif name == "json":
+            problems += [f"path `{path}`: {p}" for p in _json_options(opts)]
     return problems
 
 
@@ -169,14 +173,16 @@ def _holders(node: Any, keys: list[str]) -> Iterator[tuple[Any, Any]]:
             yield node, child
 
 
-def _leaves(node: Any) -> Iterator[tuple[Any, Any]]:
-    """(container, key) of every string leaf."""
+def _leaves(node: Any, skip: set[tuple[int, Any]]) -> Iterator[tuple[Any, Any]]:
+    """(container, key) of every string leaf, except below (container, key) pairs in `skip`."""
     items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
     for key, value in items:
+        if (id(node), key) in skip:
+            continue
         if isinstance(value, str):
             yield node, key
         else:
-            yield from _leaves(value)
+            yield from _leaves(value, skip)
 
 
 def _plain_value(value: Any) -> Any:
@@ -197,8 +203,17 @@ def json_paths(values: pd.Series, ctx: RuleContext) -> pd.Series:
     Walking the documents is per document in Python, like the regex pass of free text. A value that is
     not JSON is scrubbed as free text.
     """
-    docs, labels, not_json = [], values.index, set()
-    for i, value in enumerate(values.tolist()):
+    docs, not_json = _parsed(values.tolist())
+    _scrub_documents(docs, values.index, ctx, ctx.options["paths"], ctx.options.get("names", True))
+    out = [d if i in not_json else json.dumps(d, ensure_ascii=False) for i, d in enumerate(docs)]
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _parsed(values: list) -> tuple[list, set[int]]:
+    """Documents parsed from JSON text (others deep-copied: the raw frame is never mutated), and the
+    positions of text that is not JSON."""
+    docs, not_json = [], set()
+    for i, value in enumerate(values):
         if isinstance(value, str):
             try:
                 docs.append(json.loads(value))
@@ -206,9 +221,15 @@ def json_paths(values: pd.Series, ctx: RuleContext) -> pd.Series:
                 docs.append(value)
                 not_json.add(i)
         else:
-            docs.append(copy.deepcopy(value))  # never mutate the raw frame
+            docs.append(copy.deepcopy(value))
+    return docs, not_json
+
+
+def _scrub_documents(docs: list, labels: pd.Index, ctx: RuleContext, paths: dict, names: bool) -> None:
+    """In place: each path's rule on the values at that path, then free text on every other string. A
+    text rule at a path (`free_text`, or `json` for a document nested there) works on what is below it."""
     done: set[tuple[int, Any]] = set()
-    for path, spec in ctx.options["paths"].items():
+    for path, spec in paths.items():
         name, options = _path_spec(spec)
         keys = path.removeprefix("$.").split(".")
         holders, found, rows = [], [], []
@@ -218,13 +239,17 @@ def json_paths(values: pd.Series, ctx: RuleContext) -> pd.Series:
                     holders.append((node, key))
                     found.append(node[key])
                     rows.append(label)
-        if found:
-            fakes = RULES[name].fn(
-                pd.Series(found, index=pd.Index(rows), dtype=object), subcontext(ctx, name, options)
-            )
-            for (node, key), fake in zip(holders, fakes.tolist(), strict=True):
-                node[key] = _plain_value(fake)
-                done.add((id(node), key))
+        if not found:
+            continue
+        if RULES[name].scrubs_text:
+            fakes = _nested(name, options, found, pd.Index(rows), ctx)
+        else:
+            values = pd.Series(found, index=pd.Index(rows), dtype=object)
+            out = RULES[name].fn(values, subcontext(ctx, name, options))
+            fakes = [_plain_value(v) for v in out.tolist()]
+        for (node, key), fake in zip(holders, fakes, strict=True):
+            node[key] = fake
+            done.add((id(node), key))
     leaves, texts, rows = [], [], []
     for i, (label, doc) in enumerate(zip(labels, docs, strict=True)):
         if isinstance(doc, str):  # not JSON, or a JSON string literal
@@ -232,18 +257,27 @@ def json_paths(values: pd.Series, ctx: RuleContext) -> pd.Series:
             texts.append(doc)
             rows.append(label)
             continue
-        for node, key in _leaves(doc):
-            if (id(node), key) not in done:
-                leaves.append((node, key))
-                texts.append(node[key])
-                rows.append(label)
+        for node, key in _leaves(doc, done):
+            leaves.append((node, key))
+            texts.append(node[key])
+            rows.append(label)
     if texts:
-        clean = scrub(
-            pd.Series(texts, index=pd.Index(rows), dtype=object),
-            ctx,
-            known_names=ctx.options.get("names", True),
-        )
+        clean = scrub(pd.Series(texts, index=pd.Index(rows), dtype=object), ctx, known_names=names)
         for (node, key), text in zip(leaves, clean.tolist(), strict=True):
             node[key] = text
-    out = [d if i in not_json else json.dumps(d, ensure_ascii=False) for i, d in enumerate(docs)]
-    return pd.Series(out, index=labels, dtype=object)
+
+
+def _nested(name: str, options: dict, found: list, rows: pd.Index, ctx: RuleContext) -> list:
+    """A text rule at a JSON path: `free_text` scrubs the strings at and below it; `json` walks the
+    document there (JSON text is parsed and written back as text)."""
+    names = options.get("names", ctx.options.get("names", True))
+    if name == "free_text":
+        values = copy.deepcopy(found)
+        _scrub_documents(values, rows, ctx, {}, names)
+        return values
+    docs, not_json = _parsed(found)
+    _scrub_documents(docs, rows, ctx, options.get("paths") or {}, names)
+    return [
+        json.dumps(d, ensure_ascii=False) if isinstance(v, str) and i not in not_json else d
+        for i, (v, d) in enumerate(zip(found, docs, strict=True))
+    ]
