@@ -28,6 +28,7 @@ from data_pipeline.anonymize.detect import (
     mentions_pii,
 )
 from data_pipeline.checksums import iban_valid
+from data_pipeline.schema import listed_tables
 
 # Column-name vocabulary per kind, in priority order (the first kind whose words end the name
 # wins, so `email_address` is an email and not a street). `_` inside a word is optional.
@@ -404,8 +405,11 @@ def propose_column(name: str, family: str, values: Sequence[object], locale: str
     return _unknown(f"type family {family}: values cannot be inspected; decide")
 
 
-def _sample(conn: sa.Connection, table: str, columns: list[str], limit: int) -> list[tuple]:
-    query = sa.select(*(sa.column(c) for c in columns)).select_from(sa.table(table)).limit(limit)
+def _sample(
+    conn: sa.Connection, table: str, columns: list[str], limit: int, schema: str | None = None
+) -> list[tuple]:
+    source = sa.table(table, schema=schema)
+    query = sa.select(*(sa.column(c) for c in columns)).select_from(source).limit(limit)
     return [tuple(row) for row in conn.execute(query)]
 
 
@@ -418,13 +422,15 @@ def propose_policy(engine: sa.Engine, sample_rows: int = 1000, locale: str = "en
     inspector = sa.inspect(engine)
     tables: dict[str, Any] = {}
     with engine.connect() as conn:
-        for table in inspector.get_table_names():
-            columns = inspector.get_columns(table)
-            keys = set(inspector.get_pk_constraint(table).get("constrained_columns") or [])
-            for fk in inspector.get_foreign_keys(table):
+        for nsp, table in listed_tables(engine):  # a partitioned table once, without its partitions
+            columns = inspector.get_columns(table, schema=nsp)
+            if engine.dialect.name == "postgresql":  # the target computes generated columns
+                columns = [c for c in columns if not c.get("computed")]
+            keys = set(inspector.get_pk_constraint(table, schema=nsp).get("constrained_columns") or [])
+            for fk in inspector.get_foreign_keys(table, schema=nsp):
                 keys.update(fk.get("constrained_columns") or [])
             names = [c["name"] for c in columns]
-            rows = _sample(conn, table, names, sample_rows) if names else []
+            rows = _sample(conn, table, names, sample_rows, nsp) if names else []
             proposed: dict[str, Any] = {}
             for i, col in enumerate(columns):
                 family = type_family(col["type"])

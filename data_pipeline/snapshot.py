@@ -49,8 +49,9 @@ def _chunks(
     conn: sa.Connection, sa_table: sa.Table, table: Table, where: str | None = None
 ) -> Iterator[pd.DataFrame]:
     order = [sa_table.c[c] for c in table.primary_key] or list(sa_table.c)[:1]
+    query = sa.select(*(sa_table.c[c] for c in table.column_names))  # generated columns are not read
     result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
-        (sa.select(sa_table) if where is None else sa.select(sa_table).where(sa.text(where))).order_by(*order)
+        (query if where is None else query.where(sa.text(where))).order_by(*order)
     )
     columns = list(table.column_names)
     emitted = False
