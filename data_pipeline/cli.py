@@ -320,6 +320,39 @@ def releases(target: TargetOpt = None, home: HomeOpt = None) -> None:
     console.print(table)
 
 
+@app.command()
+@fails_cleanly
+def verify(source: SourceOpt = None, target: TargetOpt = None, home: HomeOpt = None) -> None:
+    """Compare the target's schema with the source's and its rows with the release (exit 0 equal, 1 not)."""
+    from data_pipeline import verify as check
+    from data_pipeline.context import Context
+    from data_pipeline.publish import published_release
+    from data_pipeline.schema import Schema
+
+    ctx = Context(_settings(source=source, target=target, home=home))
+    release = ctx.ledger.current(ctx.settings.target_url)
+    held = published_release(ctx.target, ctx.settings.target_schema)
+    if release is None or held is None:
+        raise BadInput(f"target {redact_url(ctx.settings.target_url)} holds no release to verify")
+    schema = Schema.from_dict(release.schema) if release.schema else ctx.schema
+    differences, compared = check.published(
+        ctx.source,
+        ctx.target,
+        schema,
+        source_schema=ctx.settings.source_schema,
+        target_schema=ctx.settings.target_schema,
+        rows=release.rows if held == release.number else None,
+    )
+    if held != release.number:
+        differences.insert(0, f"the target holds release {held}, the ledger's last is {release.number}")
+    for line in differences:
+        console.print(f"  {line}", markup=False, highlight=False)
+    if differences:
+        console.print(f"[red]verify failed[/red]: {len(differences)} difference(s) from the source")
+        raise typer.Exit(1)
+    console.print(f"verified release {held}: {compared} objects as in the source, rows as published")
+
+
 expectations_app = typer.Typer(help="Great Expectations suites.", no_args_is_help=True)
 app.add_typer(expectations_app, name="expectations")
 

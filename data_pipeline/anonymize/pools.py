@@ -1,4 +1,5 @@
-"""Faker value pools, built once per run and locale, then indexed by keyed hashes.
+"""Faker value pools, drawn once per Faker version and locale (kept in a cache directory between
+processes and runs), then indexed by keyed hashes.
 
 A seeded Faker gives a deterministic *sequence*, not a *mapping*; indexing a fixed, sorted pool with a
 keyed hash of the value gives a mapping that does not depend on row order. Names come straight from the
@@ -8,9 +9,15 @@ version and locale, which is why both are pinned and a known-vector test watches
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import os
 import re
 import unicodedata
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +52,15 @@ def _provider_list(fake: Faker, attr: str) -> list[str]:
 @cache
 def pool(locale: str, kind: str) -> np.ndarray:
     """Sorted distinct values of `Faker(locale).<kind>()`; the same on every run."""
+    cached = _cache_file(locale, kind)
+    values = _read_cache(cached)
+    if values is None:
+        values = _draw(locale, kind)
+        _write_cache(cached, values)
+    return np.array(values, dtype=object)
+
+
+def _draw(locale: str, kind: str) -> list[str]:
     fake = Faker(locale)
     fake.seed_instance(POOL_SEED)
     values = _provider_list(fake, _LISTS[kind]) if kind in _LISTS else []
@@ -52,7 +68,45 @@ def pool(locale: str, kind: str) -> np.ndarray:
         method = getattr(fake, kind)
         values = [method() for _ in range(_DRAWS.get(kind, 3_000))]
     cleaned = {" ".join(str(v).split()).replace(" ,", ",") for v in values}  # en_GB has '\n' inside
-    return np.array(sorted(cleaned - {""}), dtype=object)
+    return sorted(cleaned - {""})
+
+
+def cache_dir() -> Path:
+    """Where drawn pools are kept between processes (every step process of a run, every run):
+    DP_POOL_CACHE, else the user's cache directory. Pools are Faker's public values, never data."""
+    root = os.environ.get("DP_POOL_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return Path(root) / "data_pipeline" / "pools"
+
+
+def _cache_file(locale: str, kind: str) -> Path:
+    """Named by everything a pool depends on: Faker's version, the seed, the draw count."""
+    version = importlib.metadata.version("faker")
+    return cache_dir() / f"faker-{version}-{POOL_SEED}" / f"{locale}.{kind}.{_DRAWS.get(kind, 3_000)}.json"
+
+
+def _read_cache(path: Path) -> list[str] | None:
+    """The cached pool if its digest still matches it (a damaged file is drawn again)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    values = data.get("values") if isinstance(data, dict) else None
+    if not isinstance(values, list) or data.get("sha256") != _digest(values):
+        return None
+    return values
+
+
+def _write_cache(path: Path, values: list[str]) -> None:
+    """Atomically, and never at the cost of the run: an unwritable cache only costs the next draw."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        tmp.write_text(json.dumps({"sha256": _digest(values), "values": values}), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def _digest(values: list[str]) -> str:
+    return hashlib.sha256("\n".join(values).encode()).hexdigest()
 
 
 def slug(text: str) -> str:

@@ -1,0 +1,361 @@
+"""PostgreSQL -> PostgreSQL, faithfully: the published copy is a database the application runs on.
+
+The source is tests/fixtures/pg_shop.sql (not the demo): a partitioned table, domains, an enum, a
+composite type, array and tsvector columns, identity, serial and generated columns, a view and a
+materialized view, triggers (one disabled), sequences, CHECK constraints, a second schema, quoted
+mixed-case names, NULLs, an extension (citext), comments.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pg_shop
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from data_pipeline import pg_ddl, verify
+from data_pipeline.cli import app
+from data_pipeline.errors import BadInput, ChecksFailed
+from data_pipeline.schema import reflect
+
+
+def _admin(url: str) -> sa.Engine:
+    return sa.create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture
+def target(pg_url: str):
+    """A second fresh database beside the source."""
+    url = pg_url + "_target"
+    admin = _admin(pg_url)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{url.rsplit("/", 1)[1]}"')
+    yield url
+    sa.create_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    admin.dispose()
+
+
+def relation_counts(url: str) -> dict[str, int]:
+    """Rows physically stored in every table and partition (FROM ONLY: a parent's own rows)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        names = conn.execute(
+            sa.text(
+                "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'm') "
+                "AND n.nspname IN ('public', 'billing') AND c.relname NOT LIKE '\\_dp\\_%'"
+            )
+        ).scalars()
+        counts = {name: conn.exec_driver_sql(f"SELECT count(*) FROM ONLY {name}").scalar() for name in names}
+    engine.dispose()
+    return counts
+
+
+def schema_sql(url: str) -> str:
+    """`pg_dump --schema-only` without its comments, owners and the release marker."""
+    with sa.create_engine(url).connect() as conn:
+        tool, _ = pg_ddl.find_tool("pg_dump", pg_ddl.server_major(conn))
+    conninfo, env = pg_ddl.libpq_args(sa.engine.make_url(url))
+    out = subprocess.run(
+        [
+            tool,
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            "--exclude-table=*._dp_*",
+            f"--dbname={conninfo}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    keep = [
+        line
+        for line in out.splitlines()
+        if line and not line.startswith(("--", "\\restrict", "\\unrestrict"))
+    ]
+    return "\n".join(keep)
+
+
+def all_text(url: str) -> str:
+    """Every row of every table of the database as text."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        names = list(relation_counts(url))
+        text = "\n".join(
+            conn.exec_driver_sql(f"SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {n} t").scalar()
+            for n in names
+        )
+    engine.dispose()
+    return text
+
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+NAME_PAIR = re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+\b")
+
+
+def test_postgres_to_postgres_is_faithful(
+    cli, home, no_suites, pg_url: str, target: str, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    pg_shop.build(pg_url, customers=1000)
+    policy = tmp_path / "shop.yaml"
+    policy.write_text(yaml.safe_dump(pg_shop.POLICY))
+    args = ["--home", str(home), "--source", pg_url, "--target", target, "--policy", str(policy)]
+    import os
+
+    os.environ["DP_SUITES"] = str(no_suites)
+    result = cli.invoke(app, ["run", *args])
+    assert result.exit_code == 0, result.output
+    assert "release 1 published" in result.output
+
+    # the schema is the source's: pg_dump's own text, and verify's catalog comparison
+    assert schema_sql(target) == schema_sql(pg_url)
+    schemas = ("billing", "public")
+    source_catalog = verify.read_catalog(sa.create_engine(pg_url), schemas)
+    assert verify.compare(source_catalog, verify.read_catalog(sa.create_engine(target), schemas)) == []
+    assert len(source_catalog) > 150
+
+    # every table and partition holds as many rows as in the source; a partitioned table's rows live
+    # in its partitions once; triggers did not fire on the load (the audit log has no extra rows)
+    counts = relation_counts(target)
+    assert counts == relation_counts(pg_url)
+    assert counts["public.orders"] == 0 and counts["billing.audit_log"] == 3000
+    partitions = sum(counts[f"public.orders_{p}"] for p in ("2023", "2024", "default"))
+    engine = sa.create_engine(target)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM public.orders").scalar() == partitions == 3000
+        assert conn.exec_driver_sql("SELECT count(*) FROM billing.monthly_revenue").scalar() > 0  # populated
+
+    # the application's INSERTs rely on identity, serial, sequences, defaults, domains and triggers
+    with engine.begin() as conn:
+        customer = conn.exec_driver_sql(
+            "INSERT INTO customers (first_name, last_name, email) "
+            "VALUES ('New', 'Person', 'new@shop.example') "
+            "RETURNING id, full_name, country, tags"
+        ).one()
+        assert customer.id == 1001 and customer.full_name == "New Person" and customer.country == "US"
+        order = conn.execute(
+            sa.text("INSERT INTO orders (customer_id) VALUES (:c) RETURNING id, status, total"),
+            {"c": customer.id},
+        ).one()
+        assert order.id == 3001 and order.status == "pending" and order.total == 0
+        product = conn.exec_driver_sql(
+            "INSERT INTO products (sku, title) VALUES ('new-1', 'Green lamp') RETURNING id, search"
+        ).one()
+        assert product.id == 101 and "lamp" in product.search
+        invoice = conn.execute(
+            sa.text("INSERT INTO billing.invoices (customer_id, amount) VALUES (:c, 5) RETURNING id, number"),
+            {"c": customer.id},
+        ).one()
+        assert invoice.number == 1000 + 10 * 1000
+        event = conn.execute(
+            sa.text(
+                'INSERT INTO billing."PaymentEvents" ("invoiceId", "Kind") VALUES (:i, \'charge\') '
+                'RETURNING "eventId"'
+            ),
+            {"i": invoice.id},
+        ).scalar()
+        note = conn.execute(
+            sa.text('INSERT INTO "CustomerNotes" ("customerId") VALUES (:c) RETURNING "noteId"'),
+            {"c": customer.id},
+        ).scalar()
+        assert (event, note) == (1001, 501)
+        assert conn.exec_driver_sql("SELECT count(*) FROM billing.audit_log").scalar() == 3001  # trigger on
+        conn.exec_driver_sql("REFRESH MATERIALIZED VIEW billing.monthly_revenue")
+        assert conn.execute(sa.text("SELECT (customer_summary(:c)).orders"), {"c": customer.id}).scalar() == 1
+        with pytest.raises(sa.exc.IntegrityError), conn.begin_nested():  # the domain's CHECK holds
+            conn.exec_driver_sql("UPDATE customers SET email = 'not an email' WHERE id = 1")
+        conn.rollback()
+
+    # 0 leaks: no e-mail, phone, full name, IBAN or card number of the source anywhere in the target
+    source = sa.create_engine(pg_url)
+    with source.connect() as conn:
+        phones = set(conn.exec_driver_sql("SELECT phone FROM customers WHERE phone IS NOT NULL").scalars())
+        names = set(conn.exec_driver_sql("SELECT first_name || ' ' || last_name FROM customers").scalars())
+    published = all_text(target)
+    original = all_text(pg_url)
+    assert len(set(EMAIL.findall(original))) == 1000 and len(phones) > 700 and len(names) > 50
+    assert set(EMAIL.findall(published)) & set(EMAIL.findall(original)) == set()
+    assert [p for p in phones if p in published] == []
+    assert set(NAME_PAIR.findall(published)) & names == set()
+    assert [v for v in (*pg_shop.IBANS, "4111 1111 1111 1111", "5500005555555559") if v in published] == []
+
+    # `data-pipeline verify`: equal now; a dropped index and a re-enabled trigger are named
+    checked = cli.invoke(app, ["verify", "--home", str(home), "--source", pg_url, "--target", target])
+    assert checked.exit_code == 0, checked.output
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX customers_last_name_idx")
+        conn.exec_driver_sql("ALTER TABLE products ENABLE TRIGGER products_touch_never")
+    checked = cli.invoke(app, ["verify", "--home", str(home), "--source", pg_url, "--target", target])
+    assert checked.exit_code == 1
+    assert "index public.customers_last_name_idx: missing in the target" in checked.output
+    assert "trigger public.products.products_touch_never" in checked.output
+    engine.dispose()
+    source.dispose()
+    assert time.monotonic() - started < 45
+
+
+def _snapshot(url: str, tmp_path: Path):
+    """The source's rows as checkpoints (raw: these tests are about the publish's mechanics)."""
+    from data_pipeline.checkpoint import CheckpointStore
+    from data_pipeline.snapshot import take_snapshot
+
+    engine = sa.create_engine(url)
+    schema = reflect(engine)
+    store = CheckpointStore(tmp_path / "store", "snapshot")
+    refs = take_snapshot(engine, schema, store, retention=timedelta(days=1))
+    return schema, lambda table: store.arrow_batches(refs[table.name].id)
+
+
+def test_publish_is_one_transaction_that_never_waits_forever_and_verifies(
+    pg_url: str, target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data_pipeline.publish import Source, TargetBusy, publish, published_release
+
+    pg_shop.build(pg_url, customers=200)
+    schema, data = _snapshot(pg_url, tmp_path)
+    source, engine = Source(sa.create_engine(pg_url)), sa.create_engine(target)
+
+    def release(number: int) -> dict[str, int]:
+        return publish(engine, schema, data, release=number, policy_digest="d", source=source)
+
+    assert release(1)["orders"] == 600
+    assert (
+        verify.published(source.engine, engine, schema, source_schema=None, target_schema=None, rows=None)[0]
+        == []
+    )
+
+    # a session holding a lock on the target: one line naming it, after lock_timeout, not forever
+    monkeypatch.setenv("DP_LOCK_TIMEOUT", "1s")
+    blocker = engine.connect()
+    blocker.exec_driver_sql("SELECT count(*) FROM customers")  # idle in transaction, AccessShareLock held
+    pid = blocker.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    started = time.monotonic()
+    with pytest.raises(TargetBusy) as busy:
+        release(2)
+    assert time.monotonic() - started < 10
+    message = str(busy.value)
+    assert "\n" not in message and busy.value.exit_code == 4
+    assert f"session pid {pid} (user postgres, idle in transaction for 0 min" in message
+    assert message.endswith(
+        'query "SELECT pg_backend_pid()") holds public.customers; end it (SELECT '
+        f"pg_terminate_backend({pid})) or raise DP_LOCK_TIMEOUT"
+    ), message
+    blocker.rollback()
+    blocker.close()
+    assert published_release(engine) == 1
+
+    # a target that would differ from the source (here: pg_dump's post-data loses an index) is
+    # refused by verify inside the transaction: the previous release stays whole
+    real_dump = pg_ddl.dump
+
+    def lossy(*args, **kwargs):
+        ddl = real_dump(*args, **kwargs)
+        post = re.sub(r"CREATE INDEX customers_last_name_idx [^;]*;", "", ddl.post)
+        return type(ddl)(**{**ddl.__dict__, "post": post})
+
+    monkeypatch.setattr(pg_ddl, "dump", lossy)
+    with pytest.raises(ChecksFailed, match="index public.customers_last_name_idx: missing in the target"):
+        release(2)
+    monkeypatch.setattr(pg_ddl, "dump", real_dump)
+    assert published_release(engine) == 1
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT to_regclass('customers_last_name_idx') IS NOT NULL").scalar()
+
+    # the next release replaces the previous one whole: same objects, rows once
+    assert release(2) == release(3)
+    assert published_release(engine) == 3
+    assert relation_counts(target) == relation_counts(pg_url)
+
+    # the source itself is never a target; a target lacking an extension is refused in one line
+    with pytest.raises(BadInput, match="the target is the source database"):
+        publish(source.engine, schema, data, release=1, policy_digest="d", source=source)
+    with engine.connect() as conn, pytest.raises(BadInput, match="lacks extension.s. no_such_ext that"):
+        pg_ddl.require_extensions(conn, ("citext", "no_such_ext"))
+    engine.dispose()
+    source.engine.dispose()
+
+
+def test_a_partitioned_table_is_one_table_for_reflection_scan_and_policy(pg_url: str) -> None:
+    from data_pipeline.policy import resolve
+    from data_pipeline.scan import propose_policy
+
+    pg_shop.build(pg_url, customers=50)
+    engine = sa.create_engine(pg_url)
+    schema = reflect(engine)
+    tables = {
+        "customers",
+        "products",
+        "orders",
+        "order_items",
+        "CustomerNotes",
+        "invoices",
+        "PaymentEvents",
+        "audit_log",
+    }
+    assert set(schema.names) == tables  # no orders_2023, orders_2024, orders_default
+    assert schema.table("invoices").schema == "billing" and schema.table("orders").schema is None
+    assert "full_name" not in schema.table("customers").column_names  # generated: the target computes it
+    assert schema.table("customers").column("email").generic == "string"  # a DOMAIN over text
+    assert [fk.ref_table for fk in schema.table("order_items").foreign_keys if "order_id" in fk.columns] == [
+        "orders"
+    ]
+    proposed = propose_policy(engine)
+    assert set(proposed["tables"]) == tables
+    assert "search" not in proposed["tables"]["products"]["columns"]
+    resolve(schema, pg_shop.POLICY)  # every column classified once, nothing stale
+    engine.dispose()
+
+
+def test_pg_dump_older_than_the_server_is_refused_in_one_line() -> None:
+    with pytest.raises(BadInput) as refused:
+        pg_ddl.find_tool("pg_dump", 99)
+    assert "older than the source server (PostgreSQL 99): install postgresql-client-99" in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_the_dump_script_runs_inside_the_publish_transaction() -> None:
+    """The preamble's session settings become local (its lock_timeout = 0 must not undo ours); the
+    entries are run exactly as dumped, even a body that looks like a preamble line."""
+    dumped = "\n".join(
+        [
+            "\\restrict abc",
+            "SET statement_timeout = 0;",
+            "SET lock_timeout = 0;",
+            "SET client_encoding = 'UTF8';",
+            "SELECT pg_catalog.set_config('search_path', '', false);",
+            "SET check_function_bodies = false;",
+            "",
+            "--",
+            "-- Name: f(); Type: FUNCTION; Schema: public; Owner: -",
+            "--",
+            "SET default_tablespace = '';",
+            "CREATE FUNCTION public.f() RETURNS void LANGUAGE sql AS $$",
+            "SET lock_timeout = 0;",
+            "$$;",
+            "\\unrestrict abc",
+            "",
+        ]
+    )
+    assert pg_ddl.script(dumped).splitlines() == [
+        "SELECT pg_catalog.set_config('search_path', '', true);",
+        "SET LOCAL check_function_bodies = false;",
+        "",
+        "--",
+        "-- Name: f(); Type: FUNCTION; Schema: public; Owner: -",
+        "--",
+        "SET default_tablespace = '';",
+        "CREATE FUNCTION public.f() RETURNS void LANGUAGE sql AS $$",
+        "SET lock_timeout = 0;",
+        "$$;",
+    ]
