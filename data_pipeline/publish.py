@@ -1,13 +1,23 @@
 """Atomic publish: a whole release lands in the target in ONE transaction, or nothing does.
 
-Old tables are dropped and the release's tables created and loaded inside a single transaction
-(both PostgreSQL and SQLite have transactional DDL; our SQLite engine really BEGINs). A crash at any
-moment leaves the previous whole release. `_dp_release` in the target says which release it holds.
-On PostgreSQL rows are loaded with COPY into bare tables, and the primary keys, unique constraints and
-foreign keys are added after the load, still in that transaction (one index build per constraint
-instead of row-by-row index maintenance; the same constraint names PostgreSQL gives inline ones).
-A target of the source's own dialect gets the exact native column types (uuid, jsonb, arrays, enums,
-timestamptz, numeric), others portable SQLAlchemy types.
+Old objects are dropped and the release's created and loaded inside a single transaction (both
+PostgreSQL and SQLite have transactional DDL; our SQLite engine really BEGINs). A crash at any moment
+leaves the previous whole release. `_dp_release` in the target says which release it holds.
+
+PostgreSQL -> PostgreSQL: the target gets the source's schema exactly, from `pg_dump --schema-only`
+of the source (data_pipeline.pg_ddl): its pre-data DDL before the load (types, domains, functions,
+tables with defaults, identity and generated columns, CHECK constraints, partitions, views), rows by
+COPY into each table (a partitioned table's into its parent, which routes them to the partitions;
+generated columns are computed by the target), its post-data DDL after the load (keys, every index,
+triggers: they never fire on the copied rows), then materialized views refreshed and sequences set
+past the data. `verify` compares the two catalogs before the marker is written: a difference rolls
+the release back. Other pairs (SQLite on either side): portable SQLAlchemy tables, keys after the
+load on PostgreSQL, the same verify of what both backends have.
+
+On a PostgreSQL target the transaction sets `lock_timeout` (DP_LOCK_TIMEOUT, default 30s): a target
+held by another session fails in one line naming that session instead of waiting forever. Everything
+that can be prepared beforehand (the dump, the source's catalog) is, so the old objects' exclusive
+locks are taken at the last moment and held only while the new release is built.
 """
 
 from __future__ import annotations
@@ -15,17 +25,34 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
+from data_pipeline import pg_ddl, verify
+from data_pipeline.errors import BadInput, Busy, ChecksFailed
 from data_pipeline.schema import INTERNAL_PREFIX, Column, Schema, Table
 
 MARKER = f"{INTERNAL_PREFIX}release"
 Progress = Callable[[str, int], None]
+LOCK_KEY = "hashtext('data_pipeline.publish')"  # concurrent publishers to one target queue on it
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the release was read from: a PostgreSQL source lends a PostgreSQL target its DDL."""
+
+    engine: sa.Engine
+    schema: str | None = None  # DP_SOURCE_SCHEMA: one schema; None: the whole database
+
+
+class TargetBusy(Busy):
+    """Another session holds what the publish must lock (exit 4): nothing was published."""
 
 
 class NativeType(sa.types.UserDefinedType):
@@ -101,15 +128,22 @@ def target_metadata(
                 if constraints and set(u) != set(table.primary_key)
             ],
         )
-    sa.Table(
+    marker_table(meta)
+    return meta
+
+
+def marker_table(meta: sa.MetaData) -> sa.Table:
+    """`_dp_release`: one row per release published to this target (`schemas`: the schemas a
+    PostgreSQL -> PostgreSQL release covered, cleared by the next one)."""
+    return sa.Table(
         MARKER,
         meta,
         sa.Column("release", sa.Integer, nullable=False),
         sa.Column("published_at", sa.String(40), nullable=False),
         sa.Column("policy_digest", sa.String(64), nullable=False),
         sa.Column("tables", sa.Text, nullable=False),
+        sa.Column("schemas", sa.Text, nullable=True),
     )
-    return meta
 
 
 def _native_enums(conn: sa.Connection, schema: Schema, target_schema: str | None) -> None:
@@ -151,12 +185,21 @@ def _executemany(conn: sa.Connection, sa_table: sa.Table, batch: pa.Table) -> No
     )
 
 
+def _pg_array_item(item: object) -> str:
+    if item is None:
+        return "NULL"
+    if isinstance(item, list):
+        return "{" + ",".join(_pg_array_item(i) for i in item) + "}"
+    text = item if isinstance(item, str) else json.dumps(item) if isinstance(item, dict | bool) else str(item)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _pg_array_literal(value: str | None) -> str | None:
+    """JSON text of an array -> PostgreSQL's array literal (NULL items, nested arrays kept)."""
     if value is None:
         return None
     items = json.loads(value)
-    escaped = (str(i).replace("\\", "\\\\").replace('"', '\\"') for i in items)
-    return "{" + ",".join(f'"{item}"' for item in escaped) + "}"
+    return _pg_array_item(items) if isinstance(items, list) else value
 
 
 def _csv(batch: pa.Table, table: Table, native: bool, sink: object) -> None:
@@ -168,9 +211,7 @@ def _csv(batch: pa.Table, table: Table, native: bool, sink: object) -> None:
     pa_csv.write_csv(batch, sink, pa_csv.WriteOptions(include_header=False))
 
 
-def _copy(
-    conn: sa.Connection, sa_table: sa.Table, batches: Iterable[pa.Table], table: Table, native: bool
-) -> int:
+def _copy(conn: sa.Connection, name: str, batches: Iterable[pa.Table], table: Table, native: bool) -> int:
     """One PostgreSQL COPY ... FROM STDIN per table, inside the publish transaction. A thread reads
     the checkpoint and writes CSV into a pipe while the server ingests the previous bytes. If that
     thread fails (a corrupt checkpoint), its error is raised here, so the transaction rolls back."""
@@ -197,7 +238,7 @@ def _copy(
     try:
         with open(read_fd, "rb", buffering=0) as source:
             cursor.copy_expert(
-                f"COPY {quote.format_table(sa_table)} ({columns}) FROM STDIN WITH (FORMAT csv)",
+                f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv)",
                 source,
                 size=1 << 20,
             )
@@ -234,17 +275,20 @@ def publish(
     policy_digest: str,
     target_schema: str | None = None,
     progress: Progress | None = None,
+    source: Source | None = None,
 ) -> dict[str, int]:
-    """Replace the target's tables with this release's, atomically. Returns rows per table."""
+    """Replace the target's tables with this release's, atomically. Returns rows per table.
+    With a PostgreSQL `source` and target: the source's own schema (pg_dump), verified."""
     dialect = engine.dialect.name
+    if source is not None and dialect == "postgresql" and source.engine.dialect.name == "postgresql":
+        return _publish_pg(engine, schema, data, source, release, policy_digest, target_schema, progress)
     if dialect == "sqlite":
         target_schema = None  # SQLite has no schemas: the file is the namespace
     meta = target_metadata(schema, dialect, target_schema)
     rows: dict[str, int] = {}
-    with engine.begin() as conn:
+    with _busy_fails_fast(engine, (target_schema,) if target_schema else ()), engine.begin() as conn:
         if dialect == "postgresql":
-            # concurrent publishers to one target queue here instead of interleaving
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('data_pipeline.publish'))")
+            _lock_target(conn)
             if target_schema:
                 conn.execute(sa.schema.CreateSchema(target_schema, if_not_exists=True))
         existing = set(sa.inspect(conn).get_table_names(schema=target_schema))
@@ -257,9 +301,7 @@ def publish(
             old.drop_all(conn)
         _native_enums(conn, schema, target_schema)
         if dialect == "postgresql":
-            # bare tables now, keys once loaded; index builds sort in memory up to this (this
-            # transaction only)
-            conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+            # bare tables now, keys once loaded
             target_metadata(schema, dialect, target_schema, constraints=False).create_all(conn)
         else:
             meta.create_all(conn)
@@ -269,7 +311,7 @@ def publish(
             count = 0
             native = table.dialect == dialect
             if dialect == "postgresql":
-                count = _copy(conn, sa_table, data(table), table, native)
+                count = _copy(conn, _qualified(conn, sa_table.schema, table.name), data(table), table, native)
             else:
                 for batch in data(table):
                     if batch.num_rows == 0:
@@ -284,6 +326,9 @@ def publish(
                 progress(table.name, count)
         if dialect == "postgresql":
             _add_constraints(conn, meta)
+        differences = verify.portable(conn, schema, target_schema, rows)
+        if differences:
+            raise ChecksFailed(f"release {release} refused, nothing published: {verify.message(differences)}")
         conn.execute(
             by_name[MARKER]
             .insert()
@@ -295,6 +340,210 @@ def publish(
             )
         )
     return rows
+
+
+def _qualified(conn: sa.Connection, schema: str | None, name: str) -> str:
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
+
+
+def lock_timeout() -> str:
+    return os.environ.get("DP_LOCK_TIMEOUT") or "30s"
+
+
+def _lock_target(conn: sa.Connection) -> None:
+    """Never wait forever for a lock; concurrent publishers to one target queue on the advisory
+    lock (that wait is bounded too); index builds sort in memory up to maintenance_work_mem."""
+    conn.execute(sa.text("SELECT set_config('lock_timeout', :timeout, true)"), {"timeout": lock_timeout()})
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
+
+
+def _pgcode(exc: BaseException) -> str | None:
+    return getattr(getattr(exc, "orig", exc), "pgcode", None)
+
+
+@contextmanager
+def _busy_fails_fast(engine: sa.Engine, schemas: tuple[str, ...]) -> Iterator[None]:
+    """A lock not granted within lock_timeout becomes one line naming who holds it."""
+    try:
+        yield
+    except Exception as exc:
+        if engine.dialect.name == "postgresql" and _pgcode(exc) == "55P03":  # lock_not_available
+            raise TargetBusy(busy_message(engine, schemas)) from None
+        raise
+
+
+_HOLDERS = f"""
+SELECT a.pid, a.usename, coalesce(a.state, '?') AS state,
+       extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::bigint AS seconds,
+       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 60) AS query,
+       string_agg(DISTINCT coalesce(
+           (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = l.relation),
+           'the publish lock'), ', ') AS objects
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.granted AND l.pid <> pg_backend_pid()
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND ((l.locktype = 'relation' AND l.relation IN (
+            SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind NOT IN ('i', 'I') AND (n.nspname = ANY(:schemas)
+                  OR (cardinality(:schemas) = 0 AND n.nspname = current_schema()))))
+       OR (l.locktype = 'advisory' AND l.objsubid = 1
+           AND ((l.classid::bigint << 32) | l.objid::bigint) = {LOCK_KEY}::bigint))
+GROUP BY a.pid, a.usename, a.state, a.xact_start, a.query_start, a.query
+ORDER BY seconds DESC NULLS LAST
+"""
+
+
+def busy_message(engine: sa.Engine, schemas: tuple[str, ...]) -> str:
+    """'target busy: ...' naming the session that holds what the publish needs (pid, user, for how
+    long, its query's first words)."""
+    timeout = lock_timeout()
+    try:
+        with engine.connect() as conn:
+            holders = conn.execute(sa.text(_HOLDERS), {"schemas": list(schemas)}).all()
+    except sa.exc.SQLAlchemyError:
+        holders = []
+    head = f"target busy: a lock was not granted within lock_timeout {timeout}; nothing published"
+    if not holders:
+        return f"{head} (the holding session has finished since; run again)"
+    h = holders[0]
+    others = f" and {len(holders) - 1} other session(s)" if len(holders) > 1 else ""
+    minutes, seconds = divmod(int(h.seconds or 0), 60)
+    return (
+        f"{head}: session pid {h.pid} (user {h.usename}, {h.state} for {minutes} min {seconds} s, "
+        f'query "{h.query}") holds {h.objects}{others}; end it (SELECT pg_terminate_backend({h.pid})) '
+        f"or raise DP_LOCK_TIMEOUT"
+    )
+
+
+def _publish_pg(
+    engine: sa.Engine,
+    schema: Schema,
+    data: Callable[[Table], Iterable[pa.Table]],
+    source: Source,
+    release: int,
+    policy_digest: str,
+    target_schema: str | None,
+    progress: Progress | None,
+) -> dict[str, int]:
+    """PostgreSQL -> PostgreSQL: the source's schema from pg_dump, the rows by COPY, verified."""
+    if target_schema is not None and target_schema != source.schema:
+        raise BadInput(
+            "a PostgreSQL -> PostgreSQL release keeps the source's schema names (its DDL is pg_dump's): "
+            "unset DP_TARGET_SCHEMA or set it to DP_SOURCE_SCHEMA"
+        )
+    # everything that can be prepared before the target is locked
+    ddl = pg_ddl.dump(source.engine, source.schema)
+    with source.engine.connect() as conn, conn.begin():
+        home = conn.exec_driver_sql("SELECT current_schema()").scalar()
+        expected = verify.catalog(conn, ddl.schemas)
+        sequence_values = pg_ddl.sequence_values(conn, ddl.schemas)
+        source_id = _database_id(conn)
+    rows: dict[str, int] = {}
+    with _busy_fails_fast(engine, ddl.schemas), engine.begin() as conn:
+        if _database_id(conn) == source_id:
+            raise BadInput("the target is the source database itself: publish elsewhere")
+        pg_ddl.require_extensions(conn, ddl.extensions)
+        _lock_target(conn)
+        marker_schema = target_schema or conn.exec_driver_sql("SELECT current_schema()").scalar()
+        previous = _previous_schemas(conn, marker_schema)
+        pg_ddl.clear(conn, tuple(dict.fromkeys((*ddl.schemas, *previous))))
+        pg_ddl.create_schemas(conn, ddl.schemas)
+        _apply(conn, ddl.pre, "pre-data", ddl.tool)
+        _same_columns(conn, schema, home)
+        for table in schema.tables:
+            name = _qualified(conn, table.schema or home, table.name)
+            rows[table.name] = _copy(conn, name, data(table), table, table.dialect == "postgresql")
+            if progress:
+                progress(table.name, rows[table.name])
+        _apply(conn, ddl.post, "post-data", ddl.tool)
+        pg_ddl.refresh_matviews(conn, ddl.matviews)
+        pg_ddl.set_sequences(conn, ddl.schemas, sequence_values)
+        differences = verify.compare(expected, verify.catalog(conn, ddl.schemas))
+        differences += verify.pg_data(conn, schema, home, rows, ddl.schemas)
+        if differences:
+            raise ChecksFailed(f"release {release} refused, nothing published: {verify.message(differences)}")
+        marker = marker_table(sa.MetaData(schema=target_schema))
+        marker.create(conn, checkfirst=True)
+        conn.exec_driver_sql(
+            f"ALTER TABLE {_qualified(conn, marker_schema, MARKER)} ADD COLUMN IF NOT EXISTS schemas text"
+        )
+        conn.execute(
+            marker.insert().values(
+                release=release,
+                published_at=datetime.now(UTC).isoformat(),
+                policy_digest=policy_digest,
+                tables=",".join(schema.names),
+                schemas=json.dumps(list(ddl.schemas)),
+            )
+        )
+    return rows
+
+
+def _database_id(conn: sa.Connection) -> tuple:
+    """Which database this is (server start time and database OID): a target that is the source
+    would be cleared before it is read."""
+    return tuple(
+        conn.exec_driver_sql(
+            "SELECT pg_postmaster_start_time(), oid FROM pg_database WHERE datname = current_database()"
+        ).one()
+    )
+
+
+def _apply(conn: sa.Connection, sql: str, section: str, tool: str) -> None:
+    import psycopg2
+
+    try:
+        pg_ddl.apply(conn, sql)
+    except psycopg2.Error as exc:
+        if exc.pgcode == "55P03":
+            raise
+        reason = (exc.pgerror or str(exc)).strip().splitlines()[0]
+        raise BadInput(
+            f"the target does not take the source's {section} DDL ({tool}): {reason}; nothing published"
+        ) from None
+
+
+def _same_columns(conn: sa.Connection, schema: Schema, home: str) -> None:
+    """The release's columns are the tables' loadable columns (generated ones aside): a release
+    whose schema is not the source's current one (a rollback across a migration) is refused."""
+    for table in schema.tables:
+        found = (
+            conn.execute(
+                sa.text(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:name AS regclass) "
+                    "AND attnum > 0 "
+                    "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum"
+                ),
+                {"name": _qualified(conn, table.schema or home, table.name)},
+            )
+            .scalars()
+            .all()
+        )
+        if list(found) != list(table.column_names):
+            raise BadInput(
+                f"table {table.name}: the source now has columns {list(found)}, the release "
+                f"{list(table.column_names)}; a PostgreSQL release is published with the source's current DDL"
+            )
+
+
+def _previous_schemas(conn: sa.Connection, marker_schema: str) -> tuple[str, ...]:
+    """The schemas the release the target holds covered (so that one dropped since is cleared)."""
+    exists = conn.execute(
+        sa.text(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = :schema AND table_name = :marker "
+            "AND column_name = 'schemas'"
+        ),
+        {"schema": marker_schema, "marker": MARKER},
+    ).first()
+    if not exists:
+        return ()
+    last = conn.exec_driver_sql(
+        f"SELECT schemas FROM {_qualified(conn, marker_schema, MARKER)} ORDER BY published_at DESC LIMIT 1"
+    ).scalar()
+    return tuple(json.loads(last)) if last else ()
 
 
 def _previous_tables(conn: sa.Connection, existing: set[str], target_schema: str | None) -> set[str]:

@@ -15,6 +15,7 @@ from data_pipeline.context import Context
 from data_pipeline.errors import BadInput, ChecksFailed
 from data_pipeline.ledger import Release
 from data_pipeline.plan import diff_schemas
+from data_pipeline.publish import Source
 from data_pipeline.publish import publish as write_release
 from data_pipeline.schema import Schema, Table
 from data_pipeline.source_state import schema_digest
@@ -73,6 +74,13 @@ def republish(ctx: Context, release: Release) -> Release:
     )
 
 
+def _ddl_source(ctx: Context) -> Source | None:
+    """A PostgreSQL source lends a PostgreSQL target its DDL (pg_dump); otherwise it is not touched."""
+    if ctx.target.dialect.name != "postgresql" or not ctx.settings.source_url.startswith("postgres"):
+        return None
+    return Source(ctx.source, ctx.settings.source_schema)
+
+
 def _write(
     ctx: Context,
     refs: dict[str, CheckpointRef] | dict[str, str],
@@ -100,6 +108,7 @@ def _write(
         policy_digest=policy_digest,
         target_schema=ctx.settings.target_schema,
         progress=progress,
+        source=_ddl_source(ctx),
     )
     ctx.ledger.record(
         kind,
