@@ -17,6 +17,7 @@ from data_pipeline.config import Settings, redact_url
 from data_pipeline.db import check_reachable, error_reason, make_engine
 from data_pipeline.errors import BadInput
 from data_pipeline.publish import published_release
+from data_pipeline.schema import listed_tables
 
 
 def _published_engine(settings: Settings, release: int | None) -> tuple[sa.Engine, int]:
@@ -47,7 +48,7 @@ def draft_suites(settings: Settings, *, release: int | None, force: bool) -> lis
             path = settings.suites_dir / f"{table.name}.json"
             if path.exists() and not force:
                 continue
-            frame = pd.read_sql_table(table.name, conn, schema=settings.target_schema)
+            frame = pd.read_sql_table(table.name, conn, schema=table.schema)  # a table of another schema too
             suite = draft_suite(frame, table.name, unique_columns=table.unique_columns())
             path.write_text(json.dumps(suite, indent=2, default=str) + "\n")
             written.append(path)
@@ -76,7 +77,8 @@ def run_gate(
         raise BadInput(f"no suites (*.json) in {settings.suites_dir}")
     engine, held = _published_engine(settings, release)
     where = redact_url(settings.target_url)
-    tables = set(sa.inspect(engine).get_table_names(schema=settings.target_schema))
+    schema_of = {name: nsp for nsp, name in listed_tables(engine, settings.target_schema)}  # every schema
+    tables = set(schema_of)
     missing = sorted(name for name, suite in suites.items() if "query" not in suite and name not in tables)
     if missing:
         raise BadInput(f"suites for tables the target lacks: {', '.join(missing)}")
@@ -91,7 +93,7 @@ def run_gate(
                         f"cross-table suite {name}: its query failed: {error_reason(exc)}"
                     ) from None
             else:
-                frame = pd.read_sql_table(name, conn, schema=settings.target_schema)
+                frame = pd.read_sql_table(name, conn, schema=schema_of.get(name, settings.target_schema))
             results.append(validate_frame(frame, suite))
     code = gate_exit_code(results, strict)
     if junit:

@@ -32,11 +32,22 @@ def counts(url: str) -> dict[str, int]:
         }
 
 
-def test_sqlite_source_to_postgres_target(run_cli, settings, source_db: Path, pg_url: str) -> None:
+def test_sqlite_source_to_postgres_target(run_cli, cli, settings, source_db: Path, pg_url: str) -> None:
+    from data_pipeline.cli import app
+
     result = run_cli("run", "--target", pg_url)
     assert result.exit_code == 0, result.output
     assert "release 1 published" in result.output
     assert counts(pg_url) == counts(f"sqlite:///{source_db}")
+    # what both backends have (tables, columns, keys, rows) is verified, by the run and by the command
+    where = ["--home", str(settings.home), "--source", settings.source_url, "--target", pg_url]
+    checked = cli.invoke(app, ["verify", *where])
+    assert checked.exit_code == 0, checked.output
+    assert "verified release 1: 7 objects as in the source, rows as published" in checked.output
+    with sa.create_engine(pg_url).begin() as conn:
+        conn.exec_driver_sql("DELETE FROM payments WHERE id IN (SELECT id FROM payments LIMIT 1)")
+    checked = cli.invoke(app, ["verify", *where])
+    assert checked.exit_code == 1 and "rows payments:" in checked.output, checked.output
     published = pd.read_sql_table("customers", sa.create_engine(pg_url))
     original = pd.read_sql_table("customers", sa.create_engine(f"sqlite:///{source_db}"))
     assert not set(published["email"]) & set(original["email"])
