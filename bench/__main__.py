@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 
-SUBCOMMANDS = {"anonymize": "bench.anonymize", "pipeline": "bench.pipeline", "subset": "bench.subset"}
+SUBCOMMANDS = {
+    "anonymize": "bench.anonymize",
+    "pipeline": "bench.pipeline",
+    "subset": "bench.subset",
+    "faithful": "bench.faithful",
+}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,173 @@
+"""PostgreSQL -> PostgreSQL on a realistic schema: `data-pipeline run` vs `pg_dump | psql`, same run.
+
+The source is tests/fixtures/pg_shop.sql (partitioned orders, domains, enum, identity and generated
+columns, views and a materialized view, triggers, a second schema, citext) filled by tests/pg_shop.py
+to about 1M rows with `--customers 68000` (15.6 rows per customer over 8 tables). The plain copy is
+the whole database through `pg_dump | psql` (schema and rows, no anonymization); the pipeline runs
+snapshot, anonymize, checks and the faithful publish (pg_dump's DDL, COPY, keys and indexes after the
+load, verify). Prints seconds, rows/s, the ratio, the run's peak RSS, its publish step alone (from the
+ledger), and on a local server the CPU seconds of both, client and server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+
+from bench.pipeline import _nothing, _pg_database, server_cpu
+from data_pipeline import pg_ddl
+from data_pipeline.keys import generate_key_file
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--customers", type=int, default=68_000, help="rows scale: ~15.6 rows per customer")
+    parser.add_argument(
+        "--pg-url", required=True, help="PostgreSQL server URL (e.g. from scripts/pg.sh start)"
+    )
+    parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
+
+
+def _shop():
+    sys.path.insert(0, str(REPO / "tests"))
+    import pg_shop
+
+    return pg_shop
+
+
+def _rows(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        names = conn.execute(
+            sa.text(
+                "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
+                "AND n.nspname IN ('public', 'billing') AND c.relname NOT LIKE '\\_dp\\_%'"
+            )
+        ).scalars()
+        total = sum(conn.exec_driver_sql(f"SELECT count(*) FROM {n}").scalar() for n in list(names))
+    engine.dispose()
+    return total
+
+
+def _settle(url: str) -> None:
+    """VACUUM ANALYZE, so that autovacuum does not take a core in the middle of a measurement."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE)")
+    engine.dispose()
+
+
+def plain_copy(source: str, target: str) -> float:
+    """`pg_dump source | psql target`: the whole database, schema and rows."""
+    with sa.create_engine(source).connect() as conn:
+        pg_dump, _ = pg_ddl.find_tool("pg_dump", pg_ddl.server_major(conn))
+    psql = str(Path(pg_dump).with_name("psql"))
+    src, env = pg_ddl.libpq_args(sa.engine.make_url(source))
+    dst, _ = pg_ddl.libpq_args(sa.engine.make_url(target))
+    start = time.perf_counter()
+    dump = subprocess.Popen([pg_dump, "--no-owner", f"--dbname={src}"], stdout=subprocess.PIPE, env=env)
+    subprocess.run(
+        [psql, "-q", "-v", "ON_ERROR_STOP=1", f"--dbname={dst}"],
+        stdin=dump.stdout,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=env,
+    )
+    if dump.wait() != 0:
+        raise SystemExit("pg_dump failed")
+    return time.perf_counter() - start
+
+
+def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, float, float]:
+    """Seconds, peak RSS (MB), client CPU seconds of `data-pipeline run`, and its publish step."""
+    home = work / "home"
+    generate_key_file(home / "anon.key")
+    (work / "no_suites").mkdir(exist_ok=True)
+    (work / "policy.yaml").write_text(yaml.safe_dump(_shop().POLICY))
+    env = {
+        **os.environ,
+        "DP_HOME": str(home),
+        "DP_SOURCE_URL": source,
+        "DP_TARGET_URL": target,
+        "DP_POLICY": str(work / "policy.yaml"),
+        "DP_SUITES": str(work / "no_suites"),
+        "PYTHONPATH": str(REPO),
+    }
+    start = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", sys.executable, "-m", "data_pipeline.cli", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"pipeline run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    cpu = sum(
+        float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", done.stderr).group(1))
+        for kind in ("User", "System")
+    )
+    with sqlite3.connect(home / "ledger.db") as conn:
+        at = dict(
+            conn.execute(
+                "SELECT kind, at FROM dp_ledger_events WHERE kind IN ('publish_started', 'published')"
+            )
+        )
+    publish = (
+        datetime.fromisoformat(at["published"]) - datetime.fromisoformat(at["publish_started"])
+    ).total_seconds()
+    return seconds, rss_kb / 1024, cpu, publish
+
+
+def run(args: argparse.Namespace) -> None:
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="dp-bench-faithful-"))
+    work.mkdir(parents=True, exist_ok=True)
+    source, plain_target, target = (
+        _pg_database(args.pg_url, n) for n in ("bench_shop_src", "bench_shop_plain", "bench_shop_dst")
+    )
+    t0 = time.perf_counter()
+    _shop().build(source, customers=args.customers)
+    _settle(source)
+    rows = _rows(source)
+    print(
+        f"source: pg_shop, {rows:,} rows ({args.customers:,} customers) "
+        f"built in {time.perf_counter() - t0:.1f} s"
+    )
+    read_server = server_cpu(args.pg_url) or _nothing
+    server, client = read_server(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    plain = plain_copy(source, plain_target)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    plain_cpu = (
+        read_server() - server + sum(getattr(after, f) - getattr(client, f) for f in ("ru_utime", "ru_stime"))
+    )
+    _settle(plain_target)
+    server = read_server()
+    seconds, rss, client_cpu, publish = run_pipeline(work, source, target)
+    run_cpu = client_cpu + read_server() - server
+    print(f"{'pg_dump | psql (whole database)':<34} {plain:8.1f} s  {rows / plain:>10,.0f} rows/s")
+    print(
+        f"{'data-pipeline run (full)':<34} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s"
+        f"  ratio {seconds / plain:.2f}x pg_dump | psql"
+    )
+    print(f"  of which publish (DDL, COPY, keys, indexes, verify, commit): {publish:.1f} s")
+    print(f"peak RSS of the pipeline run: {rss:,.0f} MB")
+    if read_server is not _nothing:
+        print(
+            f"CPU seconds, client + server: pg_dump | psql {plain_cpu:.1f} s, "
+            f"data-pipeline run {run_cpu:.1f} s"
+        )
