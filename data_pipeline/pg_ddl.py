@@ -129,8 +129,10 @@ def _run(args: list[str], env: dict[str, str], what: str) -> str:
     return done.stdout
 
 
-def dump(engine: sa.Engine, schema: str | None = None) -> Ddl:
-    """The source's DDL (one schema, or the whole database), from one pg_dump archive."""
+def dump(engine: sa.Engine, schema: str | None = None, lock_wait: str = "30s") -> Ddl:
+    """The source's DDL (one schema, or the whole database), from one pg_dump archive. pg_dump
+    takes a share lock on every table it describes: it gives up after `lock_wait` rather than queue
+    behind a migration on the source."""
     with engine.connect() as conn:
         major = server_major(conn)
         schemas = covered_schemas(conn, schema)
@@ -149,6 +151,7 @@ def dump(engine: sa.Engine, schema: str | None = None) -> Ddl:
             "--no-publications",
             "--no-security-labels",
             "--no-tablespaces",
+            f"--lock-wait-timeout={lock_wait}",
             f"--exclude-table=*.{INTERNAL_PREFIX}*",
         ]
         if schema is not None:

@@ -435,7 +435,7 @@ def _publish_pg(
             "unset DP_TARGET_SCHEMA or set it to DP_SOURCE_SCHEMA"
         )
     # everything that can be prepared before the target is locked
-    ddl = pg_ddl.dump(source.engine, source.schema)
+    ddl = pg_ddl.dump(source.engine, source.schema, lock_timeout())
     with source.engine.connect() as conn, conn.begin():
         home = conn.exec_driver_sql("SELECT current_schema()").scalar()
         expected = verify.catalog(conn, ddl.schemas)
