@@ -210,10 +210,10 @@ def _surviving_identifiers(raw: pd.Series, out: pd.Series) -> int:
     return len(before.merge(after, on=["row", "value"]).drop_duplicates())
 
 
-def row_leaks(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPolicy]) -> int:
-    """Originals that reached their own row's output: identifiers surviving in free text and JSON,
-    and identifying outputs of generating rules equal to their original."""
-    hits = 0
+def row_leaks(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPolicy]) -> dict[str, int]:
+    """Originals that reached their own row's output, per column: identifiers surviving in free text and
+    JSON, and identifying outputs of generating rules equal to their original."""
+    hits: dict[str, int] = {}
     for column, p in policy.items():
         rule = RULES[p.rule]
         generated = rule.generates and p.cls == "pii" and rule.identifying
@@ -223,38 +223,44 @@ def row_leaks(raw: pd.DataFrame, out: pd.DataFrame, policy: dict[str, ColumnPoli
         if not _has_text(after):
             continue
         if rule.scrubs_text:
-            hits += _surviving_identifiers(before, after)
+            found = _surviving_identifiers(before, after)
         else:
             both = before.notna().to_numpy() & after.notna().to_numpy()
             if not both.all():  # selecting every row would only copy them
                 before, after = before[both], after[both]
-            hits += pc.sum(pc.equal(normalize(before), normalize(after))).as_py() or 0
+            found = pc.sum(pc.equal(normalize(before), normalize(after))).as_py() or 0
+        if found:
+            hits[column] = found
     return hits
 
 
-def passthrough_prints(out: pd.DataFrame, policy: dict[str, ColumnPolicy], key: AnonKey) -> np.ndarray:
-    """Fingerprints of what columns that can carry text through unchanged (keep, generalize, mask,
-    project rules) hold: whole values and identifiers inside them. Any of them among the source's
-    identifying fingerprints is a leak."""
-    parts = [np.array([], dtype=np.uint64)]
+def passthrough_prints(
+    out: pd.DataFrame, policy: dict[str, ColumnPolicy], key: AnonKey
+) -> dict[str, np.ndarray]:
+    """Per column that can carry text through unchanged (keep, generalize, mask, project rules):
+    fingerprints of what it holds, whole values and identifiers inside them. Any of them among the
+    source's identifying fingerprints is a leak."""
+    prints = {}
     for column, p in policy.items():
         if RULES[p.rule].scrubs_text or RULES[p.rule].generates or not _has_text(after := out[column]):
             continue
         text = after.dropna().astype(str)
-        parts.append(
-            fingerprints(pd.concat([text, embedded_identifiers(text, PATTERNS)], ignore_index=True), key)
-        )
-    return np.unique(np.concatenate(parts))
+        found = fingerprints(pd.concat([text, embedded_identifiers(text, PATTERNS)], ignore_index=True), key)
+        if len(found):
+            prints[column] = found
+    return prints
 
 
-def count_known(prints: np.ndarray, source_runs: Iterable[np.ndarray]) -> int:
-    """How many of `prints` (distinct) are in the source's fingerprints, read one sorted run at a time
-    so that only one run is ever in memory."""
-    found = np.zeros(len(prints), dtype=bool)
-    if len(prints):
+def count_known(prints: dict[str, np.ndarray], source_runs: Iterable[np.ndarray]) -> dict[str, int]:
+    """Per column, how many of its `prints` (distinct) are in the source's fingerprints, read one
+    sorted run at a time so that only one run is ever in memory (and only when there is something
+    to look up)."""
+    found = {c: np.zeros(len(p), dtype=bool) for c, p in prints.items() if len(p)}
+    if found:
         for run in source_runs:
-            found |= contains(run, prints)
-    return int(found.sum())
+            for column, hits in found.items():
+                hits |= contains(run, prints[column])
+    return {c: int(hits.sum()) for c, hits in found.items() if hits.any()}
 
 
 def leaked_originals(
@@ -265,18 +271,34 @@ def leaked_originals(
     key: AnonKey,
 ) -> CheckOutcome:
     """All leak checks on one batch (TableAudit runs the same over a whole table)."""
-    hits = row_leaks(raw, out, policy) + count_known(passthrough_prints(out, policy, key), [source_prints])
-    return _leak_outcome(hits, len(source_prints))
+    hits = _added(
+        row_leaks(raw, out, policy), count_known(passthrough_prints(out, policy, key), [source_prints])
+    )
+    return _leak_outcome(hits, policy, len(source_prints))
 
 
-def _leak_outcome(hits: int, fingerprint_count: int) -> CheckOutcome:
+def _added(*counts: dict[str, int]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for count in counts:
+        for column, n in count.items():
+            total[column] = total.get(column, 0) + n
+    return total
+
+
+def _leak_outcome(
+    hits: dict[str, int], policy: dict[str, ColumnPolicy], fingerprint_count: int
+) -> CheckOutcome:
+    """Names each leaking table.column with its count, never a value."""
+    total = sum(hits.values())
+    where = ", ".join(f"{policy[c].qualified} ({n})" for c, n in sorted(hits.items()))
     return CheckOutcome(
         "no_leaked_originals",
-        hits == 0,
+        total == 0,
         "no original identifying value found in the output"
-        if hits == 0
-        else f"{hits} original identifying value(s) found in the output; fix the policy",
-        {"leaked_values": hits, "fingerprints": fingerprint_count},
+        if total == 0
+        else f"{total} original identifying value(s) found in {where}; anonymize that column "
+        "(its class and rule in the policy)",
+        {"leaked_values": total, "fingerprints": fingerprint_count} | ({"leaked_in": where} if where else {}),
     )
 
 
@@ -389,8 +411,8 @@ class TableAudit:
         )
         self._unique_hashes = {u: HashSet() for u in self.unique_sets}
         self._group_sizes: pd.Series | None = None
-        self.leaks = 0
-        self._passthrough = HashSet()
+        self.leaks: dict[str, int] = {}
+        self._passthrough: dict[str, HashSet] = {}
         self._same: dict[str, tuple[int, int]] = {}
 
     def add(self, raw: pd.DataFrame | None, out: pd.DataFrame) -> None:
@@ -413,8 +435,9 @@ class TableAudit:
         if raw is None:
             return
         if len(out):
-            self.leaks += row_leaks(raw, out, self.policy)
-            self._passthrough.add(passthrough_prints(out, self.policy, self.key))
+            self.leaks = _added(self.leaks, row_leaks(raw, out, self.policy))
+            for column, prints in passthrough_prints(out, self.policy, self.key).items():
+                self._passthrough.setdefault(column, HashSet()).add(prints)
         for column, (same, total) in same_as_original_counts(raw, out, self.policy).items():
             seen, rows = self._same.get(column, (0, 0))
             self._same[column] = (seen + same, rows + total)
@@ -432,7 +455,7 @@ class TableAudit:
             else "duplicates in " + ", ".join(f"{k} ({v})" for k, v in dupes.items()),
             {"duplicate_keys": sum(dupes.values())},
         )
-        passed_through = self._passthrough.array()
+        passed_through = {c: hashes.array() for c, hashes in self._passthrough.items()}
         looked_up = 0
 
         def runs() -> Iterator[np.ndarray]:
@@ -442,7 +465,7 @@ class TableAudit:
                 yield run
 
         known = count_known(passed_through, runs())
-        leak = _leak_outcome(self.leaks + known, looked_up)
+        leak = _leak_outcome(_added(self.leaks, known), self.policy, looked_up)
         return [
             row_count_kept(source_rows, self.rows),
             columns_classified(self.table, self.columns or self.table.column_names, self.policy),

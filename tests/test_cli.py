@@ -95,6 +95,9 @@ def test_a_leaking_policy_fails_a_blocking_check_and_publishes_nothing(
     result = run_cli("run", "--policy", str(path))
     assert result.exit_code == 1, result.output
     assert "no_leaked_originals" in result.output
+    assert "10 original identifying value(s) found in employees.email (10)" in result.output  # never a value
+    with sqlite3.connect(settings.source_url.removeprefix("sqlite:///")) as conn:
+        assert not [e for (e,) in conn.execute("SELECT email FROM employees") if e in result.output]
     assert "nothing was published" in result.output
     assert target_tables(settings) == []
 
