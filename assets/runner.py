@@ -46,7 +46,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
-BAD_INPUT = ("BadInput", "RawValueError")  # step failures the user fixes: exit 2
+BAD_INPUT = ("BadInput", "RawValueError", "DiskFull")  # step failures the user fixes: exit 2
 PROGRESS_PREFIXES = ("snapshot/", "anonymized/", "published ")
 
 
@@ -258,8 +258,10 @@ def report(
     for event, error in zip(failures, errors, strict=True):
         message = f"{error.cls_name}: {error.message.strip().splitlines()[0]}" if error else "step failed"
         console.print(f"[red]step failed[/red] {event.step_key}: {message}")
-    console.print("[red]nothing was published[/red]")
     names = {error.cls_name for error in errors if error is not None}
+    if "PublishedUnrecorded" in names:  # the target took the release; only its record failed
+        return 5
+    console.print("[red]nothing was published[/red]")
     if blocking or "ChecksFailed" in names:
         return 1
     return 2 if names & set(BAD_INPUT) else 1

@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, TextIO, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from data_pipeline.config import Settings, load_settings, redact_url
-from data_pipeline.errors import BadInput, PipelineError
+from data_pipeline.errors import NO_SPACE, BadInput, PipelineError, PublishedUnrecorded, disk_full, reason
 
 app = typer.Typer(
     help="The third pipeline: anonymized, validated, forward-only releases of production data.",
@@ -51,7 +52,8 @@ SubsetOtherOpt = Annotated[
 
 
 def fails_cleanly(fn: F) -> F:
-    """Our errors become one red line and their exit code, never a traceback."""
+    """Our errors become one red line and their exit code, never a traceback; so does a full disk,
+    wherever it stops the command (exit 2)."""
 
     @wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> object:
@@ -60,8 +62,66 @@ def fails_cleanly(fn: F) -> F:
         except PipelineError as exc:
             err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            home = load_settings(home=kwargs.get("home")).home  # type: ignore[arg-type]
+            if not disk_full(exc, home):
+                raise
+            err.print(
+                f"[red]error:[/red] {NO_SPACE} ({type(exc).__name__}) under DP_HOME {home}: free space "
+                "there, or point DP_HOME elsewhere, and run again",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+class _WithoutEventLogNoise:
+    """stderr without Dagster's 'Exception while writing logger call to event log' dumps (SQL and
+    event JSON, many lines): the run reports that failure itself, in one line."""
+
+    NOISE = "Exception while writing logger call to event log"
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return len(text) if text.startswith(self.NOISE) else self.stream.write(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+
+def _held(settings: Settings) -> tuple[int, str] | None | str:
+    """(release, published at) of the target's newest release; None: none; "unknown": unreadable."""
+    from data_pipeline.context import Context
+
+    try:
+        history = Context(settings).target_history()
+    except Exception:  # noqa: BLE001 - an unreachable target is the run's to report
+        return "unknown"
+    return (history[-1].release, history[-1].published_at) if history else None
+
+
+@contextmanager
+def accounted(settings: Settings) -> Iterator[None]:
+    """A run whose own bookkeeping fails (Dagster's storage on a full disk) after the target took the
+    release says so (exit 5): the target, not the failed run, tells whether it was published."""
+    before = _held(settings)
+    try:
+        with redirect_stderr(_WithoutEventLogNoise(sys.stderr)):
+            yield
+    except PipelineError:
+        raise
+    except Exception as exc:
+        after = _held(settings)
+        if before != "unknown" and isinstance(after, tuple) and after != before:
+            why = reason(exc, settings.home)
+            target = redact_url(settings.target_url)
+            raise PublishedUnrecorded(after[0], target, "Dagster's storage", why) from None
+        raise
 
 
 def _settings(
@@ -153,7 +213,23 @@ def run(
     from assets.runner import run_once
 
     settings = _with_subset(_settings(source, target, policy, home), subset, subset_other)
-    raise typer.Exit(run_once(settings, console, allow_destructive=allow_destructive, resume=resume))
+    with accounted(settings):
+        code = run_once(settings, console, allow_destructive=allow_destructive, resume=resume)
+    if code == 0:
+        _hint_suites(settings)
+    raise typer.Exit(code)
+
+
+def _hint_suites(settings: Settings) -> None:
+    """A source of your own starts without expectation suites (the demo's are for the demo)."""
+    if settings.suites_dir.is_dir() and any(settings.suites_dir.glob("*.json")):
+        return
+    console.print(
+        f"no expectation suites in {settings.suites_dir}: draft them from this release with "
+        "`data-pipeline expectations init`, review them, and later runs validate against them",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command()
@@ -259,7 +335,9 @@ def roll_forward(
     from assets.runner import run_once
 
     settings = _settings(source, target, policy, home)
-    raise typer.Exit(run_once(settings, console, require_snapshot=True))
+    with accounted(settings):
+        code = run_once(settings, console, require_snapshot=True)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -298,24 +376,26 @@ def gate(
 @app.command()
 @fails_cleanly
 def releases(target: TargetOpt = None, home: HomeOpt = None) -> None:
-    """List the releases published to the target, newest last."""
-    from data_pipeline.ledger import Ledger
+    """List the releases published to the target, newest last: this DP_HOME's ledger, and what the
+    target itself records (releases published from elsewhere)."""
+    from data_pipeline.context import Context
+    from data_pipeline.releases import UNRECORDED, history
 
     settings = _settings(target=target, home=home)
-    ledger = Ledger(settings.ledger_url)
     table = RichTable(title=f"releases of {redact_url(settings.target_url)}")
     for column in ("release", "kind", "published at", "tables", "rows", "policy", "key epoch", "note"):
         table.add_column(column)
-    for r in ledger.releases(settings.target_url):
+    for r in history(Context(settings)):
+        elsewhere = r.kind == UNRECORDED
         table.add_row(
             str(r.number),
             r.kind,
             r.published_at[:19],
-            str(len(r.rows)),
-            str(sum(r.rows.values())),
+            str(len(r.checkpoints) if elsewhere else len(r.rows)),
+            "?" if elsewhere else str(sum(r.rows.values())),
             r.policy_digest[:12],
-            r.key_epoch,
-            "REVOKED" if r.revoked else "",
+            r.key_epoch or "?",
+            "REVOKED" if r.revoked else "only the target records it" if elsewhere else "",
         )
     console.print(table)
 

@@ -86,12 +86,16 @@ def load_settings(
     """Flags win over environment variables, which win over defaults."""
     env = os.environ
     home_path = Path(home or env.get("DP_HOME") or Path.cwd() / ".data_pipeline").resolve()
+    demo_source = f"sqlite:///{home_path / 'demo_source.db'}"
+    source = source_url or env.get("DP_SOURCE_URL") or demo_source
+    # the demo's suites are for the demo's tables; a source of your own gets yours (`expectations init`)
+    own_suites = DEFAULT_SUITES if source == demo_source else home_path / "expectations"
     return Settings(
         home=home_path,
-        source_url=source_url or env.get("DP_SOURCE_URL") or f"sqlite:///{home_path / 'demo_source.db'}",
+        source_url=source,
         target_url=target_url or env.get("DP_TARGET_URL") or f"sqlite:///{home_path / 'target.db'}",
         policy_path=Path(policy or env.get("DP_POLICY") or DEFAULT_POLICY),
-        suites_dir=Path(suites or env.get("DP_SUITES") or DEFAULT_SUITES),
+        suites_dir=Path(suites or env.get("DP_SUITES") or own_suites),
         raw_retention_days=float(env.get("DP_RAW_RETENTION", "7")),
         keep_releases=int(env.get("DP_KEEP_RELEASES", "10")),
         k_anonymity=int(env.get("DP_K_ANONYMITY", "5")),

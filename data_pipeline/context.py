@@ -94,6 +94,22 @@ class Context:
             spec.check(self.schema)
         return spec
 
+    def target_history(self) -> list[sa.Row]:
+        """The releases the target itself records, oldest first (publish.release_history); none for a
+        SQLite target file that does not exist yet (reading it would create it)."""
+        from data_pipeline.publish import release_history
+
+        url = sa.engine.make_url(self.settings.target_url)
+        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+            return []
+        return release_history(self.target, self.settings.target_schema)
+
+    def next_release(self, ledger: Ledger | None = None) -> int:
+        """One past the highest release the target or the ledger knows: a fresh DP_HOME, another machine
+        or another database user publishing to the same target continues its numbering."""
+        held = max((row.release for row in self.target_history()), default=0)
+        return max((ledger or self.ledger).next_release_number(self.settings.target_url), held + 1)
+
     def preflight(self) -> None:
         """Everything that can be refused before a single row is copied (exit 2)."""
         _ = self.schema, self.policy, self.key, self.target, self.subset

@@ -57,6 +57,8 @@ class Release:
     kind: str  # "published" or "rolled_back"
     revoked: bool = False  # its policy was later marked leaking: never re-published
     schema: dict | None = None
+    source: str | None = None  # what it was made from (URL without password), for roll-forward plans
+    policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,8 @@ class Ledger:
                     kind=e.kind,
                     revoked=e.details.get("policy_digest") in revoked,
                     schema=e.details.get("schema"),
+                    source=e.details.get("source"),
+                    policy=e.details.get("policy"),
                 )
             )
         return out

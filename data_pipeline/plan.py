@@ -316,7 +316,8 @@ def _snapshot_whole(inventory: Inventory, tables: tuple[str, ...]) -> bool:
 
 
 def build_plan(ctx: Context, parts: Partitioning, inventory: Inventory | None = None) -> Plan:
-    """The run's plan from the ledger's view of the target (read only: a missing ledger is empty)."""
+    """The run's plan from the ledger's view of the target (read only: a missing ledger is empty) and
+    the target's own release numbering."""
     settings = ctx.settings
     ledger = Ledger(settings.ledger_url, create=False)
     current = ledger.current(settings.target_url)
@@ -326,7 +327,7 @@ def build_plan(ctx: Context, parts: Partitioning, inventory: Inventory | None = 
         settings.target_url,
         ctx.schema,
         previous,
-        ledger.next_release_number(settings.target_url),
+        ctx.next_release(ledger),
         parts,
         inventory,
         ctx.subset.describe() if ctx.subset else None,

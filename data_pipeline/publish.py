@@ -276,8 +276,10 @@ def publish(
     target_schema: str | None = None,
     progress: Progress | None = None,
     source: Source | None = None,
+    republish: bool = False,
 ) -> dict[str, int]:
     """Replace the target's tables with this release's, atomically. Returns rows per table.
+    A new release's number must be above every one the target has held; `republish`: a rollback.
     With a PostgreSQL `source` and target: the source's own schema (pg_dump), verified."""
     dialect = engine.dialect.name
     if source is not None and dialect == "postgresql" and source.engine.dialect.name == "postgresql":
@@ -292,8 +294,9 @@ def publish(
             if target_schema:
                 conn.execute(sa.schema.CreateSchema(target_schema, if_not_exists=True))
         existing = set(sa.inspect(conn).get_table_names(schema=target_schema))
-        ours = (
-            {t.name for t in meta.tables.values()} | _previous_tables(conn, existing, target_schema)
+        ours = (  # the marker stays: it holds the target's release history
+            {t.name for t in meta.tables.values() if t.name != MARKER}
+            | _previous_tables(conn, existing, target_schema)
         ) & existing
         if ours:
             old = sa.MetaData(schema=target_schema)
@@ -329,6 +332,8 @@ def publish(
         differences = verify.portable(conn, schema, target_schema, rows)
         if differences:
             raise ChecksFailed(f"release {release} refused, nothing published: {verify.message(differences)}")
+        if not republish:
+            refuse_taken(conn, release, target_schema)
         conn.execute(
             by_name[MARKER]
             .insert()
@@ -550,17 +555,40 @@ def _previous_tables(conn: sa.Connection, existing: set[str], target_schema: str
     """Tables the previous release published (so a table removed since is dropped too)."""
     if MARKER not in existing:
         return set()
-    marker = sa.table(MARKER, sa.column("tables"), schema=target_schema)
-    rows = conn.execute(sa.select(marker.c.tables)).scalars()
+    marker = sa.table(MARKER, sa.column("tables"), sa.column("published_at"), schema=target_schema)
+    rows = conn.execute(sa.select(marker.c.tables).order_by(marker.c.published_at.desc()).limit(1)).scalars()
     return {name for row in rows for name in (row or "").split(",") if name}
 
 
-def published_release(engine: sa.Engine, target_schema: str | None = None) -> int | None:
-    """The release number the target holds, read from the target itself."""
+def release_history(engine: sa.Engine, target_schema: str | None = None) -> list[sa.Row]:
+    """Every release published to the target, oldest first, read from the target itself: rows of
+    (release, published_at, policy_digest, tables). A rollback adds a row for the release it
+    publishes again; a target published before the marker kept its history has its last row only."""
     if engine.dialect.name == "sqlite":
         target_schema = None
     if MARKER not in sa.inspect(engine).get_table_names(schema=target_schema):
-        return None
-    marker = sa.table(MARKER, sa.column("release"), schema=target_schema)
+        return []
+    names = ("release", "published_at", "policy_digest", "tables")
+    marker = sa.table(MARKER, *(sa.column(n) for n in names), schema=target_schema)
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.max(marker.c.release))).scalar()
+        return list(conn.execute(sa.select(marker).order_by(marker.c.published_at)))
+
+
+def published_release(engine: sa.Engine, target_schema: str | None = None) -> int | None:
+    """The release number the target holds now (its newest marker row), read from the target itself."""
+    history = release_history(engine, target_schema)
+    return history[-1].release if history else None
+
+
+def refuse_taken(conn: sa.Connection, release: int, target_schema: str | None) -> None:
+    """Inside the publish transaction: a new release's number is above every release this target has
+    held, whoever published it (another DP_HOME, machine or database user), or nothing is published."""
+    if MARKER not in sa.inspect(conn).get_table_names(schema=target_schema):
+        return
+    marker = sa.table(MARKER, sa.column("release"), schema=target_schema)
+    highest = conn.execute(sa.select(sa.func.max(marker.c.release))).scalar()
+    if highest is not None and highest >= release:
+        raise BadInput(
+            f"the target already holds release {highest} (published elsewhere since this run began); "
+            f"nothing was published as release {release}: run again to publish release {highest + 1}"
+        )

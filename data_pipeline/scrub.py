@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from data_pipeline.errors import PipelineError
+from data_pipeline.errors import NO_SPACE, DiskFull, PipelineError, disk_full
 
 
 class RawValueError(PipelineError):
@@ -33,6 +33,9 @@ def scrubbed(step: str, table: str, column: str | None = None, rule: str | None 
     except PipelineError:
         raise
     except Exception as exc:  # noqa: BLE001 - every other error may quote a raw value
+        if disk_full(exc):  # the condition, not the data: the user frees space, the policy is fine
+            where = f"{table}.{column}" if column else table
+            raise DiskFull(f"{step} of {where}: {NO_SPACE} under DP_HOME; free space and run again") from None
         raise RawValueError(describe(exc, step, table, column, rule)) from None
 
 

@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 from data_pipeline import source_state
 from data_pipeline.checkpoint import CheckpointRef
+from data_pipeline.config import redact_url
 from data_pipeline.context import Context
-from data_pipeline.errors import BadInput, ChecksFailed
+from data_pipeline.errors import BadInput, ChecksFailed, PublishedUnrecorded, reason
 from data_pipeline.ledger import Release
 from data_pipeline.plan import diff_schemas
 from data_pipeline.publish import Source
@@ -71,6 +72,7 @@ def republish(ctx: Context, release: Release) -> Release:
         None,
         "rolled_back",
         number=release.number,
+        made_from={"source": release.source, "policy": release.policy},
     )
 
 
@@ -91,9 +93,10 @@ def _write(
     progress: Progress | None,
     kind: str,
     number: int | None = None,
+    made_from: dict[str, str | None] | None = None,
 ) -> Release:
     target_url = ctx.settings.target_url
-    number = number or ctx.ledger.next_release_number(target_url)
+    number = number or ctx.next_release()  # the target's own numbering, whoever published to it
     manifests = {t: ctx.anonymized.manifest(r) for t, r in refs.items()}  # verifies sha256
     ctx.ledger.record("publish_started", target=target_url, release=number, run_id=run_id)
 
@@ -105,22 +108,31 @@ def _write(
         schema,
         data,
         release=number,
+        republish=kind == "rolled_back",
         policy_digest=policy_digest,
         target_schema=ctx.settings.target_schema,
         progress=progress,
         source=_ddl_source(ctx),
     )
-    ctx.ledger.record(
-        kind,
-        target=target_url,
-        release=number,
-        run_id=run_id,
-        checkpoints={t: m.id for t, m in manifests.items()},
-        rows=rows,
-        policy_digest=policy_digest,
-        key_epoch=key_epoch,
-        schema=schema.to_dict(),
-    )
-    release = ctx.ledger.current(target_url)
+    # what it was made from, for a roll-forward plan (the source's password redacted)
+    settings = ctx.settings
+    made_from = made_from or {"source": redact_url(settings.source_url), "policy": str(settings.policy_path)}
+    try:
+        ctx.ledger.record(
+            kind,
+            target=target_url,
+            release=number,
+            run_id=run_id,
+            checkpoints={t: m.id for t, m in manifests.items()},
+            rows=rows,
+            policy_digest=policy_digest,
+            key_epoch=key_epoch,
+            schema=schema.to_dict(),
+            **made_from,
+        )
+        release = ctx.ledger.current(target_url)
+    except Exception as exc:  # noqa: BLE001 - the release is in the target whatever failed here
+        why = reason(exc, settings.home)
+        raise PublishedUnrecorded(number, redact_url(target_url), "the ledger", why) from None
     assert release is not None
     return release
