@@ -2,7 +2,7 @@
 
 The source is tests/fixtures/pg_shop.sql (partitioned orders, domains, enum, identity and generated
 columns, views and a materialized view, triggers, a second schema, citext) filled by tests/pg_shop.py
-to about 1M rows with `--customers 68000` (15.6 rows per customer over 8 tables). The plain copy is
+to about 1M rows with `--customers 68000` (15.7 rows per customer over 9 tables). The plain copy is
 the whole database through `pg_dump | psql` (schema and rows, no anonymization); the pipeline runs
 snapshot, anonymize, checks and the faithful publish (pg_dump's DDL, COPY, keys and indexes after the
 load, verify). Prints seconds, rows/s, the ratio, the run's peak RSS, its publish step alone (from the

@@ -89,9 +89,15 @@ def _pg_copy_chunks(
     names = [quote.quote(c) for c in table.column_names]
     order = [quote.quote(c) for c in table.primary_key] or names[:1]
     condition = f" WHERE {where}" if where is not None else ""
-    source = f"{quote.format_table(sa_table)}{condition}"
-    select = f"SELECT {', '.join(names)} FROM {source} ORDER BY {', '.join(order)}"
     raw_cursor = conn.connection.dbapi_connection.cursor()
+    raw_cursor.execute(
+        "SELECT relkind FROM pg_class WHERE oid = %s::regclass", [quote.format_table(sa_table)]
+    )
+    # a partitioned table is read whole (once, through its parent); an inheritance parent without the
+    # rows of its children, which are tables of their own
+    only = "ONLY " if raw_cursor.fetchone()[0] == "r" else ""
+    source = f"{only}{quote.format_table(sa_table)}{condition}"
+    select = f"SELECT {', '.join(names)} FROM {source} ORDER BY {', '.join(order)}"
     raw_cursor.execute(f"{select} LIMIT 0")
     oids = [d.type_code for d in raw_cursor.description]
     arrow_types, converters = {}, {}

@@ -257,7 +257,13 @@ def pg_data(
     out = []
     for table in schema.tables:
         name = f"{quote(table.schema or default_schema)}.{quote(table.name)}"
-        held = conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar()
+        kind = conn.execute(
+            sa.text("SELECT relkind FROM pg_class WHERE oid = CAST(:t AS regclass)"), {"t": name}
+        )
+        only = (
+            "ONLY " if kind.scalar() == "r" else ""
+        )  # an inheritance parent's own rows; a partitioned one's all
+        held = conn.exec_driver_sql(f"SELECT count(*) FROM {only}{name}").scalar()
         if table.name in loaded and held != loaded[table.name]:
             out.append(f"rows {name}: {loaded[table.name]} loaded, {held} in the target")
     for row in sequences(conn, tuple(schemas)):

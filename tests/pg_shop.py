@@ -120,6 +120,9 @@ SELECT v.id, CASE WHEN v.number / 10 % 7 = 0 THEN 'refund' ELSE 'charge' END,
        jsonb_build_object('email', c.email, 'amount', v.amount, 'gateway', 'acme')
 FROM billing.invoices v JOIN public.customers c ON c.id = v.customer_id;
 
+INSERT INTO billing.audit_archive (entity, entity_id, archived_on)
+SELECT 'invoices', i, date '2024-06-01' + i % 30 FROM generate_series(1, {n} / 10) AS i;
+
 REFRESH MATERIALIZED VIEW billing.monthly_revenue;
 ANALYZE;
 """
@@ -219,6 +222,15 @@ POLICY = {
                 "at": {"class": "safe", "rule": "keep"},
                 "entity": {"class": "safe", "rule": "keep"},
                 "entity_id": {"class": "safe", "rule": "keep"},
+            }
+        },
+        "audit_archive": {
+            "columns": {
+                "id": {"class": "key", "rule": "keep"},
+                "at": {"class": "safe", "rule": "keep"},
+                "entity": {"class": "safe", "rule": "keep"},
+                "entity_id": {"class": "safe", "rule": "keep"},
+                "archived_on": {"class": "safe", "rule": "keep"},
             }
         },
     },
