@@ -320,6 +320,8 @@ def clear(conn: sa.Connection, schemas: tuple[str, ...]) -> None:
     release marker), so that the dump's DDL can create them again."""
     quoted = "quote_ident(n.nspname) || '.' || quote_ident({})"
     params = {"schemas": list(schemas), "internal": INTERNAL_PREFIX.replace("_", "\\_") + "%"}
+    path = conn.exec_driver_sql("SELECT current_setting('search_path')").scalar()
+    conn.exec_driver_sql("SELECT set_config('search_path', 'pg_catalog', true)")  # names qualified below
     for kind, statement in _DROPS:
         names = (
             conn.execute(
@@ -360,6 +362,7 @@ def clear(conn: sa.Connection, schemas: tuple[str, ...]) -> None:
     ).all()
     for kind, name in types:
         conn.exec_driver_sql(f"DROP {'DOMAIN' if kind == 'd' else 'TYPE'} IF EXISTS {name} CASCADE")
+    conn.execute(sa.text("SELECT set_config('search_path', :path, true)"), {"path": path})
 
 
 def create_schemas(conn: sa.Connection, schemas: tuple[str, ...]) -> None:
