@@ -283,7 +283,9 @@ def publish(
     With a PostgreSQL `source` and target: the source's own schema (pg_dump), verified."""
     dialect = engine.dialect.name
     if source is not None and dialect == "postgresql" and source.engine.dialect.name == "postgresql":
-        return _publish_pg(engine, schema, data, source, release, policy_digest, target_schema, progress)
+        return _publish_pg(
+            engine, schema, data, source, release, policy_digest, target_schema, progress, republish
+        )
     if dialect == "sqlite":
         target_schema = None  # SQLite has no schemas: the file is the namespace
     meta = target_metadata(schema, dialect, target_schema)
@@ -432,6 +434,7 @@ def _publish_pg(
     policy_digest: str,
     target_schema: str | None,
     progress: Progress | None,
+    republish: bool = False,
 ) -> dict[str, int]:
     """PostgreSQL -> PostgreSQL: the source's schema from pg_dump, the rows by COPY, verified."""
     if target_schema is not None and target_schema != source.schema:
@@ -470,6 +473,8 @@ def _publish_pg(
         differences += verify.pg_data(conn, schema, home, rows, ddl.schemas)
         if differences:
             raise ChecksFailed(f"release {release} refused, nothing published: {verify.message(differences)}")
+        if not republish:
+            refuse_taken(conn, release, target_schema)
         marker = marker_table(sa.MetaData(schema=target_schema))
         marker.create(conn, checkfirst=True)
         conn.exec_driver_sql(
