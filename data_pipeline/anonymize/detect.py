@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from functools import cache, lru_cache
 
 from data_pipeline.anonymize.pools import COUNTRY_LOCALES, pool
@@ -123,6 +124,161 @@ def known_names(locale: str) -> tuple[frozenset[str], frozenset[str]]:
         last |= set(pool(code, "last_name"))
     usable = {n for n in first | last if n[:1].isupper() and WORD.fullmatch(n)} - NOT_NAMES
     return frozenset(first & usable), frozenset((last & usable) - first)
+
+
+# People in text: names are replaced where they name someone, so ordinary capitalized words that some
+# locale also lists as a name ("Story", "Saga", "India") stay. Someone is named by two or more names in
+# a row ("Ann Lee"; after a known first name an unknown capitalized word is a surname too: "Ann
+# Okonkwo"), a title ("Mr Story"), a greeting or closing ("Hi Ann", "Thanks, Ann"), a signature (a name
+# ending the text after a full stop, comma or line break) or a list of names ("Ann, Bob and Carla").
+HONORIFICS = frozenset(
+    {"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Herr", "Frau", "Mme", "Mlle",
+     "Monsieur", "Madame", "Sr", "Sra", "Srta", "Sig", "Signor", "Signora", "Dhr", "Mevr"}
+)  # fmt: skip
+_GREETING = re.compile(
+    r"(?:^|[^\w])(?:hi|hello|hey|dear|thanks|thank you|many thanks|regards|best|cheers|sincerely|yours"
+    r"|love|greetings|hallo|liebe|lieber|gruß|grüße|grüßen|danke|bonjour|salut|cher|chère|merci"
+    r"|cordialement|hola|querido|querida|saludos|gracias|ciao|caro|cara|grazie|saluti|beste|groeten"
+    r"|this is|name is|i am|i'm|call me|ask for|speak to|talk to|contact)[\s,:;!-]*$",
+    re.IGNORECASE,
+)
+_SIGNATURE_BEFORE = re.compile(r"[.!?,;:\n]\s*$")
+_SIGNATURE_AFTER = re.compile(r"(?:[ -][A-Z]\.)*[\s.!]*")  # "Hans-J." ends a signature too
+# between the words of one name: a space or hyphen, an initial ("Hans-J. Hentschel", "Ann B. Lee"),
+# an O'/D' prefix ("Carl O'Neill": the prefix is no word of its own)
+_JOIN = re.compile(r"[ -]|[ -][A-Z]\.? |[ -][A-Z]'")
+_LIST_GAP = re.compile(r"\s*(?:,|;|&|/|\band\b|\bund\b|\bet\b|\by\b|\be\b|\ben\b|\bor\b)\s*")
+_TOKEN = re.compile(r"\x01\d+\x02|\b[^\W\d_]{2,}\b")  # a word, or a marker of a row's own value
+NOT_SURNAMES = frozenset(
+    {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February",
+     "March", "April", "July", "August", "September", "October", "November", "December", "Team",
+     "Support", "Service", "Ltd", "Inc", "Company", "Group", "Bank", "II", "III", "IV", "Jr", "Junior",
+     "Senior", "PhD", "MD"}
+)  # fmt: skip
+PARTICLES = frozenset(  # inside a name, kept as they are: "Alain De Oliveira", "Henriette Dos Santos"
+    {"Al", "Bin", "Da", "Das", "De", "Del", "Della", "Den", "Der", "Des", "Di", "Do", "Dos", "Du", "El",
+     "La", "Las", "Le", "Lo", "Los", "Ten", "Ter", "Van", "Von", "Zu"}
+)  # fmt: skip
+
+
+@cache
+def place_names() -> frozenset[str]:
+    """Country names of every locale the pools know ("India", "Georgia", "Jordan"): as a first name they
+    need a known surname beside them to name someone."""
+    names: set[str] = set()
+    for code in sorted(set(COUNTRY_LOCALES.values())):
+        try:
+            provider = importlib.import_module(f"faker.providers.address.{code}").Provider
+        except ModuleNotFoundError:
+            continue
+        names |= {c for c in getattr(provider, "countries", ()) if isinstance(c, str)}
+    return frozenset(names)
+
+
+def find_people(
+    text: str,
+    first: frozenset[str],
+    last: frozenset[str],
+    first_markers: frozenset[str] = frozenset(),
+    own: Mapping[str, str] | None = None,
+) -> list[tuple[int, int, str]]:
+    """(start, end, rule) of every first name (`first_name`) and surname (`last_name`) that names
+    someone in `text`. `first_markers`: markers standing for the row's own first names (a surname
+    after one is a surname too); markers are never returned. `own`: the words of the row's own name
+    columns and their rule, replaced wherever they stand, however short ("Jo asked ...")."""
+    tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
+    runs: list[list[tuple[int, int, str]]] = []
+    for token in tokens:
+        word = token[2]
+        if not (word[0] == "\x01" or word[0].isupper()):
+            continue
+        if runs:
+            prev = runs[-1][-1]
+            gap = text[prev[1] : token[0]]
+            if _JOIN.fullmatch(gap) or (gap == ". " and prev[2] in HONORIFICS):
+                runs[-1].append(token)
+                continue
+        runs.append([token])
+    places = place_names()
+    found: list[tuple[int, int, str]] = []
+    lone: dict[int, tuple[int, int, str]] = {}  # run -> its one first name, a name if listed with others
+    decided: list[bool] = []
+    for number, run in enumerate(runs):
+        lead = 0
+        while lead < len(run) - 1 and (run[lead][2] in HONORIFICS or _GREETING.search(run[lead][2] + " ")):
+            lead += 1
+        titled = any(t[2] in HONORIFICS for t in run[:lead])
+        greeted = lead > 0 or bool(_GREETING.search(text[: run[0][0]][-40:]))
+        names = run[lead:]
+        while len(names) > 1 and not titled and names[0][2] not in first | last | first_markers:
+            names = names[1:]  # a sentence's first word ("Ask Ann, Bob and Carla")
+        spans = _person(names, first, last, first_markers, places, titled)
+        known = [t for t in names if t[2] in first or t[2] in last]
+        if not spans and known:
+            signed = bool(_SIGNATURE_BEFORE.search(text[: names[0][0]])) and bool(
+                _SIGNATURE_AFTER.fullmatch(text[names[-1][1] :])
+            )
+            if greeted or signed:  # "Thanks, Anna", "... Regards. Smith", "Thanks, June Bell"
+                spans = [(t[0], t[1], "first_name" if t[2] in first else "last_name") for t in known]
+            elif len(names) == 1 and names[0][2] in first and names[0][2] not in places:
+                lone[number] = names[0]
+        found += spans
+        decided.append(bool(spans))
+    found += _listed(text, runs, lone, decided)
+    if own:
+        taken = {start for start, _, _ in found}
+        found += [(a, b, own[w]) for a, b, w in tokens if w in own and a not in taken]
+    return sorted(found)
+
+
+def _person(
+    names: list[tuple[int, int, str]],
+    first: frozenset[str],
+    last: frozenset[str],
+    first_markers: frozenset[str],
+    places: frozenset[str],
+    titled: bool,
+) -> list[tuple[int, int, str]]:
+    """The names of one run of capitalized words, when the run names someone."""
+    words = [t[2] for t in names]
+    if titled:
+        titled_names = [t for t in names[:3] if t[2][0] != "\x01"]
+        return [(t[0], t[1], "first_name" if t[2] in first else "last_name") for t in titled_names]
+    for i, word in enumerate(words[:-1]):
+        known_first = (word in first and word not in places) or word in first_markers
+        if not known_first and not (word in first and words[i + 1] in last):
+            continue
+        # a known first name and any capitalized word after it: someone ("Meghan May", "Jodi Le")
+        out = [] if word in first_markers else [(names[i][0], names[i][1], "first_name")]
+        for start, end, later in names[i + 1 : i + 5]:
+            if later in PARTICLES:
+                continue
+            if later in NOT_NAMES or later[0] == "\x01" or (later in NOT_SURNAMES - first - last):
+                break
+            out.append((start, end, "first_name" if later in first else "last_name"))
+        return out
+    if len(words) >= 2 and all(w in first or w in last for w in words):
+        return [(t[0], t[1], "first_name" if t[2] in first else "last_name") for t in names]
+    return []
+
+
+def _listed(
+    text: str,
+    runs: list[list[tuple[int, int, str]]],
+    lone: dict[int, tuple[int, int, str]],
+    decided: list[bool],
+) -> list[tuple[int, int, str]]:
+    """Lone first names listed beside other names ("Ann, Bob and Carla", "Ann Lee, Bob & Carla")."""
+    out = []
+    for number, token in lone.items():
+        neighbours = [n for n in (number - 1, number + 1) if 0 <= n < len(runs)]
+        for n in neighbours:
+            a, b = (runs[n], runs[number]) if n < number else (runs[number], runs[n])
+            listed = _LIST_GAP.fullmatch(text[a[-1][1] : b[0][0]]) is not None
+            if listed and (decided[n] or n in lone):
+                out.append((token[0], token[1], "first_name"))
+                break
+    return out
 
 
 # ------------------------------------------------------------------------------------ whole values

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_pipeline.anonymize.detect import ANY_IDENTIFIER, KINDS, WORD, classify, known_names
+from data_pipeline.anonymize.detect import ANY_IDENTIFIER, KINDS, classify, find_people, known_names
 from data_pipeline.anonymize.registry import RULES, STRING, RuleContext, register
 
 _STRINGS = np.dtypes.StringDType()
@@ -53,9 +53,12 @@ def replacements(text: pd.Series, ctx: RuleContext) -> dict[str, str]:
     return mapping
 
 
-def own_values(body: np.ndarray, labels: pd.Index, ctx: RuleContext) -> tuple[np.ndarray, list[np.ndarray]]:
+def own_values(
+    body: np.ndarray, labels: pd.Index, ctx: RuleContext
+) -> tuple[np.ndarray, list[np.ndarray], frozenset[str]]:
     """Each row's own personal values (>= 3 characters) replaced, elementwise, by a marker that
-    `unmark` later turns into the row's fake (so the name pass cannot touch the fakes).
+    `unmark` later turns into the row's fake (so the name pass cannot touch the fakes); and the
+    markers that stand for a first name (a capitalized word after one is a surname).
 
     Longest values first, so 'Anna Smith' goes before 'Anna'. A value is replaced wherever it occurs,
     also inside a longer word: privacy over prose.
@@ -72,17 +75,21 @@ def own_values(body: np.ndarray, labels: pd.Index, ctx: RuleContext) -> tuple[np
             continue
         fake = ctx.anonymized[column]
         fake = fake.reindex(labels) if labels.is_unique else fake.loc[labels]
-        pairs.append((float(original.astype(str).str.len().mean()), original, fake))
+        pairs.append((float(original.astype(str).str.len().mean()), original, fake, ctx.row_pii[column]))
     fakes = []
-    for _, original, fake in sorted(pairs, key=lambda p: -p[0]):
+    first_markers = set()
+    for _, original, fake, rule in sorted(pairs, key=lambda p: -p[0]):
         usable = (original.notna() & (original.astype(str).str.len() >= 3)).to_numpy()
         if not usable.any():
             continue
         old = np.array(original[usable].astype(str).tolist(), dtype=_STRINGS)
-        body[usable] = np.strings.replace(body[usable], old, f"\x01{len(fakes)}\x02")
+        marker = f"\x01{len(fakes)}\x02"
+        body[usable] = np.strings.replace(body[usable], old, marker)
+        if rule == "first_name":
+            first_markers.add(marker)
         fake = fake.astype(str).where(fake.notna(), "")  # a NULL fake removes the value
         fakes.append(np.array(fake.tolist(), dtype=_STRINGS))
-    return body, fakes
+    return body, fakes, frozenset(first_markers)
 
 
 def unmark(body: np.ndarray, fakes: list[np.ndarray]) -> np.ndarray:
@@ -91,19 +98,57 @@ def unmark(body: np.ndarray, fakes: list[np.ndarray]) -> np.ndarray:
     return body
 
 
-def names(text: pd.Series, ctx: RuleContext) -> pd.Series:
-    """Known first and last names anywhere in the text become what `first_name` / `last_name` give
-    them elsewhere: the customer named in a ticket that has no name column of its own."""
+def names(text: pd.Series, ctx: RuleContext, first_markers: frozenset[str] = frozenset()) -> pd.Series:
+    """The names of people in the text (detect.find_people: a first name and a surname, a title, a
+    greeting, a signature, a list of names; surnames outside Faker's lists too) become what
+    `first_name` / `last_name` give them elsewhere: the customer named in a ticket that has no name
+    column of its own. Ordinary words that are also names somewhere ("Story", "India") stay."""
     first, last = known_names(ctx.pools.locale)
-    found = {w for ws in text.str.findall(WORD) for w in ws if w in first or w in last}
-    if not found:
+    texts = text.tolist()
+    own = _own_name_words(text.index, ctx)
+    found = [
+        find_people(t, first, last, first_markers, own[i]) if isinstance(t, str) else []
+        for i, t in enumerate(texts)
+    ]
+    words: dict[str, set[str]] = {"first_name": set(), "last_name": set()}
+    for value, spans in zip(texts, found, strict=True):
+        for start, end, rule in spans:
+            words[rule].add(value[start:end])
+    if not any(words.values()):
         return text
-    mapping: dict[str, str] = {}
-    for rule, words in (("first_name", sorted(found & first)), ("last_name", sorted(found & last))):
-        if words:
-            fakes = RULES[rule].fn(pd.Series(words, dtype=object), subcontext(ctx, rule))
-            mapping.update(zip(words, fakes.astype(str).tolist(), strict=True))
-    return text.str.replace(WORD, lambda m: mapping.get(m.group(0), m.group(0)), regex=True)
+    fake_of: dict[str, dict[str, str]] = {}
+    for rule, distinct in words.items():
+        ordered = sorted(distinct)
+        fakes = RULES[rule].fn(pd.Series(ordered, dtype=object), subcontext(ctx, rule)) if ordered else []
+        fake_of[rule] = dict(zip(ordered, [str(f) for f in list(fakes)], strict=True))
+    out = []
+    for value, spans in zip(texts, found, strict=True):
+        if not spans:
+            out.append(value)
+            continue
+        parts, at = [], 0
+        for start, end, rule in spans:
+            parts += [value[at:start], fake_of[rule][value[start:end]]]
+            at = end
+        out.append("".join(parts) + value[at:])
+    return pd.Series(out, index=text.index, dtype=object)
+
+
+def _own_name_words(labels: pd.Index, ctx: RuleContext) -> list[dict[str, str]]:
+    """Per row: the words of its own name columns (this table's first/last/full names) -> the rule
+    that replaces them in text (a full name's first word is a first name, the others surnames)."""
+    own: list[dict[str, str]] = [{} for _ in range(len(labels))]
+    for column, rule in ctx.row_pii.items():
+        if rule not in ("first_name", "last_name", "full_name") or column not in ctx.frame.columns:
+            continue
+        values = ctx.frame[column].reindex(labels) if labels.is_unique else ctx.frame[column].loc[labels]
+        for words, value in zip(own, values.tolist(), strict=True):
+            if not isinstance(value, str):
+                continue
+            for k, word in enumerate(value.split()):
+                surname = rule == "last_name" or (rule == "full_name" and k > 0)
+                words.setdefault(word, "last_name" if surname else "first_name")
+    return own
 
 
 def scrub(values: pd.Series, ctx: RuleContext, *, known_names: bool = True) -> pd.Series:
@@ -113,9 +158,9 @@ def scrub(values: pd.Series, ctx: RuleContext, *, known_names: bool = True) -> p
     mapping = replacements(text, ctx)
     if mapping:
         text = text.str.replace(ANY_IDENTIFIER, lambda m: mapping.get(m.group(0), m.group(0)), regex=True)
-    body, fakes = own_values(np.array(text.tolist(), dtype=_STRINGS), text.index, ctx)
+    body, fakes, first_markers = own_values(np.array(text.tolist(), dtype=_STRINGS), text.index, ctx)
     if known_names:
-        text = names(pd.Series(body.astype(object), index=text.index, dtype=object), ctx)
+        text = names(pd.Series(body.astype(object), index=text.index, dtype=object), ctx, first_markers)
         body = np.array(text.tolist(), dtype=_STRINGS)
     return pd.Series(unmark(body, fakes).astype(object), index=text.index, dtype=object)
 

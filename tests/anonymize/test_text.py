@@ -115,3 +115,35 @@ def test_known_names_are_replaced_even_without_a_name_column(run_rule) -> None:
     last = run_rule("last_name", pd.Series(["Lebreton"]))[0]
     assert out == f"Hi, this is {first} {last}. Can you call me? My order is late. Thanks, {first}"
     assert run_rule("free_text", bodies, names=False)[0] == bodies[0]
+
+
+def test_free_text_replaces_people_not_words(run_rule) -> None:
+    """Ordinary capitalized words that some locale lists as a name stay; people are replaced."""
+    words = "A Story of the Saga, set in India; the Grant was approved in May."
+    assert run_rule("free_text", pd.Series([words]))[0] == words
+    people = pd.Series([
+        "Ann Lee, Bob Marsh & Carla Diaz will attend.",
+        "Dear Mr Story, we met in India.",
+        "Ask Ann, Bob and Carla. Regards, Anna",
+    ])  # fmt: skip
+    out = run_rule("free_text", people).tolist()
+    names = ["Ann", "Bob", "Carla", "Anna"]
+    first = dict(zip(names, run_rule("first_name", pd.Series(names)), strict=True))
+    surnames = ["Lee", "Marsh", "Diaz", "Story"]
+    last = dict(zip(surnames, run_rule("last_name", pd.Series(surnames)), strict=True))
+    lee = run_rule("first_name", pd.Series(["Lee"]))[0]  # Lee is a first name somewhere too
+    listed = f"{first['Ann']} {lee}, {first['Bob']} {last['Marsh']} & {first['Carla']} {last['Diaz']}"
+    assert out[0] == f"{listed} will attend."
+    assert out[1] == f"Dear Mr {last['Story']}, we met in India."
+    assert out[2] == f"Ask {first['Ann']}, {first['Bob']} and {first['Carla']}. Regards, {first['Anna']}"
+
+
+def test_surnames_outside_fakers_lists_are_replaced_in_text_and_json(run_rule) -> None:
+    """A capitalized word after a known first name is a surname, known to Faker or not."""
+    text = "Thanks, Margaux Zqwerty-Blom"
+    out = run_rule("free_text", pd.Series([text]))[0]
+    assert "Zqwerty" not in out and "Blom" not in out and "Margaux" not in out
+    doc = json.dumps({"owner": "Hans-J. Zqwertinger", "tags": ["India", "Saga"]})
+    got = json.loads(run_rule("json", pd.Series([doc]), paths={})[0])
+    assert "Hans" not in got["owner"] and "Zqwertinger" not in got["owner"] and "-J. " in got["owner"]
+    assert got["tags"] == ["India", "Saga"]
