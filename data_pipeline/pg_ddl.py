@@ -8,8 +8,8 @@ views, comments), run before the rows are loaded, and its post-data section (pri
 and foreign keys, every index, triggers, rules, policies), run after. Triggers therefore never fire
 on the copied rows; materialized views are refreshed after the load, sequences set past the data.
 
-pg_dump must be at least the source server's major version: the newest one found (DP_PG_BINDIR,
-then Debian's /usr/lib/postgresql/*/bin, then PATH) is used, and one too old is refused in one line.
+pg_dump must be at least the source server's major version: the one in DP_PG_BINDIR if set, else the
+newest of Debian's /usr/lib/postgresql/*/bin and PATH; one too old is refused in one line.
 Nothing of pg_dump's DDL is rewritten: the archive's table of contents only loses the CREATE SCHEMA
 entries (schemas are created IF NOT EXISTS: the target may hold the release marker in one) and the
 extensions' own comments (only an extension's owner may set them), and the script's session settings
@@ -65,11 +65,14 @@ def _version(path: str) -> tuple[int, str] | None:
 
 def find_tool(name: str, needed_major: int) -> tuple[str, str]:
     """(path, version) of the newest `name` (pg_dump, pg_restore); refused if older than needed."""
-    dirs = [os.environ["DP_PG_BINDIR"]] if os.environ.get("DP_PG_BINDIR") else []
-    dirs += [str(d) for d in Path("/usr/lib/postgresql").glob("*/bin")]
-    paths = [str(Path(d) / name) for d in dirs if (Path(d) / name).is_file()]
-    if which := shutil.which(name):
-        paths.append(which)
+    chosen = os.environ.get("DP_PG_BINDIR")
+    if chosen and (Path(chosen) / name).is_file():
+        paths = [str(Path(chosen) / name)]  # the one asked for, checked all the same
+    else:
+        dirs = [str(d) for d in Path("/usr/lib/postgresql").glob("*/bin")]
+        paths = [str(Path(d) / name) for d in dirs if (Path(d) / name).is_file()]
+        if which := shutil.which(name):
+            paths.append(which)
     found = [(v, p) for p in dict.fromkeys(paths) if (v := _version(p))]
     if not found:
         raise BadInput(
@@ -154,8 +157,9 @@ def dump(engine: sa.Engine, schema: str | None = None, lock_wait: str = "30s") -
             f"--lock-wait-timeout={lock_wait}",
             f"--exclude-table=*.{INTERNAL_PREFIX}*",
         ]
-        if schema is not None:
-            args += [f"--schema={_pattern(schema)}", "--extension=*"]
+        if schema is not None:  # one schema, and the extensions it may use (pg_dump 14 and later)
+            args += [f"--schema={_pattern(schema)}"]
+            args += ["--extension=*"] if int(version.split(".")[0]) >= 14 else []
         _run([*args, f"--dbname={conninfo}"], env, f"pg_dump of the source ({version})")
         toc = _run([pg_restore, "--list", archive], env, "pg_restore --list")
         entries, names = _read_toc(engine, toc)
