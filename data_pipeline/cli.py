@@ -189,12 +189,18 @@ def scan(
     ensure_demo_source(settings)
     engine = make_engine(settings.source_url, role="source")
     check_reachable(engine, "source")
-    text = policy_to_yaml(propose_policy(engine))
+    draft = propose_policy(engine, k=settings.k_anonymity)
+    text = policy_to_yaml(draft)
+    flagged = f"; {len(draft.flags)} proposal(s) flagged `# CHECK:`" if draft.flags else ""
     if out:
         out.write_text(text)
-        console.print(f"wrote proposed policy to {out}: review it, then `data-pipeline run --policy {out}`")
+        console.print(
+            f"wrote proposed policy to {out}{flagged}: review it, then `data-pipeline run --policy {out}`"
+        )
     else:
         sys.stdout.write(text)
+        if flagged:
+            err.print(flagged.removeprefix("; "), markup=False, highlight=False)
 
 
 @app.command()
