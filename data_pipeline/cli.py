@@ -63,7 +63,10 @@ def fails_cleanly(fn: F) -> F:
             err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
-            home = load_settings(home=kwargs.get("home")).home  # type: ignore[arg-type]
+            try:
+                home = load_settings(home=kwargs.get("home")).home  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001 - the original error is the one to show
+                raise exc from None
             if not disk_full(exc, home):
                 raise
             err.print(
