@@ -144,9 +144,17 @@ def redis_server() -> str:
     return path
 
 
-def test_job_runs_on_celery_workers_with_a_real_broker(ui_settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.postgres
+def test_job_runs_on_celery_workers_with_a_real_broker(
+    ui_settings: Settings, pg_url: str, tmp_path: Path
+) -> None:
     """Scale-out for real: a Redis broker started here, a `dagster-celery worker` in its own process
-    group, and the job launched with DP_EXECUTOR=celery runs every step on the worker."""
+    group, Dagster's storage on PostgreSQL as deploy/dagster.yaml has it (workers and the launcher
+    write one run's events at once: SQLite's per-run files race there), and the job launched with
+    DP_EXECUTOR=celery runs every step on the worker."""
+    from test_production import dagster_pg_env, production_home
+
+    production_home(ui_settings)
     port = free_port()
     broker = subprocess.Popen(
         [redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -161,7 +169,11 @@ def test_job_runs_on_celery_workers_with_a_real_broker(ui_settings: Settings, tm
         "DP_CELERY_BROKER": f"redis://127.0.0.1:{port}/0",
         "DP_CELERY_BACKEND": f"redis://127.0.0.1:{port}/1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # its `celery`
+        **dagster_pg_env(pg_url),
     }
+    os.environ.update(dagster_pg_env(pg_url))  # this process reads the run back from the same storage
+    with dg.DagsterInstance.from_config(str(ui_settings.dagster_home)):
+        pass  # the storage's tables exist before two processes reach for them
     worker_log = tmp_path / "worker.log"
     with worker_log.open("wb") as out:
         worker = subprocess.Popen(
