@@ -1,4 +1,6 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+# cython: language_level=3, cdivision=True
+# (boundscheck, wraparound and initializedcheck are set by setup.py: off in the release build, on in the
+# checked one, DP_KERNELS_CHECKED=1; scripts/test-kernels-checked.sh)
 """Compiled inner loops over Arrow string buffers and hashes, for the steps numpy cannot do without a
 Python object per value or several passes per byte (hashing.py, formats.py and people.py wrap them).
 
@@ -10,6 +12,12 @@ Python object per value or several passes per byte (hashing.py, formats.py and p
   and street addresses are built from); Arrow's `binary_join_element_wise` costs several times more.
 - `pool_picks`: the keyed pick from a pool, drawn again while it is the row's own value.
 - `phone_fakes`, `select`, `masked_text`, `radix`: the format-true byte work (phones, cards, IBANs).
+
+Every entry point checks what its loops rely on before it enters them (`_strings`: offsets that start at
+or after 0, never decrease and end within the data; masks as long as the data; picks within the pool)
+and raises ValueError otherwise, so inconsistent buffers (issue 19: an array Arrow built wrong) are an
+error, not a read or a write out of bounds. The checks are one pass over the offsets.
+`CHECKED` is True in the bounds-checked, AddressSanitizer build the tests also run against.
 """
 
 import numpy as np
@@ -21,6 +29,53 @@ from libc.string cimport memcmp, memcpy
 ctypedef fused offset_t:
     int32_t
     int64_t
+
+
+cdef extern from *:
+    """
+    #ifndef DP_KERNELS_CHECKED
+    #define DP_KERNELS_CHECKED 0
+    #endif
+    """
+    const int DP_KERNELS_CHECKED
+
+CHECKED = bool(DP_KERNELS_CHECKED)  # setup.py: bounds checks and AddressSanitizer compiled in
+
+
+cdef Py_ssize_t _strings(const offset_t[::1] offsets, Py_ssize_t size, str what) except -1:
+    """The number of strings in (offsets, a buffer of `size` bytes), once what every loop over them
+    relies on holds: string i is bytes offsets[i] to offsets[i + 1], all within [0, size)."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i
+    cdef bint ordered = True
+    if n < 0:
+        raise ValueError(f"{what}: no offsets (n strings have n + 1)")
+    with nogil:
+        for i in range(n):  # branch-free: one vectorized pass
+            ordered &= offsets[i] <= offsets[i + 1]
+    if not ordered:
+        raise ValueError(f"{what}: offsets decrease")
+    if offsets[0] < 0 or offsets[n] > size:
+        raise ValueError(f"{what}: offsets span {offsets[0]}..{offsets[n]}, outside the {size} bytes of data")
+    return n
+
+
+cdef inline const uint8_t* _bytes(const uint8_t[::1] data) noexcept:
+    """The first byte of `data` (NULL when there is none, so an empty buffer is no out-of-bounds index)."""
+    return &data[0] if data.shape[0] else NULL
+
+
+cdef int _within(const int64_t[::1] rows, Py_ssize_t n, int64_t count, str what) except -1:
+    """That the first n rows index a pool of `count` strings."""
+    cdef Py_ssize_t i
+    cdef bint ok = True
+    if rows.shape[0] < n:
+        raise ValueError(f"{what}: {rows.shape[0]} pool rows for {n} outputs")
+    with nogil:
+        for i in range(n):
+            ok &= <uint64_t>rows[i] < <uint64_t>count  # a negative row wraps past count
+    if not ok:
+        raise ValueError(f"{what}: a row outside the pool of {count}")
+    return 0
 
 
 cdef inline uint64_t _rotl(uint64_t x, int b) noexcept nogil:
@@ -93,10 +148,10 @@ def siphash(const offset_t[::1] offsets, const uint8_t[::1] data, bytes key):
     """uint64 hash of each of the len(offsets) - 1 strings data[offsets[i]:offsets[i + 1]]."""
     cdef uint64_t k0, k1
     k0, k1 = _sip_key(key)
-    cdef Py_ssize_t n = offsets.shape[0] - 1, i
-    out = np.empty(max(n, 0), dtype=np.uint64)
+    cdef Py_ssize_t n = _strings(offsets, data.shape[0], "siphash"), i
+    out = np.empty(n, dtype=np.uint64)
     cdef uint64_t[::1] h = out
-    cdef const uint8_t* base = &data[0]
+    cdef const uint8_t* base = _bytes(data)
     with nogil:
         for i in range(n):
             h[i] = _splitmix(_siphash24(base + offsets[i], offsets[i + 1] - offsets[i], k0, k1))
@@ -118,6 +173,8 @@ def concat(list pieces, Py_ssize_t n):
     """
     if len(pieces) > MAX_PIECES:
         raise ValueError(f"concat takes at most {MAX_PIECES} pieces")
+    if n < 0:
+        raise ValueError("concat: a negative number of rows")
     cdef const int64_t* offsets[MAX_PIECES]
     cdef const int64_t* picks[MAX_PIECES]
     cdef const uint8_t* data[MAX_PIECES]
@@ -126,7 +183,7 @@ def concat(list pieces, Py_ssize_t n):
     cdef const int64_t[::1] column_rows
     cdef const uint8_t[::1] column_data
     cdef int count = len(pieces), p
-    cdef int64_t constant = 0, at = 0, start, k, j
+    cdef int64_t constant = 0, at = 0, start, k, j, strings
     padded = []  # constants with room for a whole block
     for p, (piece_offsets, piece_data, piece_rows) in enumerate(pieces):
         picks[p] = NULL
@@ -136,15 +193,17 @@ def concat(list pieces, Py_ssize_t n):
             offsets[p], size[p] = NULL, len(piece_data) - BLOCK
             constant += size[p]
         else:
-            column_offsets = piece_offsets
-            offsets[p], size[p] = &column_offsets[0], len(piece_data)
+            column_offsets, column_data = piece_offsets, piece_data
+            strings = _strings(column_offsets, column_data.shape[0], "concat")
+            offsets[p], size[p] = &column_offsets[0], column_data.shape[0]
             if piece_rows is not None:
                 column_rows = piece_rows
-                if column_rows.shape[0] < n:
-                    raise ValueError("a pool piece needs a row for each output")
+                _within(column_rows, n, strings, "concat")
                 picks[p] = &column_rows[0] if n else NULL
+            elif strings < n:
+                raise ValueError(f"concat: a column of {strings} strings for {n} rows")
         column_data = piece_data
-        data[p] = &column_data[0]
+        data[p] = _bytes(column_data)
     out_offsets = np.empty(n + 1, dtype=np.int64)
     cdef int64_t[::1] ends = out_offsets
     cdef Py_ssize_t i
@@ -195,16 +254,28 @@ def pool_picks(const int64_t[::1] offsets, const uint8_t[::1] data, const uint64
     """Where in the pool each row's keyed pick is: starts[r] + h[r] % sizes[r] (a row's own locale
     pool among several laid end to end), drawn again from mix(h[r], attempt) for attempt = 1 ..
     repicks while the pick is the row's own value. One pass: no picked text to compare first."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, r
+    cdef Py_ssize_t n = _strings(offsets, data.shape[0], "pool_picks"), r
+    cdef Py_ssize_t pool_size = _strings(pool_offsets, pool_data.shape[0], "pool_picks: the pool")
     cdef int attempt
     cdef uint64_t x
     cdef int64_t j = 0, size
+    cdef bint ok = True
+    if h.shape[0] != n or starts.shape[0] != n or sizes.shape[0] != n:
+        raise ValueError(f"pool_picks: {n} values, {h.shape[0]} hashes, {starts.shape[0]} starts, "
+                         f"{sizes.shape[0]} sizes")
+    if repicks < 0:
+        raise ValueError("pool_picks: a negative number of repicks")
+    with nogil:
+        for r in range(n):  # each row's pool is non-empty and lies within the pools
+            ok &= (sizes[r] > 0) & (starts[r] >= 0) & (starts[r] <= pool_size - sizes[r])
+    if not ok:
+        raise ValueError(f"pool_picks: a row's pool (start, size) is empty or outside the {pool_size} entries")
     out = np.empty(n, dtype=np.int64)
     cdef int64_t[::1] pos = out
-    if n <= 0:
+    if n == 0:
         return out
-    cdef const uint8_t* values = &data[0]
-    cdef const uint8_t* pool = &pool_data[0]
+    cdef const uint8_t* values = _bytes(data)
+    cdef const uint8_t* pool = _bytes(pool_data)
     with nogil:
         for r in range(n):
             size = offsets[r + 1] - offsets[r]
@@ -223,7 +294,7 @@ def select(const int64_t[::1] offsets, const uint8_t[::1] mask):
     """(positions, row, rank within the row, count per row) of the bytes where `mask` is 1: what
     format-true rules replace (numpy needs a searchsorted and two repeats for it). Branch-free: every
     byte is written and only a selected one advances, so the last slot is spare."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, r
+    cdef Py_ssize_t n = _strings(offsets, mask.shape[0], "select"), r
     cdef int64_t b, k = 0
     cdef int32_t c
     cdef uint8_t m
@@ -237,7 +308,7 @@ def select(const int64_t[::1] offsets, const uint8_t[::1] mask):
         for r in range(n):
             c = 0
             for b in range(offsets[r], offsets[r + 1]):
-                m = mask[b]
+                m = mask[b] != 0
                 pos[k], row[k], rank[k] = b, <int32_t>r, c
                 k += m
                 c += m
@@ -277,8 +348,10 @@ def siphash_int64(const int64_t[::1] values, bytes key):
 def masked_text(const int64_t[::1] offsets, const uint8_t[::1] data, const uint8_t[::1] mask):
     """(int64 offsets, data) of each row's bytes where `mask` is 1, e.g. a card number's digits
     (what its fake digits are keyed on)."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, r
+    cdef Py_ssize_t n = _strings(offsets, data.shape[0], "masked_text"), r
     cdef int64_t b, k = 0
+    if mask.shape[0] != data.shape[0]:
+        raise ValueError(f"masked_text: a mask of {mask.shape[0]} bytes for {data.shape[0]} bytes of data")
     out_data = np.empty(int(np.count_nonzero(mask)) + 1, np.uint8)
     out_offsets = np.empty(n + 1, np.int64)
     cdef uint8_t[::1] out = out_data
@@ -288,7 +361,7 @@ def masked_text(const int64_t[::1] offsets, const uint8_t[::1] data, const uint8
         for r in range(n):
             for b in range(offsets[r], offsets[r + 1]):
                 out[k] = data[b]
-                k += mask[b]
+                k += mask[b] != 0
             ends[r + 1] = k
     return out_offsets, out_data[:k]
 
@@ -326,6 +399,8 @@ def radix(const uint64_t[::1] x, int width, int base):
     """(width, n) uint8 digits of each value in `base`, most significant first: the low `width`
     digits (all of them when base**width >= 2**64)."""
     cdef Py_ssize_t n = x.shape[0]
+    if base < 2 or width < 0:
+        raise ValueError(f"radix: base {base}, width {width}")
     out = np.empty((width, n), dtype=np.uint8)
     if n == 0 or width == 0:
         return out
@@ -339,6 +414,8 @@ def radix_text(const uint64_t[::1] x, int width, bytes alphabet):
     """(n, width) bytes: each value's low `width` digits in base len(alphabet), written with the
     alphabet's symbols, row after row (the data buffer of fixed-width Arrow strings)."""
     cdef Py_ssize_t n = x.shape[0]
+    if len(alphabet) < 2 or width < 0:
+        raise ValueError(f"radix_text: an alphabet of {len(alphabet)} symbols, width {width}")
     out = np.empty((n, width), dtype=np.uint8)
     if n == 0 or width == 0:
         return out
@@ -382,7 +459,7 @@ def phone_fakes(const int64_t[::1] offsets, const uint8_t[::1] data, bytes key):
     """
     cdef uint64_t k0, k1, h
     k0, k1 = _sip_key(key)
-    cdef Py_ssize_t n = offsets.shape[0] - 1, r, m, j
+    cdef Py_ssize_t n = _strings(offsets, data.shape[0], "phone_fakes"), r, m, j
     cdef int64_t start, stop, b, kept_to, trunk
     cdef bint same
     longest = int(np.diff(offsets).max()) if n > 0 else 0
