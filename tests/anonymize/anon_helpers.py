@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from data_pipeline.anonymize.engine import TableAnonymizer
+from data_pipeline.anonymize.hashing import digit_matrix, keyed_hash, mix
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.keys import AnonKey
 from data_pipeline.policy import resolve
@@ -62,3 +64,35 @@ def anonymize(
         parts = [engine(frame.iloc[i : i + size]) for i in range(0, max(len(frame), 1), size)]
         out[spec.name] = pd.concat(parts)
     return out
+
+
+def reference_phone(template: str, national: str, hash_key: str, redraw: bool = False) -> str:
+    """What fake_phones must write: '#' marks the national digits; the k-th becomes digit k of the
+    keyed digit matrix of the national number's hash (the first never 0)."""
+    h = keyed_hash(pa.array([national]), hash_key)
+    h = mix(h, 1) if redraw else h
+    digits = digit_matrix(h, max(len(national), 1), 10)[0, : len(national)].copy()
+    if len(digits):
+        digits[0] = 1 + digits[0] % 9
+    fake = iter(str(d) for d in digits)
+    return "".join(next(fake) if c == "#" else c for c in template)
+
+
+def national_positions(number: str) -> list[int]:
+    """The national digits of a phone number, by the rules fake_phones documents, in plain Python."""
+    kept_to, trunk = 0, -1
+    if number.startswith("+"):
+        kept_to = 1
+        while kept_to < len(number) and kept_to <= 3 and number[kept_to].isdigit():
+            kept_to += 1
+    elif number.startswith("0"):
+        trunk = 0
+    elif number.startswith("(0"):
+        trunk = 1
+    return [
+        i
+        for i in range(kept_to, len(number))
+        if number[i] in "0123456789"
+        and i != trunk
+        and not (number[i] == "0" and 0 < i < len(number) - 1 and number[i - 1 : i + 2] == "(0)")
+    ]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from anon_helpers import national_positions, reference_phone
 
 from data_pipeline.anonymize.formats import Chars, fake_phones, luhn_complete, mod97_check
-from data_pipeline.anonymize.hashing import digit_matrix, keyed_hash, mix
 from data_pipeline.checksums import iban_check_digits, luhn_valid
 
 
@@ -30,18 +30,6 @@ def test_mod97_check_matches_iso_13616() -> None:
     assert [f"{c:02d}" for c in check] == [iban_check_digits(c, b) for c, b in bbans.items()]
 
 
-def _reference_phone(template: str, national: str, hash_key: str, redraw: bool = False) -> str:
-    """What fake_phones must write: '#' marks the national digits; the k-th becomes digit k of the
-    keyed digit matrix of the national number's hash (the first never 0)."""
-    h = keyed_hash(pa.array([national]), hash_key)
-    h = mix(h, 1) if redraw else h
-    digits = digit_matrix(h, max(len(national), 1), 10)[0, : len(national)].copy()
-    if len(digits):
-        digits[0] = 1 + digits[0] % 9
-    fake = iter(str(d) for d in digits)
-    return "".join(next(fake) if c == "#" else c for c in template)
-
-
 PHONES = {  # number: (its layout with national digits as '#', the national number)
     "+44 20 7946": ("+44 ## ####", "207946"),
     "020 7946": ("0## ####", "207946"),
@@ -62,7 +50,7 @@ def test_fake_phones_replace_only_the_national_digits() -> None:
     digits; the digits are the keyed digit matrix of the national number's hash."""
     key = "0123456789abcdef"
     out = fake_phones(Chars.of(pa.array(list(PHONES), pa.large_string())), key).to_pylist()
-    expected = [_reference_phone(layout, national, key) for layout, national in PHONES.values()]
+    expected = [reference_phone(layout, national, key) for layout, national in PHONES.values()]
     assert out == expected
     layouts = [layout for layout, _ in PHONES.values()]
     fakes = [
@@ -76,32 +64,12 @@ def test_a_phone_that_comes_out_as_itself_is_drawn_again() -> None:
     for n in range(100):
         key = f"phone-redraw-{n:03d}"
         for number in range(10, 100):
-            if _reference_phone("+1 ##", str(number), key) == f"+1 {number}":
+            if reference_phone("+1 ##", str(number), key) == f"+1 {number}":
                 out = fake_phones(Chars.of(pa.array([f"+1 {number}"])), key).to_pylist()
-                assert out == [_reference_phone("+1 ##", str(number), key, redraw=True)]
+                assert out == [reference_phone("+1 ##", str(number), key, redraw=True)]
                 assert out != [f"+1 {number}"]
                 return
     raise AssertionError("no number drawn as itself: widen the search")
-
-
-def _national_positions(number: str) -> list[int]:
-    """The national digits of a phone number, by the rules fake_phones documents, in plain Python."""
-    kept_to, trunk = 0, -1
-    if number.startswith("+"):
-        kept_to = 1
-        while kept_to < len(number) and kept_to <= 3 and number[kept_to].isdigit():
-            kept_to += 1
-    elif number.startswith("0"):
-        trunk = 0
-    elif number.startswith("(0"):
-        trunk = 1
-    return [
-        i
-        for i in range(kept_to, len(number))
-        if number[i] in "0123456789"
-        and i != trunk
-        and not (number[i] == "0" and 0 < i < len(number) - 1 and number[i - 1 : i + 2] == "(0)")
-    ]
 
 
 def test_fake_phones_agree_with_a_plain_python_reading_of_the_rules() -> None:
@@ -113,10 +81,10 @@ def test_fake_phones_agree_with_a_plain_python_reading_of_the_rules() -> None:
     key = "0123456789abcdef"
     out = fake_phones(Chars.of(pa.array(numbers, pa.large_string())), key).to_pylist()
     for number, fake in zip(numbers, out, strict=True):
-        at = _national_positions(number)
+        at = national_positions(number)
         national = "".join(number[i] for i in at)
         layout = "".join("#" if i in set(at) else c for i, c in enumerate(number))
-        expected = _reference_phone(layout, national, key)
+        expected = reference_phone(layout, national, key)
         if expected == number and national:
-            expected = _reference_phone(layout, national, key, redraw=True)
+            expected = reference_phone(layout, national, key, redraw=True)
         assert fake == expected, number
