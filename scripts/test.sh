@@ -9,3 +9,5 @@ export DP_TEST_PG_URL
 trap 'bash scripts/pg.sh stop' EXIT
 .venv/bin/ruff check .
 .venv/bin/python -m pytest -q "$@"
+# a full run (no arguments) also runs the kernels' tests against their checked build (bounds checks, ASan)
+[ $# -gt 0 ] || bash scripts/test-kernels-checked.sh
