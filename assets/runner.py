@@ -8,6 +8,7 @@ plan steps ran, so a test can hold the two equal.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -256,8 +257,7 @@ def report(
     ]
     errors = [user_error(event.step_failure_data.error) for event in failures]
     for event, error in zip(failures, errors, strict=True):
-        message = f"{error.cls_name}: {error.message.strip().splitlines()[0]}" if error else "step failed"
-        console.print(f"[red]step failed[/red] {event.step_key}: {message}")
+        console.print(f"[red]step failed[/red] {event.step_key}: {failure_line(error)}", highlight=False)
     names = {error.cls_name for error in errors if error is not None}
     if "PublishedUnrecorded" in names:  # the target took the release; only its record failed
         return 5
@@ -275,6 +275,15 @@ def table_status(table: str, failed: list[Step | None], bad_checks: list[str], *
     if bad_checks:
         return "[red]checks failed: " + ", ".join(bad_checks) + "[/red]"
     return "[green]ok[/green]" if done else "[yellow]not run[/yellow]"
+
+
+def failure_line(error: SerializableErrorInfo | None) -> str:
+    """`Class: first line`, once (Dagster's message already starts with the qualified class name)."""
+    if error is None:
+        return "step failed"
+    first = error.message.strip().splitlines()[0] if error.message.strip() else ""
+    first = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name or '')}:\s*", "", first)
+    return f"{error.cls_name}: {first}"
 
 
 def user_error(error: SerializableErrorInfo | None) -> SerializableErrorInfo | None:

@@ -48,3 +48,16 @@ def test_roll_forward_anonymizes_the_kept_snapshot_again(settings: Settings, tmp
     assert [type(s) for s in plan.stages] == [Anonymize, Check, Publish]
     assert plan.stage(Anonymize).from_snapshot is not None
     assert sorted(executed, key=repr) == sorted(plan.steps, key=repr)
+
+
+def test_a_failed_step_is_one_line_naming_its_error_once() -> None:
+    from dagster_shared.error import SerializableErrorInfo
+
+    from assets.runner import failure_line
+
+    raised = SerializableErrorInfo(
+        "data_pipeline.scrub.RawValueError: rule `x` on t.c failed\n", [], "RawValueError"
+    )
+    assert failure_line(raised) == "RawValueError: rule `x` on t.c failed"
+    assert failure_line(SerializableErrorInfo("plain", [], "ValueError")) == "ValueError: plain"
+    assert failure_line(None) == "step failed"
