@@ -15,7 +15,7 @@ import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 from rich.console import Console
 
-from data_pipeline import source_state
+from data_pipeline import source_state, supervise
 from data_pipeline.config import Settings
 from data_pipeline.context import Context
 from data_pipeline.errors import BadInput
@@ -58,13 +58,16 @@ def progress_logger(console: Console) -> dg.LoggerDefinition:
     class _Progress(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             meta = getattr(record, "dagster_meta", None) or {}
+            event = meta.get("dagster_event")
+            if event is not None and event.event_type_value == "STEP_START":
+                supervise.breadcrumb(event.step_key)  # where a crash in compiled code happened
             message = str(meta.get("orig_message") or record.getMessage().rsplit(" - ", 1)[-1])
-            if message.startswith(PROGRESS_PREFIXES):
+            if record.levelno >= logging.INFO and message.startswith(PROGRESS_PREFIXES):
                 console.print(f"  {message}", markup=False, highlight=False)
 
     @dg.logger(description="Per-table progress lines for `data-pipeline run`.")
     def rich_progress(_init_context: dg.InitLoggerContext) -> logging.Logger:
-        log = logging.Logger("data_pipeline.progress", level=logging.INFO)
+        log = logging.Logger("data_pipeline.progress", level=logging.DEBUG)  # DEBUG: step starts
         log.addHandler(_Progress())
         return log
 

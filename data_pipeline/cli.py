@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from data_pipeline import supervise
 from data_pipeline.config import Settings, load_settings, redact_url
 from data_pipeline.errors import NO_SPACE, BadInput, PipelineError, PublishedUnrecorded, disk_full, reason
 
@@ -222,11 +223,32 @@ def run(
     from assets.runner import run_once
 
     settings = _with_subset(_settings(source, target, policy, home), subset, subset_other)
+    if supervise.wanted():  # a crash in compiled code gets one line from the parent (supervise.py)
+        code = supervise.fork(settings.home, lambda *crash: _crashed(settings, *crash))
+        if code is not None:
+            raise typer.Exit(code)
     with accounted(settings):
         code = run_once(settings, console, allow_destructive=allow_destructive, resume=resume)
     if code == 0:
         _hint_suites(settings)
     raise typer.Exit(code)
+
+
+def _crashed(settings: Settings, signum: int, where: str, details: Path) -> None:
+    """The one line a run that died by a signal leaves, instead of a bare 'Segmentation fault'."""
+    import signal
+
+    from rich.markup import escape
+
+    held = _held(settings)
+    target = "the target could not be read"
+    if held != "unknown":
+        target = f"the target holds {f'release {held[0]}' if isinstance(held, tuple) else 'no release'}"
+    if not where.startswith("published"):  # only the publish step writes the target, in one transaction
+        target = "nothing was published: " + target.replace(" holds ", " still holds ")
+    name = signal.Signals(signum).name
+    line = f"the run crashed ({name}) in {where or 'its setup'}; {target}; details: {details}"
+    err.print(f"[red]error:[/red] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def _hint_suites(settings: Settings) -> None:

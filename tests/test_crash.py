@@ -80,3 +80,59 @@ def test_a_second_run_on_the_same_home_fails_clearly(run_cli, settings: Settings
     assert result.exit_code == Busy.exit_code, result.output
     assert "holds" in result.output and "run.lock" in result.output
     assert run_cli().exit_code == 0  # released: the next run works
+
+
+CRASHING_RULE = """
+import faulthandler
+
+from data_pipeline.anonymize import register
+
+
+@register("crash_in_native_code", classes=("safe",))
+def crash_in_native_code(values, ctx):
+    faulthandler._sigsegv()  # what a kernel writing out of bounds does
+"""
+
+
+def test_a_native_crash_names_its_step_and_leaves_the_previous_release(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A segfault inside a step: one line (the step and part, what the target holds, where the
+    details are), exit 128 + SIGSEGV, no traceback on the console, the target at release 1."""
+    import yaml
+
+    (tmp_path / "crashing.py").write_text(CRASHING_RULE)
+    policy = yaml.safe_load(settings.policy_path.read_text())
+    env = {
+        **os.environ,
+        "DP_HOME": str(settings.home),
+        "DP_SOURCE_URL": settings.source_url,
+        "DP_TARGET_URL": settings.target_url,
+        "DP_SUITES": str(settings.suites_dir),
+        "DP_PARTITION_ROWS": "300",  # orders in two parts
+        "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{tmp_path}",
+    }
+    command = [sys.executable, "-m", "data_pipeline.cli", "run"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    release_1 = dump_target(settings)
+
+    policy["plugins"] = [*policy.get("plugins", []), "crashing"]
+    policy["tables"]["orders"]["columns"]["status"] = {"class": "safe", "rule": "crash_in_native_code"}
+    crashing = tmp_path / "crashing.yaml"
+    crashing.write_text(yaml.safe_dump(policy))
+    crash = subprocess.run(
+        [*command, "--policy", str(crashing)], env=env, capture_output=True, text=True, timeout=600
+    )
+
+    assert crash.returncode == 128 + signal.SIGSEGV, crash.stdout + crash.stderr
+    lines = [line for line in crash.stderr.splitlines() if "crashed" in line]
+    (logs,) = (settings.home / "crash").glob("run-*.log")
+    assert lines == [
+        "error: the run crashed (SIGSEGV) in anonymized/orders [rows-000]; nothing was published: "
+        f"the target still holds release 1; details: {logs}"
+    ]
+    assert "Traceback" not in crash.stdout + crash.stderr
+    details = logs.read_text()
+    assert "Fatal Python error: Segmentation fault" in details and "crash_in_native_code" in details
+    assert dump_target(settings) == release_1

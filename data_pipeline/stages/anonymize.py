@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_pipeline import __version__, checks, hashset
+from data_pipeline import __version__, checks, hashset, supervise
 from data_pipeline.anonymize.engine import TableAnonymizer
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.check_names import COMBINED_CHECKS, PART_CHECKS, CheckName
@@ -43,6 +43,7 @@ def anonymize(
     done = None if part is None else finished_part(ctx, snapshot, part)
     if done is not None:
         return done
+    supervise.breadcrumb(f"anonymized/{table.name}" + ("" if part is None else f" [{part.key}]"))
     policy = ctx.policy.for_table(table.name)
     anonymizer = TableAnonymizer(table, policy, ctx.key, Pools(ctx.policy.locale))
     audit = checks.TableAudit(
