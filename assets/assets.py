@@ -137,6 +137,7 @@ def build_snapshot(schema: Schema, catalog: Catalog, pool: str | None = None) ->
                 group_name="snapshot",
                 kinds={"sqlalchemy", "parquet"},
                 tags={FORWARD_ONLY_TAG: "false", **catalog.table_tags(t)},
+                owners=catalog.owners_of(t),
                 description=f"Raw checkpoint of {t.name}: all tables read in one transaction; "
                 "kept only in the vault and expired by retention.",
                 metadata=table_metadata(t, catalog, None),
@@ -185,6 +186,7 @@ def build_anonymized(table: Table, has_suite: bool, catalog: Catalog) -> dg.Asse
         group_name="anonymized",
         kinds={"pandas", "parquet"},
         tags={FORWARD_ONLY_TAG: "true", **catalog.table_tags(table)},
+        owners=catalog.owners_of(table),
         description=FORWARD_ONLY_DESCRIPTION.format(table=table.name) + _policy_note(catalog),
         check_specs=specs,
         metadata={"forward_only": True, **table_metadata(table, catalog, snapshot_key(table.name))},
@@ -310,6 +312,7 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning, catalog: Ca
         group_name="anonymized",
         kinds={"pandas", "parquet"},
         tags={FORWARD_ONLY_TAG: "true", **catalog.table_tags(table)},
+        owners=catalog.owners_of(table),
         description=FORWARD_ONLY_DESCRIPTION.format(table=table.name)
         + PARTS_DESCRIPTION.format(count=count)
         + _policy_note(catalog),
@@ -360,7 +363,9 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning, catalog: Ca
 
 
 def _policy_note(catalog: Catalog) -> str:
-    return f" The policy does not load: {catalog.problem}" if catalog.problem else ""
+    if catalog.problem:
+        return f" The policy does not load: {catalog.problem}"
+    return f" {catalog.note}" if catalog.note else ""
 
 
 def build_foreign_key_check(table: Table) -> dg.AssetChecksDefinition:
@@ -405,6 +410,7 @@ def build_published(
                 group_name="release",
                 kinds={"sqlalchemy"},
                 tags={FORWARD_ONLY_TAG: "false", **catalog.table_tags(t)},
+                owners=catalog.owners_of(t),
                 description=f"{t.name} as published to the target: all tables atomically as one numbered "
                 "release, recorded in the ledger. Reversible: `data-pipeline rollback --to N`.",
                 metadata=table_metadata(t, catalog, anonymized_key(t.name)),

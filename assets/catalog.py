@@ -11,6 +11,7 @@ location still loads (runs then refuse with the policy's own message).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -29,6 +30,11 @@ class Catalog:
     rules: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
     code_version: str | None = None
     problem: str | None = None  # why the policy did not load
+    owners: dict[str, list[str]] = field(default_factory=dict)  # table -> Dagster owners
+    note: str | None = None  # what the catalog left out, and why
+
+    def owners_of(self, table: Table) -> list[str]:
+        return self.owners.get(table.name, [])
 
     def column_schema(self, table: Table) -> dg.TableSchema:
         classes = self.rules.get(table.name, {})
@@ -58,12 +64,13 @@ def _tags(cls: str, rule: str) -> dict[str, str]:
 
 def build_catalog(settings: Settings, schema: Schema) -> Catalog:
     from data_pipeline.keys import load_key
-    from data_pipeline.policy import load_policy
+    from data_pipeline.policy import load_policy, load_policy_document
 
     try:
         policy = load_policy(settings.policy_path, schema)
     except PipelineError as exc:
         return Catalog(problem=str(exc))
+    owners, bad = policy_owners(load_policy_document(settings.policy_path), schema)
     try:
         epoch = load_key(settings.key_file).epoch
     except PipelineError:
@@ -73,7 +80,31 @@ def build_catalog(settings: Settings, schema: Schema) -> Catalog:
         for table, columns in policy.columns.items()
     }
     version = hashlib.sha256(f"{policy.digest}:{__version__}:{epoch}".encode()).hexdigest()[:16]
-    return Catalog(rules, version)
+    note = f"Owners left out (write an e-mail or team:<name>): {', '.join(bad)}." if bad else None
+    return Catalog(rules, version, None, owners, note)
+
+
+OWNER = re.compile(r"^(team:[A-Za-z0-9_-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
+
+
+def policy_owners(doc: dict, schema: Schema) -> tuple[dict[str, list[str]], list[str]]:
+    """The policy's `owners:` (every table) and each table's own `owners:` (instead), as Dagster
+    takes them: e-mails or team:<name>. Others are left out and named, so the location still loads."""
+
+    def valid(values: object) -> list[str]:
+        listed = [str(v) for v in values] if isinstance(values, list) else []
+        bad.extend(v for v in listed if not OWNER.match(v))
+        return [v for v in listed if OWNER.match(v)]
+
+    bad: list[str] = []
+    default = valid(doc.get("owners"))
+    tables = doc.get("tables") or {}
+    owners = {}
+    for table in schema.tables:
+        entry = tables.get(table.name)
+        own = entry.get("owners") if isinstance(entry, dict) else None
+        owners[table.name] = valid(own) if own is not None else default
+    return owners, sorted(set(bad))
 
 
 def column_lineage(table: Table, upstream: dg.AssetKey) -> dg.TableColumnLineage:

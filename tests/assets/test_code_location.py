@@ -167,3 +167,16 @@ def test_dg_checks_lists_and_serves_the_project(ui_settings: Settings, tmp_path)
         assert ["published", "customers"] in [n["assetKey"]["path"] for n in nodes]
     finally:
         server.stop()
+
+
+def test_owners_come_from_the_policy(settings: Settings, tmp_path) -> None:
+    policy = yaml.safe_load(DEFAULT_POLICY.read_text())
+    policy["owners"] = ["team:data-platform"]
+    policy["tables"]["customers"]["owners"] = ["crm-owner@example.com", "not an owner"]
+    path = tmp_path / "owned.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    defs = build_definitions(refreshed(replace(settings, policy_path=path)))
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    assert specs["published/customers"].owners == ["crm-owner@example.com"]
+    assert specs["anonymized/orders"].owners == ["team:data-platform"]
+    assert "not an owner" in specs["anonymized/customers"].description  # named, and the location loads
