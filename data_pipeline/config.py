@@ -44,6 +44,7 @@ class Settings:
     retention_cron: str = "0 3 * * *"
     subset: tuple[str, ...] = ()  # --subset TABLE=N% / 'TABLE:condition' (DP_SUBSET, a JSON list)
     subset_other: str | None = None  # tables the subset never reaches: copy or empty (DP_SUBSET_OTHER)
+    gx_dir: Path | None = None  # a GX File Data Context (DP_GX_DIR, or gx/ at the repo root)
 
     @property
     def vault(self) -> Path:
@@ -70,10 +71,6 @@ class Settings:
     def demo_source_path(self) -> Path:
         return self.home / "demo_source.db"
 
-    @property
-    def docs_dir(self) -> Path:
-        return self.home / "reports" / "data_docs"
-
 
 def load_settings(
     *,
@@ -82,6 +79,7 @@ def load_settings(
     target_url: str | None = None,
     policy: str | Path | None = None,
     suites: str | Path | None = None,
+    gx_dir: str | Path | None = None,
 ) -> Settings:
     """Flags win over environment variables, which win over defaults."""
     env = os.environ
@@ -107,7 +105,17 @@ def load_settings(
         retention_cron=env.get("DP_RETENTION_CRON", "0 3 * * *"),
         subset=tuple(json.loads(env["DP_SUBSET"])) if env.get("DP_SUBSET") else (),
         subset_other=env.get("DP_SUBSET_OTHER") or None,
+        gx_dir=gx_project(gx_dir or env.get("DP_GX_DIR")),
     )
+
+
+def gx_project(explicit: str | Path | None) -> Path | None:
+    """The GX File Data Context to honour: the given directory (it must hold great_expectations.yml),
+    else `gx/` at the repo root when it does; None otherwise."""
+    if explicit:
+        return Path(explicit).resolve()
+    default = REPO_ROOT / "gx"
+    return default if (default / "great_expectations.yml").is_file() else None
 
 
 def is_default_demo_source(settings: Settings) -> bool:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from data_pipeline.config import Settings, redact_url
-from data_pipeline.db import check_reachable, error_reason, make_engine
+from data_pipeline.db import check_reachable, make_engine
 from data_pipeline.errors import BadInput
 from data_pipeline.publish import published_release
 from data_pipeline.schema import listed_tables
@@ -64,13 +64,19 @@ def run_gate(
     strict: bool,
     console: Console,
 ) -> int:
-    from data_pipeline.expectations import load_suites, validate_frame
+    """Every suite over every row of the published target, in the database (GX's SQL datasource):
+    memory does not grow with the release. Cross-table suites validate their query's rows."""
+    from data_pipeline.expectations import (
+        DataDocs,
+        QueryFailed,
+        configured_suites,
+        validate_query,
+        validate_table,
+    )
     from data_pipeline.reports import gate_exit_code, junit_xml, markdown_summary
 
-    if not settings.suites_dir.is_dir():
-        raise BadInput(f"suite directory {settings.suites_dir} not found: pass --suites DIR")
     try:
-        suites = load_suites(settings.suites_dir)
+        suites = configured_suites(settings)
     except (ValueError, FileNotFoundError) as exc:
         raise BadInput(str(exc)) from None
     if not suites:
@@ -78,23 +84,19 @@ def run_gate(
     engine, held = _published_engine(settings, release)
     where = redact_url(settings.target_url)
     schema_of = {name: nsp for nsp, name in listed_tables(engine, settings.target_schema)}  # every schema
-    tables = set(schema_of)
-    missing = sorted(name for name, suite in suites.items() if "query" not in suite and name not in tables)
+    missing = sorted(name for name, suite in suites.items() if "query" not in suite and name not in schema_of)
     if missing:
         raise BadInput(f"suites for tables the target lacks: {', '.join(missing)}")
+    docs = DataDocs.of(settings)
     results = []
-    with engine.connect() as conn:
-        for name, suite in sorted(suites.items()):
-            if "query" in suite:  # a cross-table suite: the rows of its query
-                try:
-                    frame = pd.read_sql_query(sa.text(suite["query"]), conn)
-                except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
-                    raise BadInput(
-                        f"cross-table suite {name}: its query failed: {error_reason(exc)}"
-                    ) from None
-            else:
-                frame = pd.read_sql_table(name, conn, schema=schema_of.get(name, settings.target_schema))
-            results.append(validate_frame(frame, suite))
+    for name, suite in sorted(suites.items()):
+        if "query" in suite:  # a cross-table suite: the rows of its query
+            try:
+                results.append(validate_query(engine, suite["query"], suite, docs=docs))
+            except QueryFailed as exc:
+                raise BadInput(f"cross-table suite {name}: its query failed: {exc}") from None
+        else:
+            results.append(validate_table(engine, schema_of[name], name, suite, docs=docs))
     code = gate_exit_code(results, strict)
     if junit:
         junit_xml(results, junit, strict=strict)
@@ -102,5 +104,8 @@ def run_gate(
     if markdown:
         markdown.write_text(summary)
     console.print(summary, markup=False, highlight=False)
+    index = next((r.docs_index for r in results if r.docs_index), None)
+    if index is not None:
+        console.print(f"Data Docs: {index}", markup=False, highlight=False)
     console.print(f"gate on release {held} of {where}: {'PASS' if code == 0 else 'FAIL'}")
     return code

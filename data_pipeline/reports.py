@@ -17,15 +17,22 @@ MAX_LISTED_FAILURES = 50  # a PR comment stays readable; the JUnit file has them
 
 
 def gate_exit_code(results: Sequence[SuiteResult], strict: bool) -> int:
-    """1 when a critical expectation failed (or, with `strict`, a warning did), else 0."""
+    """1 when a critical expectation failed (or, with `strict`, a warning did), else 0. A failed
+    `info` expectation never blocks."""
     blocking = any(r.failed_critical or (strict and r.failed_warning) for r in results)
     return 1 if blocking else 0
+
+
+def blocks(outcome: ExpectationOutcome, strict: bool) -> bool:
+    """Whether this failed expectation blocks: critical always, warning with `strict`, info never."""
+    return outcome.severity == "critical" or (strict and outcome.severity == "warning")
 
 
 def junit_xml(results: Sequence[SuiteResult], path: Path, strict: bool = False) -> None:
     """Write one <testsuite> per suite and one <testcase> per expectation to `path`.
 
-    Failed warnings are <skipped> (visible, not red) unless `strict` makes them failures.
+    Failed warnings are <skipped> (visible, not red) unless `strict` makes them failures; failed
+    info expectations are always <skipped>.
     """
     root = ET.Element("testsuites", name="data_pipeline expectations")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
@@ -38,8 +45,8 @@ def junit_xml(results: Sequence[SuiteResult], path: Path, strict: bool = False) 
             if outcome.success:
                 continue
             message = _failure_text(outcome)
-            if outcome.severity == "warning" and not strict:
-                ET.SubElement(case, "skipped", message=f"warning: {message}")
+            if not blocks(outcome, strict):
+                ET.SubElement(case, "skipped", message=f"{outcome.severity}: {message}")
                 counts["skipped"] += 1
             else:
                 failure = ET.SubElement(case, "failure", message=message, type=outcome.severity)
@@ -81,8 +88,7 @@ def markdown_summary(results: Sequence[SuiteResult], strict: bool) -> str:
     if failed:
         lines += ["", "**Failed expectations**", ""]
         for suite, outcome in failed[:MAX_LISTED_FAILURES]:
-            blocking = outcome.severity == "critical" or strict
-            mark = "❌" if blocking else "⚠️"
+            mark = "❌" if blocks(outcome, strict) else "⚠️" if outcome.severity == "warning" else "ℹ️"
             lines.append(
                 f"- {mark} `{suite}`: `{_case_name(outcome)}` ({outcome.severity}): "
                 f"{_cell(_failure_text(outcome))}"

@@ -12,6 +12,7 @@ import pytest
 
 from data_pipeline.config import DEFAULT_SUITES
 from data_pipeline.expectations import (
+    DataDocs,
     draft_suite,
     load_suite,
     load_suites,
@@ -71,11 +72,11 @@ SECOND = {
 
 @pytest.fixture(scope="module")
 def failing(tmp_path_factory: pytest.TempPathFactory):
-    """The failing suite's run, then a second table's run into the same Data Docs directory."""
-    docs = tmp_path_factory.mktemp("docs")
-    result = validate_frame(frame(), FAILING, docs_dir=docs)
-    validate_frame(frame(), SECOND, docs_dir=docs)
-    return result, docs
+    """The failing suite's run, then a second table's run into the same Data Docs context."""
+    root = tmp_path_factory.mktemp("home") / "gx"
+    result = validate_frame(frame(), FAILING, docs=DataDocs(root))
+    validate_frame(frame(), SECOND, docs=DataDocs(root))
+    return result, root
 
 
 def test_passing_suite_reports_counts_in_suite_order() -> None:
@@ -137,13 +138,18 @@ def test_results_keep_no_data_values(failing) -> None:
 
 
 def test_data_docs_are_built_and_hold_no_planted_value(failing) -> None:
-    result, docs = failing
+    """Where GX users look: the local site of a File Data Context (created with GX's defaults), built
+    from scrubbed results kept in its validation results store; no file of it holds a value."""
+    result, root = failing
+    assert (root / "great_expectations.yml").is_file()
+    docs = root / "uncommitted" / "data_docs" / "local_site"
     assert result.docs_index == docs / "index.html" and result.docs_index.is_file()
+    assert len(list((root / "uncommitted" / "validations").rglob("*.json"))) == 2
     for table in ("customers", "orders"):  # a shared directory keeps both tables' pages
         assert list((docs / "validations" / table).rglob("*.html")), table
         assert (docs / "expectations" / f"{table}.html").is_file()
         assert f"validations/{table}/" in result.docs_index.read_text(encoding="utf-8")
-    for path in (p for p in docs.rglob("*") if p.is_file()):
+    for path in (p for p in root.rglob("*") if p.is_file()):
         content = path.read_bytes()
         for planted in (PLANTED_REGEX, PLANTED_COMMON, PLANTED_DUP):
             assert planted.encode() not in content, f"{planted} leaked into {path}"
@@ -169,10 +175,10 @@ def test_draft_suite_round_trips_on_its_own_frame(tmp_path: Path) -> None:
     order = kinds[("expect_table_columns_to_match_ordered_list", None)]["kwargs"]
     assert order["column_list"] == list(df.columns)
     assert ("expect_column_values_to_not_be_null", "score") not in kinds  # it has a NULL
-    assert kinds[("expect_column_values_to_be_unique", "email")]["meta"]["severity"] == "critical"
+    assert kinds[("expect_column_values_to_be_unique", "email")]["severity"] == "critical"
     qty = kinds[("expect_column_values_to_be_between", "qty")]
     assert (qty["kwargs"]["min_value"], qty["kwargs"]["max_value"]) == (0, 110)
-    assert qty["meta"]["severity"] == "warning"
+    assert qty["severity"] == "warning"
     price = kinds[("expect_column_values_to_be_between", "price")]["kwargs"]  # Decimals: numeric
     assert price["min_value"] == pytest.approx(0.45) and price["max_value"] == pytest.approx(13.2)
     assert kinds[("expect_column_values_to_be_in_set", "country")]["kwargs"]["value_set"] == [
@@ -240,7 +246,8 @@ def test_load_suite_fills_default_severity(tmp_path: Path) -> None:
     )
     suite = load_suite(path)
     assert suite["name"] == "t"
-    assert suite["expectations"][0]["meta"] == {"severity": "critical"}
+    assert suite["expectations"][0]["severity"] == "critical"  # GX's default, in GX's own key
+    assert suite["expectations"][0]["meta"] == {}
 
 
 def test_load_suites_missing_directory(tmp_path: Path) -> None:

@@ -163,3 +163,64 @@ def test_a_cross_table_suite_validates_a_join_of_the_release(published: Settings
     (suites / "orders_with_customers.json").write_text(json.dumps(fanned_out))
     broken = gate(published, "--suites", str(suites))
     assert broken.returncode == 2 and "its query failed" in broken.stderr
+
+
+def test_a_bad_row_far_past_the_first_rows_fails_the_gate(published: Settings, tmp_path: Path) -> None:
+    """Every row is validated, in the database: the last order's status (outside the suite's value
+    set) fails the gate, however low DP_GE_MAX_ROWS (the old in-memory sample) is set."""
+    import sqlalchemy as sa
+
+    planted = "teleported-7c41e0"
+    engine = sa.create_engine(published.target_url)
+    with engine.begin() as conn:
+        orders = conn.exec_driver_sql("SELECT count(*) FROM orders").scalar()
+        conn.exec_driver_sql(
+            "UPDATE orders SET status = ? WHERE id = (SELECT max(id) FROM orders)", (planted,)
+        )
+    engine.dispose()
+    junit = tmp_path / "gate.xml"
+    os.environ["DP_GE_MAX_ROWS"] = "10"
+    result = gate(published, "--suites", str(DEFAULT_SUITES), "--junit", str(junit))
+    assert result.returncode == 1, result.stdout + result.stderr
+    failures = {
+        c.get("name"): c.find("failure").get("message")
+        for c in ET.parse(junit).getroot().iter("testcase")
+        if c.find("failure") is not None
+    }
+    assert failures == {"expect_column_values_to_be_in_set(status)": f"1 of {orders} rows unexpected"}
+    docs = published.home / "gx"
+    assert f"Data Docs: {docs / 'uncommitted/data_docs/local_site/index.html'}" in result.stdout
+    for path in [junit, *(p for p in docs.rglob("*") if p.is_file())]:
+        assert planted.encode() not in path.read_bytes(), path
+    assert planted not in result.stdout + result.stderr
+
+
+def test_the_gate_takes_suites_from_a_gx_project_and_writes_its_data_docs(
+    published: Settings, tmp_path: Path
+) -> None:
+    """A GX File Data Context (DP_GX_DIR): its suites, as GX wrote them with GX's severity, are
+    validated, and the scrubbed Data Docs land in its own local site."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.core.expectation_suite import ExpectationSuite
+
+    context = gx.get_context(mode="file", project_root_dir=str(tmp_path / "app"))
+    context.suites.add(
+        ExpectationSuite(
+            name="products",
+            expectations=[
+                gxe.ExpectColumnValuesToNotBeNull(column="id"),
+                gxe.ExpectColumnValuesToBeBetween(column="price", max_value=0.01, severity="warning"),
+            ],
+        )
+    )
+    project = Path(context.root_directory)
+    os.environ["DP_GX_DIR"] = str(project)
+    empty = published.suites_dir  # no suites of its own
+    assert not list(empty.iterdir())
+    assert gate(published, "--suites", str(empty)).returncode == 0  # the warning fails, not blocking
+    strict = gate(published, "--suites", str(empty), "--strict")
+    assert strict.returncode == 1 and "expect_column_values_to_be_between(price)" in strict.stdout
+    site = project / "uncommitted" / "data_docs" / "local_site"
+    assert "validations/products/" in (site / "index.html").read_text(encoding="utf-8")
+    assert not (published.home / "gx").exists()

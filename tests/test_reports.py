@@ -151,3 +151,17 @@ def test_reports_from_a_real_validation(tmp_path: Path) -> None:
     assert "expect_column_values_to_match_regex(email)" in text and "1 of 3 rows" in text
     assert planted not in text and planted not in path.read_text(encoding="utf-8")
     assert gate_exit_code([result], strict=False) == 1
+
+
+def test_a_failed_info_expectation_never_blocks(tmp_path: Path) -> None:
+    """GX's `info` severity: reported (skipped in JUnit, ℹ️ in Markdown), even with --strict."""
+    noted = suite("orders", outcome("expect_column_values_to_be_between", "total", "info", False, 3, 600))
+    assert gate_exit_code([noted], strict=True) == 0
+    path = tmp_path / "junit.xml"
+    junit_xml([noted], path, strict=True)
+    root = parse(path)
+    assert (root.get("failures"), root.get("skipped")) == ("0", "1")
+    assert next(root.iter("skipped")).get("message") == "info: 3 of 600 rows unexpected"
+    text = markdown_summary([noted], strict=True)
+    assert text.startswith("### Data validation passed")
+    assert "ℹ️ `orders`: `expect_column_values_to_be_between(total)` (info)" in text

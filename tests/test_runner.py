@@ -134,12 +134,12 @@ def test_no_raw_value_under_dp_home_outside_the_vault(run_cli, settings: Setting
 
 
 def test_expectation_suites_run_as_blocking_checks(run_cli, settings: Settings) -> None:
-    """With the repo's GE suites the demo passes, and Data Docs are built under DP_HOME."""
+    """With the repo's GE suites the demo passes, and Data Docs are built in DP_HOME's GX context."""
     from data_pipeline.config import DEFAULT_SUITES
 
     result = run_cli(suites=DEFAULT_SUITES)
     assert result.exit_code == 0, result.output
-    assert list((settings.home / "reports").rglob("index.html"))
+    assert (settings.home / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").is_file()
     with sqlite3.connect(settings.home / "ledger.db") as conn:
         kinds = [k for (k,) in conn.execute("SELECT kind FROM dp_ledger_events")]
     assert kinds.count("anonymized") == 7 and "published" in kinds

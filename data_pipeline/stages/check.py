@@ -49,20 +49,19 @@ class Sample:
 
 def sample(ctx: Context, table: str, wanted: bool = True) -> Sample:
     """Where the first rows of `table`'s output go for its GE suite (none without a suite)."""
-    has_suite = (ctx.settings.suites_dir / f"{table}.json").exists()
+    from data_pipeline.expectations import suite_paths
+
+    has_suite = table in suite_paths(ctx.settings.suites_dir, ctx.settings.gx_dir)
     return Sample(table, ctx.settings.ge_max_rows if wanted and has_suite else 0)
 
 
 def run_suite(ctx: Context, table: str, frame: pd.DataFrame):  # noqa: ANN201 - lazy GE types
-    path = ctx.settings.suites_dir / f"{table}.json"
-    if not path.exists():
-        return None
-    from data_pipeline.expectations import load_suite, validate_frame
+    from data_pipeline.expectations import DataDocs, table_suite, validate_frame
 
-    suite = load_suite(path)
-    if "query" in suite:
-        return None  # cross-table suites run in the gate, against the published target
-    return validate_frame(frame, suite, docs_dir=ctx.settings.docs_dir)
+    suite = table_suite(ctx.settings, table)  # cross-table suites run in the gate, on the target
+    if suite is None:
+        return None
+    return validate_frame(frame, suite, docs=DataDocs.of(ctx.settings))
 
 
 def foreign_keys(ctx: Context, table: str, refs: dict[str, CheckpointRef]) -> checks.CheckOutcome:
