@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "pipeline": "bench.pipeline",
     "subset": "bench.subset",
     "faithful": "bench.faithful",
+    "validation": "bench.validation",
 }
 
 

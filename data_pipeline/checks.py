@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from data_pipeline.anonymize.detect import PATTERNS, VALID
 from data_pipeline.anonymize.formats import Chars
 from data_pipeline.anonymize.hashing import keyed_hash, text_array
 from data_pipeline.anonymize.registry import RULES
-from data_pipeline.hashset import HashSet, contains
+from data_pipeline.hashset import BUCKET_BITS, SpilledHashes, bucket_slice, contains
 from data_pipeline.keys import AnonKey
 from data_pipeline.policy import ColumnPolicy
 from data_pipeline.schema import Table
@@ -85,17 +86,43 @@ def _utf8(text: pd.Series) -> pd.Series:
 
 
 def foreign_keys_resolve(child: pd.DataFrame, table: Table, parents: dict[str, pd.DataFrame]) -> CheckOutcome:
-    """Hash-based membership (8 bytes a row), so millions of keys fit in little memory."""
+    """Every foreign key of `table` over whole frames (the batched form is `dangling_references`)."""
     broken = {}
     for fk in table.foreign_keys:
-        left = child[list(fk.columns)].dropna()
-        if left.empty:
-            continue
-        parent = parents[fk.ref_table][list(fk.ref_columns)].dropna()
-        parent.columns = left.columns
-        missing = int((~np.isin(_row_keys(left), _row_keys(parent))).sum())
+        missing = dangling_references(
+            [child[list(fk.columns)]], [parents[fk.ref_table][list(fk.ref_columns)]]
+        )
         if missing:
             broken[f"{','.join(fk.columns)}->{fk.ref_table}"] = missing
+    return foreign_keys_outcome(table, broken)
+
+
+def dangling_references(
+    child: Iterable[pd.DataFrame], parent: Iterable[pd.DataFrame], spill_dir: Path | None = None
+) -> int:
+    """Rows of `child` (batches of its key columns) whose non-NULL key is no row of `parent` (batches of
+    the referenced columns, in the same order). Only 64-bit hashes are kept, spilled to disk past a
+    buffer and compared one bucket at a time, so memory does not grow with rows."""
+    children, parents = SpilledHashes(spill_dir, repeats=True), SpilledHashes(spill_dir)
+    try:
+        for frame in child:
+            keys = frame.dropna()
+            if len(keys):
+                children.add(_row_keys(keys))
+        if not children.added:
+            return 0
+        for frame in parent:
+            keys = frame.dropna()
+            if len(keys):
+                parents.add(_row_keys(keys))
+        return sum(int((~contains(parents.bucket(b), keys)).sum()) for b, keys in children.buckets())
+    finally:
+        children.close()
+        parents.close()
+
+
+def foreign_keys_outcome(table: Table, broken: dict[str, int]) -> CheckOutcome:
+    """`broken`: dangling rows per foreign key (`cols->table`)."""
     return CheckOutcome(
         "foreign_keys_resolve",
         not broken,
@@ -263,6 +290,50 @@ def count_known(prints: dict[str, np.ndarray], source_runs: Iterable[np.ndarray]
     return {c: int(hits.sum()) for c, hits in found.items() if hits.any()}
 
 
+def count_known_spilled(
+    prints: dict[str, SpilledHashes], source_runs: Callable[[], Iterable[np.ndarray]]
+) -> tuple[dict[str, int], int]:
+    """`count_known` for prints spilled to disk: one bucket of every column's prints at a time against
+    the matching slice of each sorted run (`source_runs` may memory-map them: only the slices are
+    read), so memory does not grow with rows. Also returns how many fingerprints were looked up."""
+    if not any(p.added for p in prints.values()):
+        return {}, 0
+    if not any(p.spilled for p in prints.values()):  # small: one pass as count_known does
+        looked_up = 0
+
+        def runs() -> Iterator[np.ndarray]:
+            nonlocal looked_up
+            for run in source_runs():
+                looked_up += len(run)
+                yield run
+
+        arrays = {
+            c: np.concatenate([v for _, v in p.buckets()] or [np.empty(0, np.uint64)])
+            for c, p in prints.items()
+        }
+        return count_known(arrays, runs()), looked_up
+    found = dict.fromkeys(prints, 0)
+    looked_up = -1
+    for bucket in range(1 << BUCKET_BITS):
+        wanted = {c: p.bucket(bucket) for c, p in prints.items()}
+        wanted = {c: v for c, v in wanted.items() if len(v)}
+        if not wanted and looked_up >= 0:
+            continue
+        hits = {c: np.zeros(len(v), dtype=bool) for c, v in wanted.items()}
+        total = 0
+        for run in source_runs():
+            total += len(run)
+            if hits:
+                part = bucket_slice(run, bucket)
+                for column, seen in hits.items():
+                    seen |= contains(part, wanted[column])
+            del run
+        looked_up = max(looked_up, total)
+        for column, seen in hits.items():
+            found[column] += int(seen.sum())
+    return {c: n for c, n in found.items() if n}, max(looked_up, 0)
+
+
 def leaked_originals(
     raw: pd.DataFrame,
     out: pd.DataFrame,
@@ -367,15 +438,97 @@ def _text_faithful(dtype: object) -> bool:
 
 
 def k_anonymity_from_counts(sizes: pd.Series, quasi: list[str], k: int) -> CheckOutcome:
-    if not quasi or sizes.empty:
+    if sizes.empty:
+        return k_anonymity_outcome(None, 0, quasi, k)
+    return k_anonymity_outcome(int(sizes.min()), int((sizes < k).sum()), quasi, k)
+
+
+def k_anonymity_outcome(smallest: int | None, below_k: int, quasi: list[str], k: int) -> CheckOutcome:
+    """`smallest`: the smallest group's rows (None: no rows); `below_k`: how many groups have fewer than k."""
+    if not quasi or smallest is None:
         return CheckOutcome("k_anonymity", True, "no quasi-identifiers", {"k": k, "smallest_group": -1})
-    smallest = int(sizes.min())
     return CheckOutcome(
         "k_anonymity",
         smallest >= k,
         f"smallest group over ({', '.join(quasi)}) has {smallest} rows (k={k})",
-        {"k": k, "smallest_group": smallest, "groups_below_k": int((sizes < k).sum())},
+        {"k": k, "smallest_group": smallest, "groups_below_k": below_k},
     )
+
+
+GROUPS_IN_MEMORY = 1 << 20  # GroupSizes spills past this many groups
+
+
+class GroupSizes:
+    """Rows per combination of the quasi-identifiers, as `group_sizes` counts them, with bounded memory.
+
+    Each batch's counts are merged in memory up to `limit` groups. Past it they are spilled: split by
+    a hash of the combination into `buckets` Parquet files (anonymized, generalized values and counts,
+    under a private directory in `spill_dir`), so that every combination's counts land in one bucket;
+    the groups are then summed and measured one bucket at a time. Exact: no hash stands for a group.
+    """
+
+    def __init__(self, spill_dir: Path | None = None, *, limit: int | None = None, buckets: int = 64) -> None:
+        self._spill_dir, self._limit, self._buckets = spill_dir, limit or GROUPS_IN_MEMORY, buckets
+        self._sizes: pd.Series | None = None
+        self._dir: Path | None = None
+        self._spills = 0
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if not len(frame) or not len(frame.columns):
+            return
+        sizes = group_sizes(frame)
+        self._sizes = sizes if self._sizes is None else self._sizes.add(sizes, fill_value=0)
+        if len(self._sizes) > self._limit:
+            self._spill()
+
+    def smallest(self, k: int) -> tuple[int | None, int]:
+        """(rows of the smallest group, or None without rows; groups with fewer than k rows)."""
+        if self._dir is None:
+            if self._sizes is None or self._sizes.empty:
+                return None, 0
+            return int(self._sizes.min()), int((self._sizes < k).sum())
+        self._spill()
+        smallest, below = None, 0
+        try:
+            for bucket in range(self._buckets):
+                files = sorted(self._dir.glob(f"*-{bucket:03d}.parquet"))
+                if not files:
+                    continue
+                counts = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+                keys = [c for c in counts.columns if c != "rows"]
+                sizes = counts.groupby(keys, dropna=False, sort=False)["rows"].sum()
+                least = int(sizes.min())
+                smallest = least if smallest is None else min(smallest, least)
+                below += int((sizes < k).sum())
+        finally:
+            self.close()
+        return smallest, below
+
+    def close(self) -> None:
+        import shutil
+
+        self._sizes = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def _spill(self) -> None:
+        import tempfile
+
+        if self._sizes is None or self._sizes.empty:
+            return
+        if self._dir is None:
+            if self._spill_dir is not None:
+                Path(self._spill_dir).mkdir(parents=True, exist_ok=True)
+            self._dir = Path(tempfile.mkdtemp(prefix="groups-", dir=self._spill_dir))
+        keys = self._sizes.index.to_frame(index=False).astype(str)
+        keys.columns = [f"q{i}" for i in range(len(keys.columns))]
+        counts = keys.assign(rows=self._sizes.to_numpy().astype(np.int64))
+        bucket = pd.util.hash_pandas_object(keys, index=False).to_numpy() % np.uint64(self._buckets)
+        for number, part in counts.groupby(bucket, sort=False):
+            part.to_parquet(self._dir / f"{self._spills:05d}-{int(number):03d}.parquet", index=False)
+        self._spills += 1
+        self._sizes = None
 
 
 class TableAudit:
@@ -395,6 +548,7 @@ class TableAudit:
         source_prints: Callable[[], Iterable[np.ndarray]],
         key: AnonKey,
         k: int,
+        spill_dir: Path | None = None,
     ) -> None:
         self.table, self.policy, self.quasi, self.k = table, policy, quasi, k
         self.source_prints, self.key = source_prints, key
@@ -409,10 +563,11 @@ class TableAudit:
             | {table.primary_key} - {()}
             if any(c not in policy or policy[c].rule != "keep" for c in cols)
         )
-        self._unique_hashes = {u: HashSet() for u in self.unique_sets}
-        self._group_sizes: pd.Series | None = None
+        self._spill_dir = spill_dir
+        self._unique_hashes = {u: SpilledHashes(spill_dir) for u in self.unique_sets}
+        self._groups = GroupSizes(spill_dir)
         self.leaks: dict[str, int] = {}
-        self._passthrough: dict[str, HashSet] = {}
+        self._passthrough: dict[str, SpilledHashes] = {}
         self._same: dict[str, tuple[int, int]] = {}
 
     def add(self, raw: pd.DataFrame | None, out: pd.DataFrame) -> None:
@@ -427,26 +582,25 @@ class TableAudit:
                 continue
             self._unique_hashes[cols].add(_row_keys(subset))
         if self.quasi and len(out):
-            sizes = group_sizes(out[self.quasi])
-            if self._group_sizes is None:
-                self._group_sizes = sizes
-            else:
-                self._group_sizes = self._group_sizes.add(sizes, fill_value=0)
+            self._groups.add(out[self.quasi])
         if raw is None:
             return
         if len(out):
             self.leaks = _added(self.leaks, row_leaks(raw, out, self.policy))
             for column, prints in passthrough_prints(out, self.policy, self.key).items():
-                self._passthrough.setdefault(column, HashSet()).add(prints)
+                self._passthrough.setdefault(column, SpilledHashes(self._spill_dir)).add(prints)
         for column, (same, total) in same_as_original_counts(raw, out, self.policy).items():
             seen, rows = self._same.get(column, (0, 0))
             self._same[column] = (seen + same, rows + total)
 
     def outcomes(self, source_rows: int) -> list[CheckOutcome]:
+        """The verdicts; the audit's spilled sets are dropped as they are read."""
         dupes = {}
         for cols, hashes in self._unique_hashes.items():
-            if hashes.repeats:
-                dupes[",".join(cols)] = hashes.repeats
+            repeats = hashes.added - hashes.distinct()
+            hashes.close()
+            if repeats:
+                dupes[",".join(cols)] = repeats
         unique = CheckOutcome(
             "unique_columns",
             not dupes,
@@ -455,27 +609,19 @@ class TableAudit:
             else "duplicates in " + ", ".join(f"{k} ({v})" for k, v in dupes.items()),
             {"duplicate_keys": sum(dupes.values())},
         )
-        passed_through = {c: hashes.array() for c, hashes in self._passthrough.items()}
-        looked_up = 0
-
-        def runs() -> Iterator[np.ndarray]:
-            nonlocal looked_up
-            for run in self.source_prints():
-                looked_up += len(run)
-                yield run
-
-        known = count_known(passed_through, runs())
+        try:
+            known, looked_up = count_known_spilled(self._passthrough, self.source_prints)
+        finally:
+            for hashes in self._passthrough.values():
+                hashes.close()
         leak = _leak_outcome(_added(self.leaks, known), self.policy, looked_up)
+        smallest, below_k = self._groups.smallest(self.k)
         return [
             row_count_kept(source_rows, self.rows),
             columns_classified(self.table, self.columns or self.table.column_names, self.policy),
             unique,
             leak,
-            k_anonymity_from_counts(
-                self._group_sizes if self._group_sizes is not None else pd.Series(dtype="int64"),
-                self.quasi,
-                self.k,
-            ),
+            k_anonymity_outcome(smallest, below_k, self.quasi, self.k),
         ]
 
     @property

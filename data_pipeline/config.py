@@ -71,6 +71,12 @@ class Settings:
     def demo_source_path(self) -> Path:
         return self.home / "demo_source.db"
 
+    @property
+    def spill_dir(self) -> Path:
+        """Scratch files of the checks' bounded-memory sets: hashes and counts of anonymized output
+        (never a raw value), each set's own directory removed when its check is done."""
+        return self.home / "tmp"
+
 
 def load_settings(
     *,

@@ -10,12 +10,17 @@ peak stays near the set's size.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 
 MERGE_EVERY = 1 << 20  # pending hashes are folded into the runs at this count (8 MB)
 RUN_MAX = 1 << 22  # hashes per sorted run (32 MB): the most a merge copies
+SPILL_BUFFER = 1 << 20  # SpilledHashes keeps this many in memory before spilling them (8 MB)
 
 
 class HashSet:
@@ -118,3 +123,127 @@ def contains(sorted_set: np.ndarray, values: np.ndarray) -> np.ndarray:
         return np.zeros(len(values), dtype=bool)
     at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
     return sorted_set[at] == values
+
+
+BUCKET_BITS = 8  # a spilled value's bucket: its top 8 bits (256 buckets of about 1/256 each)
+
+
+class SpilledHashes:
+    """uint64 values added batch by batch, read back bucket by bucket: memory stays one buffer plus
+    one bucket (about 1/256 of the values) whatever the number of rows.
+
+    Values are kept in memory until `buffer` of them arrive; from then on every full buffer is sorted
+    (and de-duplicated unless `repeats=True`) and split by its values' top bits into one file per
+    bucket under a private directory in `spill_dir`, removed by `close()` (or when the set is
+    collected). The values are uniform hashes, so the buckets are even. A set that never fills one
+    buffer never touches the disk.
+    """
+
+    def __init__(
+        self, spill_dir: Path | str | None = None, *, repeats: bool = False, buffer: int | None = None
+    ) -> None:
+        self._spill_dir, self._keep_repeats = spill_dir, repeats
+        self._buffer = buffer or SPILL_BUFFER
+        self._pending: list[np.ndarray] = []
+        self._pending_count = 0
+        self._pending_sorted = False
+        self._dir: Path | None = None
+        self._finalizer: weakref.finalize | None = None
+        self.added = 0
+
+    def add(self, values: np.ndarray) -> None:
+        if not len(values):
+            return
+        self.added += len(values)
+        self._pending_sorted = False
+        self._pending.append(np.asarray(values, dtype=np.uint64))
+        self._pending_count += len(values)
+        if self._pending_count >= self._buffer:
+            self._spill()
+
+    @property
+    def spilled(self) -> bool:
+        return self._dir is not None
+
+    def buckets(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(bucket number, its values sorted; distinct unless `repeats`) for every non-empty bucket,
+        in order; one bucket is in memory at a time."""
+        if self._dir is None:  # never spilled: the buffer alone, split
+            values = self._in_memory()
+            for bucket in range(1 << BUCKET_BITS):
+                part = bucket_slice(values, bucket)
+                if len(part):
+                    yield bucket, part
+            return
+        self._spill()
+        for bucket in range(1 << BUCKET_BITS):
+            values = self.bucket(bucket)
+            if len(values):
+                yield bucket, values
+
+    def bucket(self, bucket: int) -> np.ndarray:
+        """One bucket's values, sorted (distinct unless `repeats`)."""
+        if self._dir is None:
+            return bucket_slice(self._in_memory(), bucket)
+        self._spill()
+        path = self._dir / f"{bucket:03d}.u64"
+        return self._sorted([np.fromfile(path, dtype=np.uint64)]) if path.exists() else _EMPTY
+
+    def _in_memory(self) -> np.ndarray:
+        """The buffer of a set that never spilled, sorted once (and kept so, until the next add)."""
+        if len(self._pending) != 1 or not self._pending_sorted:
+            self._pending = [self._sorted(self._pending)]
+            self._pending_sorted = True
+        return self._pending[0]
+
+    def distinct(self) -> int:
+        """How many distinct values were added (a pass over the buckets)."""
+        if self._keep_repeats:
+            return sum(len(_dedupe_sorted(values)) for _, values in self.buckets())
+        return sum(len(values) for _, values in self.buckets())
+
+    def close(self) -> None:
+        """Drop the spilled files and the buffer."""
+        self._pending, self._pending_count = [], 0
+        if self._finalizer is not None:
+            self._finalizer()
+        self._dir = None
+
+    def _sorted(self, parts: list[np.ndarray]) -> np.ndarray:
+        if not parts:
+            return np.empty(0, dtype=np.uint64)
+        values = np.concatenate(parts)  # a copy, even of one part: the caller's array stays as it is
+        values.sort(kind="stable")  # sorted runs one after another: timsort merges them
+        return values if self._keep_repeats else _dedupe_sorted(values)
+
+    def _spill(self) -> None:
+        if not self._pending:
+            return
+        if self._dir is None:
+            if self._spill_dir is not None:
+                Path(self._spill_dir).mkdir(parents=True, exist_ok=True)
+            self._dir = Path(tempfile.mkdtemp(prefix="hashes-", dir=self._spill_dir))
+            self._finalizer = weakref.finalize(self, shutil.rmtree, self._dir, True)
+        values = self._sorted(self._pending)
+        self._pending, self._pending_count = [], 0
+        bounds = np.searchsorted(values, _BUCKET_STARTS)
+        for bucket, (lo, hi) in enumerate(zip(bounds, [*bounds[1:], len(values)], strict=True)):
+            if hi > lo:
+                with open(self._dir / f"{bucket:03d}.u64", "ab") as out:
+                    values[lo:hi].tofile(out)
+
+
+_BUCKET_STARTS = np.arange(1 << BUCKET_BITS, dtype=np.uint64) << np.uint64(64 - BUCKET_BITS)
+_EMPTY = np.empty(0, dtype=np.uint64)
+
+
+def bucket_slice(sorted_values: np.ndarray, bucket: int) -> np.ndarray:
+    """The values of one bucket (as SpilledHashes numbers them) in a sorted array (a memory map too:
+    only that slice is read)."""
+    lo = np.searchsorted(sorted_values, _BUCKET_STARTS[bucket])
+    hi = (
+        len(sorted_values)
+        if bucket + 1 == len(_BUCKET_STARTS)
+        else np.searchsorted(sorted_values, _BUCKET_STARTS[bucket + 1])
+    )
+    return np.asarray(sorted_values[lo:hi])

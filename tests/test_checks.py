@@ -218,3 +218,47 @@ def test_same_as_original_counts_only_rows_with_both_values() -> None:
     raw = pd.DataFrame({"a": pd.Series(["x", None, "y", "z"], dtype="str"), "b": [1.0, np.nan, 2.0, 3.0]})
     out = pd.DataFrame({"a": pd.Series(["x", None, None, "q"], dtype="str"), "b": [1.0, np.nan, 5.0, np.nan]})
     assert checks.same_as_original_counts(raw, out, policy) == {"a": (1, 2), "b": (1, 2)}
+
+
+def test_the_audit_and_the_foreign_keys_spill_and_give_the_same_verdicts(tmp_path, monkeypatch) -> None:
+    """With buffers of a few rows every set spills to disk (tmp_path), and the verdicts are those of
+    the in-memory sets: duplicate keys across batches, leaked fingerprints, k-anonymity groups, and
+    dangling references. Nothing is left in the spill directory."""
+    from data_pipeline import hashset
+
+    monkeypatch.setattr(hashset, "SPILL_BUFFER", 4)
+    monkeypatch.setattr(checks, "GROUPS_IN_MEMORY", 2)
+    tokens = {
+        **POLICY,
+        "id": ColumnPolicy("notes", "id", "key", "token", "notes.id"),
+        "body": ColumnPolicy("notes", "body", "safe", "keep", "keep"),
+    }
+    originals = [f"person{i}@corp.example" for i in range(40)]
+
+    def source_runs():
+        return [
+            checks.fingerprints(pd.Series(originals[:20]), KEY),
+            checks.fingerprints(pd.Series(originals), KEY),
+        ]
+
+    spill = tmp_path / "spill"
+    audit = checks.TableAudit(NOTES, tokens, ["owner"], source_runs, KEY, 3, spill_dir=spill)
+    for start in range(0, 40, 8):  # 5 batches; ids 0..39 then 0 and 1 again; 3 leaked bodies
+        ids = list(range(start, start + 8))
+        body = [originals[i] if i in (3, 17, 33) else f"fake{i}@example.org" for i in ids]
+        frame = pd.DataFrame({"id": ids, "body": body, "owner": [i // 4 for i in ids]})
+        audit.add(frame, frame)
+    again = pd.DataFrame({"id": [0, 1], "body": ["x@example.org", "y@example.org"], "owner": [99, 99]})
+    audit.add(again, again)
+    outcomes = {o.name: o for o in audit.outcomes(source_rows=42)}
+    assert outcomes["unique_columns"].metadata["duplicate_keys"] == 2
+    assert outcomes["no_leaked_originals"].metadata["leaked_values"] == 3
+    k = outcomes["k_anonymity"].metadata  # owners 0..9 have 4 rows each, 99 has 2
+    assert (k["smallest_group"], k["groups_below_k"]) == (2, 1)
+    assert list(spill.iterdir()) == []
+
+    parents = [pd.DataFrame({"id": range(i, i + 10)}) for i in range(0, 100, 10)]
+    children = [pd.DataFrame({"owner": [np.nan, 5.0, 150.0, 99.0, 150.0]})] * 3
+    assert checks.dangling_references(children, parents, spill) == 6
+    assert checks.dangling_references(children[:1], [], spill) == 4  # no parent rows: every key
+    assert list(spill.iterdir()) == []

@@ -40,3 +40,57 @@ def test_sorted_runs_hold_every_value_once_per_run_and_about_run_max_each() -> N
     runs = list(sorted_runs(batches, run_max=2_000))
     assert len(runs) == 8 and all(np.array_equal(r, np.unique(r)) for r in runs)
     assert np.array_equal(np.unique(np.concatenate(runs)), np.unique(np.concatenate(batches)))
+
+
+def test_spilled_hashes_read_back_bucket_by_bucket_as_if_in_memory(tmp_path, monkeypatch) -> None:
+    """Past its buffer a set spills sorted buckets to disk; read back they are the values (distinct,
+    or with repeats), and closing it leaves nothing behind. A small set never touches the disk."""
+    from data_pipeline import hashset
+    from data_pipeline.hashset import SpilledHashes
+
+    rng = np.random.default_rng(3)
+    batches = [rng.integers(0, 2**64, size=700, dtype=np.uint64, endpoint=False) for _ in range(30)]
+    batches.append(batches[0][:50])  # repeats across buffers
+    everything = np.concatenate(batches)
+    monkeypatch.setattr(hashset, "SPILL_BUFFER", 1_000)
+    distinct, repeated = SpilledHashes(tmp_path), SpilledHashes(tmp_path, repeats=True)
+    for batch in batches:
+        distinct.add(batch)
+        repeated.add(batch)
+    assert distinct.spilled and len(list(tmp_path.iterdir())) == 2
+    numbers = [b for b, _ in distinct.buckets()]
+    assert numbers == sorted(set(numbers)) and len(numbers) > 200
+    assert np.array_equal(np.concatenate([v for _, v in distinct.buckets()]), np.unique(everything))
+    assert np.array_equal(np.concatenate([v for _, v in repeated.buckets()]), np.sort(everything))
+    assert distinct.added - distinct.distinct() == 50 == repeated.added - repeated.distinct()
+    assert np.array_equal(distinct.bucket(numbers[3]), dict(distinct.buckets())[numbers[3]])
+    distinct.close()
+    repeated.close()
+    assert list(tmp_path.iterdir()) == []
+
+    monkeypatch.setattr(hashset, "SPILL_BUFFER", 1 << 20)
+    small = SpilledHashes(tmp_path / "never")
+    small.add(batches[0])
+    small.add(batches[0])
+    assert not small.spilled and small.distinct() == 700 and not (tmp_path / "never").exists()
+
+
+def test_spilled_hashes_hold_one_buffer_and_one_bucket_not_every_value(tmp_path, monkeypatch) -> None:
+    import tracemalloc
+
+    from data_pipeline import hashset
+    from data_pipeline.hashset import SpilledHashes
+
+    monkeypatch.setattr(hashset, "SPILL_BUFFER", 1 << 16)
+    rng = np.random.default_rng(4)
+    tracemalloc.start()
+    try:
+        hashes = SpilledHashes(tmp_path)
+        for _ in range(64):  # 4M values: 32 MB of hashes
+            hashes.add(rng.integers(0, 2**63, size=1 << 16, dtype=np.uint64))
+        assert hashes.distinct() > 4_000_000 - 10
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        hashes.close()
+    assert peak < 4_000_000, peak  # a buffer (0.5 MB) and its sort, a bucket (128 KB): not 32 MB

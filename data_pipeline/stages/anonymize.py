@@ -53,6 +53,7 @@ def anonymize(
         lambda: source_fingerprints(ctx, snapshot),
         ctx.key,
         ctx.settings.k_anonymity,
+        spill_dir=ctx.settings.spill_dir,
     )
     sample = check.sample(ctx, table.name, wanted=part is None)
 
@@ -156,6 +157,7 @@ def combine_parts(
         list,  # no originals here: each part was leak-checked against them
         ctx.key,
         ctx.settings.k_anonymity,
+        spill_dir=ctx.settings.spill_dir,
     )
     sample = check.sample(ctx, table.name)
 
@@ -187,8 +189,9 @@ def combine_parts(
 
 def source_fingerprints(ctx: Context, snapshot: CheckpointRef) -> Iterator[np.ndarray]:
     """Keyed fingerprints of every identifying original in the snapshot batch, as sorted runs
-    loaded one at a time. Computed once per batch, policy and key, and kept in the vault beside
-    the snapshot (0600 files, purged with it); only the columns that hold them are read."""
+    memory-mapped one at a time (a lookup reads only the pages it needs). Computed once per batch,
+    policy and key, and kept in the vault beside the snapshot (0600 files, purged with it); only the
+    columns that hold them are read."""
     batch_dir = Path(snapshot.path).parent
     done = batch_dir / f"_fingerprints-v3-{ctx.key.epoch}-{ctx.policy.digest[:12]}.done"
     if not done.exists():  # parts running at once each write their own set; the last one named wins
@@ -202,7 +205,7 @@ def source_fingerprints(ctx: Context, snapshot: CheckpointRef) -> Iterator[np.nd
         tmp.chmod(0o600)
         tmp.replace(done)
     for path in sorted(batch_dir.glob(f"{done.read_text()}.*.npy")):
-        yield np.load(path)
+        yield np.load(path, mmap_mode="r")
 
 
 def _source_prints(ctx: Context, batch_dir: Path) -> Iterator[np.ndarray]:

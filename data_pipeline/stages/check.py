@@ -65,13 +65,19 @@ def run_suite(ctx: Context, table: str, frame: pd.DataFrame):  # noqa: ANN201 - 
 
 
 def foreign_keys(ctx: Context, table: str, refs: dict[str, CheckpointRef]) -> checks.CheckOutcome:
-    """Reads only key columns (Parquet projection), so big tables stay cheap."""
+    """Streams only the key columns (Parquet projection) batch by batch; their hashes spill to disk,
+    so memory does not grow with rows."""
     spec = ctx.schema.table(table)
-    wanted: dict[str, set[str]] = {table: {c for fk in spec.foreign_keys for c in fk.columns}}
+    broken = {}
     for fk in spec.foreign_keys:
-        wanted.setdefault(fk.ref_table, set()).update(fk.ref_columns)
-    frames = {t: ctx.anonymized.read(refs[t], columns=sorted(cols)) for t, cols in wanted.items()}
-    return checks.foreign_keys_resolve(frames[table], spec, frames)
+        missing = checks.dangling_references(
+            ctx.anonymized.batches(refs[table], columns=list(fk.columns)),
+            ctx.anonymized.batches(refs[fk.ref_table], columns=list(fk.ref_columns)),
+            ctx.settings.spill_dir,
+        )
+        if missing:
+            broken[f"{','.join(fk.columns)}->{fk.ref_table}"] = missing
+    return checks.foreign_keys_outcome(spec, broken)
 
 
 def unchecked_or_failed(ctx: Context, refs: dict[str, CheckpointRef]) -> list[str]:
