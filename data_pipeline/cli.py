@@ -395,11 +395,21 @@ def gate(
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary here")] = None,
     strict: Annotated[bool, typer.Option(help="Failed warnings fail the gate too")] = False,
     home: HomeOpt = None,
+    gx_dir: Annotated[
+        Path | None,
+        typer.Option(help="A GX File Data Context (its gx/ directory): its suites and Data Docs [DP_GX_DIR]"),
+    ] = None,
 ) -> None:
-    """Validate the published target against the expectation suites (exit 0 pass, 1 fail, 2 error)."""
+    """Validate every row of the published target against the expectation suites, in the database
+    (exit 0 pass, 1 fail, 2 error)."""
+    import dataclasses
+
+    from data_pipeline.config import gx_project
     from data_pipeline.gate import run_gate
 
     settings = _settings(target=target, home=home, suites=suites)
+    if gx_dir is not None:
+        settings = dataclasses.replace(settings, gx_dir=gx_project(gx_dir))
     code = run_gate(settings, release=release, junit=junit, markdown=markdown, strict=strict, console=console)
     raise typer.Exit(code)
 

@@ -219,8 +219,11 @@ def test_the_gate_takes_suites_from_a_gx_project_and_writes_its_data_docs(
     empty = published.suites_dir  # no suites of its own
     assert not list(empty.iterdir())
     assert gate(published, "--suites", str(empty)).returncode == 0  # the warning fails, not blocking
-    strict = gate(published, "--suites", str(empty), "--strict")
+    del os.environ["DP_GX_DIR"]  # the flag does the same
+    strict = gate(published, "--suites", str(empty), "--strict", "--gx-dir", str(project))
     assert strict.returncode == 1 and "expect_column_values_to_be_between(price)" in strict.stdout
     site = project / "uncommitted" / "data_docs" / "local_site"
     assert "validations/products/" in (site / "index.html").read_text(encoding="utf-8")
     assert not (published.home / "gx").exists()
+    nowhere = gate(published, "--suites", str(empty), "--gx-dir", str(tmp_path / "nowhere"))
+    assert nowhere.returncode == 2 and "is not a GX project" in nowhere.stderr
