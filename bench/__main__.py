@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "subset": "bench.subset",
     "faithful": "bench.faithful",
     "validation": "bench.validation",
+    "small": "bench.small",
 }
 
 
