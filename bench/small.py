@@ -476,28 +476,35 @@ def _events(home: Path) -> list[tuple[float, str, str | None]]:
     return [(json.loads(event)["timestamp"], kind, step) for event, kind, step in rows]
 
 
+def _group(step: str) -> str:
+    if step.endswith("_foreign_keys_resolve"):
+        return "foreign_keys_resolve"
+    return step.split("__")[0].split("[")[0]
+
+
 def breakdown(home: Path, started: float, ended: float) -> tuple[list[tuple[str, float]], int]:
     """Seconds of the run by where they went (wall clock, epoch seconds), and its Dagster event count."""
     events = _events(home)
-    starts, ends = {}, {}
+    starts: dict[str, float] = {}
+    ends: dict[str, float] = {}
+    begun = next(at for at, kind, _ in events if kind == "PIPELINE_START")
     for at, kind, step in events:
         if kind == "STEP_START":
             starts[step] = at
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             ends[step] = at
-    groups: dict[str, float] = defaultdict(float)
-    counts: dict[str, int] = defaultdict(int)
+    groups: dict[str, list[float]] = defaultdict(list)
     for step, at in starts.items():
-        group = step.split("[")[0]
-        group = "checks" if group.endswith("foreign_keys_resolve") else re.sub(r"_+\w*$", "", group) or group
-        groups[group] += ends.get(step, at) - at
-        counts[group] += 1
+        groups[_group(step)].append(ends.get(step, at) - at)
     first, last = events[0][0], events[-1][0]
-    in_steps = sum(groups.values())
-    parts = [("process start -> first Dagster event (imports, preflight, plan)", first - started)]
-    for group in sorted(groups, key=lambda g: min(starts[s] for s in starts if s.startswith(g))):
-        parts.append((f"steps {group} ({counts[group]})", groups[group]))
-    parts.append(("Dagster between steps (events, storage, orchestration)", last - first - in_steps))
+    in_steps = sum(sum(g) for g in groups.values())
+    parts = [
+        ("process start -> first Dagster event (imports, preflight, plan)", first - started),
+        ("Dagster: run start (planned materializations and checks)", begun - first),
+    ]
+    for group, seconds in groups.items():
+        parts.append((f"steps {group} ({len(seconds)}, longest {max(seconds):.2f} s)", sum(seconds)))
+    parts.append(("Dagster between steps", last - begun - in_steps))
     parts.append(("last Dagster event -> process exit", ended - last))
     return parts, len(events)
 
