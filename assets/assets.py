@@ -32,7 +32,7 @@ FORWARD_ONLY_DESCRIPTION = (
 PARTS_DESCRIPTION = (
     " Partitioned: {count} parts, each a contiguous primary-key range of the snapshot (rows-...),"
     " materialized and re-run one by one; `published` combines them and runs the table-wide checks"
-    " (unique_columns, k_anonymity, expectations, foreign keys) before anything is published."
+    " (unique_columns, k_anonymity, foreign keys) before anything is published."
 )
 # a run over a range of partitions (all of them: `data-pipeline run`, the nightly schedule)
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -164,21 +164,12 @@ def build_snapshot(schema: Schema, catalog: Catalog, pool: str | None = None) ->
     return snapshot_asset
 
 
-def build_anonymized(table: Table, has_suite: bool, catalog: Catalog) -> dg.AssetsDefinition:
+def build_anonymized(table: Table, catalog: Catalog) -> dg.AssetsDefinition:
     key = anonymized_key(table.name)
     specs = [
         dg.AssetCheckSpec(name.value, asset=key, blocking=True, description=name.description)
         for name in TABLE_CHECKS
     ]
-    if has_suite:
-        specs.append(
-            dg.AssetCheckSpec(
-                CheckName.EXPECTATIONS.value,
-                asset=key,
-                blocking=True,
-                description=f"Great Expectations suite expectations/{table.name}.json",
-            )
-        )
 
     @dg.asset(
         key=key,
@@ -198,30 +189,6 @@ def build_anonymized(table: Table, has_suite: bool, catalog: Catalog) -> dg.Asse
         result = anonymize.anonymize(p, raw, run_id=context.run.run_id)
         context.log.info(f"anonymized/{table.name}: {result.ref.rows} rows (forward-only)")
         checks = [check_result(o, key) for o in result.outcomes]
-        if has_suite and result.suite is not None:
-            suite = result.suite
-            checks.append(
-                dg.AssetCheckResult(
-                    asset_key=key,
-                    check_name=CheckName.EXPECTATIONS.value,
-                    passed=not suite.failed_critical and not suite.failed_warning,
-                    severity=dg.AssetCheckSeverity.ERROR
-                    if suite.failed_critical
-                    else dg.AssetCheckSeverity.WARN,
-                    metadata={
-                        "passed": suite.passed_count,
-                        "failed": suite.failed_count,
-                        "failed_critical": len(suite.failed_critical),
-                        "failed_warning": len(suite.failed_warning),
-                        "unexpected_total": sum(o.unexpected_count or 0 for o in suite.outcomes),
-                        **(
-                            {"data_docs": dg.MetadataValue.path(str(suite.docs_index))}
-                            if suite.docs_index
-                            else {}
-                        ),
-                    },
-                )
-            )
         metadata = ref_metadata(result.ref, table, forward_only=True)
         metadata.update({f"same_as_original/{c}": share for c, share in result.same_as_original.items()})
         return dg.MaterializeResult(
@@ -392,13 +359,19 @@ def build_foreign_key_check(table: Table) -> dg.AssetChecksDefinition:
 
 
 def build_published(
-    schema: Schema, catalog: Catalog, pool: str | None = None, partitioning: Partitioning | None = None
+    schema: Schema,
+    catalog: Catalog,
+    pool: str | None = None,
+    partitioning: Partitioning | None = None,
+    suites: frozenset[str] = frozenset(),
 ) -> dg.AssetsDefinition:
     """`published/<table>` for every table, written by ONE step in one transaction (a release is
     whole or absent). `pool`: the target database's concurrency pool. Partitioned tables are
     combined here first: every part must exist and have passed, then the table-wide checks run over
-    all of them (fail closed)."""
+    all of them (fail closed). `suites`: the tables with an expectation suite, which runs over every
+    row of the staged release before it is promoted (its `expectations` check on published/<table>)."""
     partitioning = partitioning or Partitioning()
+    with_suite = [t for t in schema.tables if t.name in suites]
 
     @dg.multi_asset(
         name="published",
@@ -417,6 +390,15 @@ def build_published(
             )
             for t in schema.tables
         ],
+        check_specs=[
+            dg.AssetCheckSpec(
+                CheckName.EXPECTATIONS.value,
+                asset=published_key(t.name),
+                description=f"{CheckName.EXPECTATIONS.description} Every row of the staged release, "
+                "in the database; critical expectations block the release.",
+            )
+            for t in with_suite
+        ],
         can_subset=False,
     )
     def published(context: dg.AssetExecutionContext, pipeline: PipelineResource):
@@ -430,19 +412,31 @@ def build_published(
         refs.update({t: r.ref for t, r in combined.items()})
         failed = check.unchecked_or_failed(p, refs)
         if failed:
-            why = {
-                t: [o.name for o in r.outcomes if not o.passed]
-                + ([CheckName.EXPECTATIONS.value] if r.suite is not None and r.suite.failed_critical else [])
-                for t, r in combined.items()
-            }
+            why = {t: [o.name for o in r.outcomes if not o.passed] for t, r in combined.items()}
             named = [f"{t} ({', '.join(dict.fromkeys(why[t]))})" if why.get(t) else t for t in failed]
             raise ChecksFailed(f"release refused, nothing published: checks failed for {', '.join(named)}")
-        release = publish.publish(
-            p,
-            refs,
-            run_id=context.run.run_id,
-            progress=lambda table, rows: context.log.info(f"published {table}: {rows} rows"),
-        )
+        validated: list = []
+        keys = {t.name: published_key(t.name) for t in with_suite}
+
+        def verdicts():  # the suites' verdicts are shown whether or not they let the release through
+            for r in validated:
+                if r.suite in keys:
+                    yield expectations_check(keys[r.suite], r)
+                else:
+                    context.log.info(f"suite {r.suite}: {r.passed_count} passed, {r.failed_count} failed")
+
+        try:
+            release = publish.publish(
+                p,
+                refs,
+                run_id=context.run.run_id,
+                progress=lambda table, rows: context.log.info(f"published {table}: {rows} rows"),
+                validated=validated.extend,
+            )
+        except ChecksFailed:
+            yield from verdicts()
+            raise
+        yield from verdicts()
         for table in schema.tables:
             yield dg.MaterializeResult(
                 asset_key=published_key(table.name),
@@ -459,6 +453,24 @@ def build_published(
             )
 
     return published
+
+
+def expectations_check(key: dg.AssetKey, suite) -> dg.AssetCheckResult:  # noqa: ANN001 - lazy GE types
+    """A suite's verdict as a Dagster check: counts only; its severity that of its worst failure."""
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=CheckName.EXPECTATIONS.value,
+        passed=suite.check_passed,
+        severity=dg.AssetCheckSeverity(suite.check_severity),
+        metadata={
+            "passed": suite.passed_count,
+            "failed": suite.failed_count,
+            "failed_critical": len(suite.failed_critical),
+            "failed_warning": len(suite.failed_warning),
+            "unexpected_total": sum(o.unexpected_count or 0 for o in suite.outcomes),
+            **({"data_docs": dg.MetadataValue.path(str(suite.docs_index))} if suite.docs_index else {}),
+        },
+    )
 
 
 def combine_parts(

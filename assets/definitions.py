@@ -32,7 +32,7 @@ from assets.source import refresh_source_state, source_schema, source_schema_cha
 from data_pipeline import source_state
 from data_pipeline.config import Settings, load_settings
 from data_pipeline.plan import foreign_key_tables
-from data_pipeline.schema import Table
+from data_pipeline.schema import Schema, Table
 from data_pipeline.source_state import SourceState
 
 
@@ -64,14 +64,20 @@ def build_definitions(
     def anonymized(t: Table) -> dg.AssetsDefinition:
         if t.name in parts:
             return build_anonymized_parts(t, parts, catalog)
-        return build_anonymized(t, (settings.suites_dir / f"{t.name}.json").exists(), catalog)
+        return build_anonymized(t, catalog)
 
     return dg.Definitions(
         assets=[
             source_schema,
             build_snapshot(schema, catalog, pool=database_pool(settings.source_url)),
             *[anonymized(t) for t in schema.tables],
-            build_published(schema, catalog, pool=database_pool(settings.target_url), partitioning=parts),
+            build_published(
+                schema,
+                catalog,
+                pool=database_pool(settings.target_url),
+                partitioning=parts,
+                suites=suite_tables(settings, schema),
+            ),
         ],
         asset_checks=[build_foreign_key_check(t) for t in schema.tables if t.name in fk_tables],
         jobs=[job, refresh_source_state, enforce_retention],
@@ -86,6 +92,17 @@ def build_definitions(
         executor=build_executor(),
         loggers=loggers,
     )
+
+
+def suite_tables(settings: Settings, schema: Schema) -> frozenset[str]:
+    """The tables with an expectation suite (file names only: loading never imports GX); a broken
+    GX project is reported by the run that needs it, not by the code location."""
+    from data_pipeline.expectations import suite_paths
+
+    try:
+        return frozenset(suite_paths(settings.suites_dir, settings.gx_dir)) & frozenset(schema.names)
+    except (ValueError, FileNotFoundError):
+        return frozenset()
 
 
 @dg.definitions

@@ -38,7 +38,6 @@ class Settings:
     k_anonymity: int = 5
     source_schema: str | None = None  # a database schema other than the default (DP_SOURCE_SCHEMA)
     target_schema: str | None = None  # defaults to the source's (DP_TARGET_SCHEMA)
-    ge_max_rows: int = 100_000  # GE validates in memory: the first N rows of big tables
     partition_rows: int = 1_000_000  # tables above it are anonymized in parts (0: never)
     schedule_cron: str = "0 2 * * *"
     retention_cron: str = "0 3 * * *"
@@ -103,7 +102,6 @@ def load_settings(
         raw_retention_days=float(env.get("DP_RAW_RETENTION", "7")),
         keep_releases=int(env.get("DP_KEEP_RELEASES", "10")),
         k_anonymity=int(env.get("DP_K_ANONYMITY", "5")),
-        ge_max_rows=int(env.get("DP_GE_MAX_ROWS", "100000")),
         partition_rows=int(env.get("DP_PARTITION_ROWS", "1000000")),
         source_schema=env.get("DP_SOURCE_SCHEMA") or None,
         target_schema=env.get("DP_TARGET_SCHEMA") or env.get("DP_SOURCE_SCHEMA") or None,

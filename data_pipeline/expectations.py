@@ -60,8 +60,8 @@ _COUNT_KEYS = frozenset(
         "unexpected_percent_nonmissing",
     }
 )
-# `query`: a cross-table suite validates the rows of a SQL query over the published target (e.g. a
-# join) instead of one table; the gate runs it, the pipeline's per-table checks do not. GX's own suite
+# `query`: a cross-table suite validates the rows of a SQL query over the release's tables (e.g. a
+# join) instead of one table; the run (on the staged release) and the gate run it. GX's own suite
 # files have no such key, so a GX project's suite keeps it in `meta.query`.
 _SUITE_KEYS = frozenset({"name", "expectations", "meta", "notes", "id", "query", "suite_parameters"})
 # What GX 1.x writes for an expectation; `id` and `rendered_content` (derived) are dropped on load.
@@ -356,7 +356,7 @@ class QueryFailed(ValueError):
 
 
 def validate_table(
-    engine_or_url: sa.Engine | str,
+    engine_or_url: sa.Engine | sa.URL | str,
     schema: str | None,
     table: str,
     suite: Mapping[str, Any],
@@ -374,14 +374,8 @@ def validate_table(
     checked = _checked(suite)
     url = _url(engine_or_url)
     dialect = url.get_dialect()()
-    options: dict[str, Any] = {}
-    if schema is not None and url.get_backend_name() == "postgresql":
-        # GX lowercases a schema name (and keeps the quotes of a quoted one in it): PostgreSQL gets
-        # the schema as the connections' search_path instead, which GX itself recommends. Only
-        # that schema: a table missing from it is an error, never another schema's table.
-        path = dialect.identifier_preparer.quote_identifier(schema).replace("\\", "\\\\").replace(" ", "\\ ")
-        options["kwargs"] = {"connect_args": {"options": f"-c search_path={path}"}}
-    elif schema is not None and dialect.identifier_preparer.quote(schema) != schema:
+    options = _search_path(url, schema)
+    if schema is not None and not options and dialect.identifier_preparer.quote(schema) != schema:
         raise ValueError(f"GX cannot address schema {schema!r} on {url.get_backend_name()}: rename it")
 
     def asset(datasource: Any) -> Any:
@@ -398,24 +392,38 @@ def validate_table(
     return _validate_sql(url, checked, asset, docs, names, options)
 
 
+def _search_path(url: sa.URL, schema: str | None) -> dict[str, Any]:
+    """GX lowercases a schema name (and keeps the quotes of a quoted one in it): PostgreSQL gets the
+    schema as the connections' search_path instead, which GX itself recommends. Only that schema: a
+    table missing from it is an error, never another schema's table."""
+    if schema is None or url.get_backend_name() != "postgresql":
+        return {}
+    dialect = url.get_dialect()()
+    path = dialect.identifier_preparer.quote_identifier(schema).replace("\\", "\\\\").replace(" ", "\\ ")
+    return {"kwargs": {"connect_args": {"options": f"-c search_path={path}"}}}
+
+
 def validate_query(
-    engine_or_url: sa.Engine | str,
+    engine_or_url: sa.Engine | sa.URL | str,
     query: str,
     suite: Mapping[str, Any],
     *,
     docs: DataDocs | None = None,
+    schema: str | None = None,
 ) -> SuiteResult:
     """Validate the rows of a SELECT `query` (a cross-table suite: a join of the release) in the
     database, as a GX query asset read as a subquery (never copied into a table); otherwise as
-    `validate_table`. A query that cannot run raises QueryFailed before GX starts."""
+    `validate_table`. A query that cannot run raises QueryFailed before GX starts. `schema`
+    (PostgreSQL): where its unqualified table names resolve, e.g. a staged release."""
     checked = _checked(suite)
     url = _url(engine_or_url)
-    _check_query(url, query)
+    options = _search_path(url, schema)
+    _check_query(url, query, options)
 
     def asset(datasource: Any) -> Any:
         return datasource.add_query_asset(name=checked["name"], query=query)
 
-    return _validate_sql(url, checked, asset, docs, set(), {})
+    return _validate_sql(url, checked, asset, docs, set(), options)
 
 
 def validate_frame(df: pd.DataFrame, suite: Mapping[str, Any], docs: DataDocs | None = None) -> SuiteResult:
@@ -444,24 +452,26 @@ def _checked(suite: Mapping[str, Any]) -> dict:
     return _check_suite(dict(suite), f"suite {name!r}", name)
 
 
-def _url(engine_or_url: sa.Engine | str) -> sa.URL:
+def _url(engine_or_url: sa.Engine | sa.URL | str) -> sa.URL:
     import sqlalchemy as sa
 
     from data_pipeline.db import normalize_url
 
     if isinstance(engine_or_url, sa.Engine):
         return engine_or_url.url
+    if isinstance(engine_or_url, sa.URL):
+        return engine_or_url
     return sa.engine.make_url(normalize_url(engine_or_url))
 
 
-def _check_query(url: sa.URL, query: str) -> None:
+def _check_query(url: sa.URL, query: str, options: dict[str, Any]) -> None:
     import sqlalchemy as sa
 
     from data_pipeline.db import error_reason
 
     if not query.lstrip()[:6].lower() == "select":
         raise QueryFailed("a cross-table suite's query must start with SELECT (as GX's query assets do)")
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(url, **options.get("kwargs", {}))
     try:
         with engine.connect() as conn:
             conn.execute(sa.text(f"SELECT * FROM ({query}) AS dp_query WHERE 1 = 0"))

@@ -155,10 +155,12 @@ class Check:
 
 @dataclass(frozen=True)
 class Publish:
-    """Replace the target's tables in one transaction as release N (parts combined first)."""
+    """Replace the target's tables in one transaction as release N (parts combined first). With
+    suites, the release is staged in the target first and validated there on every row."""
 
     release: int
     tables: tuple[str, ...]
+    suites: tuple[str, ...] = ()
     name = "publish"
     forward_only = False
 
@@ -167,7 +169,13 @@ class Publish:
         return (Step(self.name),)
 
     def describe(self) -> str:
-        return f"{len(self.tables)} tables as release {self.release}, in one transaction, after every check"
+        staged = (
+            f"staged in the target, {len(self.suites)} expectation suite(s) over every row, then promoted "
+            if self.suites
+            else ""
+        )
+        tables = f"{len(self.tables)} tables as release {self.release}"
+        return f"{tables}, {staged}in one transaction, after every check"
 
 
 @dataclass(frozen=True)
@@ -280,6 +288,7 @@ def plan_run(
     parts: Partitioning,
     inventory: Inventory | None = None,
     subset: str | None = None,
+    suites: tuple[str, ...] = (),
 ) -> Plan:
     """The stages of a run. Without an inventory (a fresh run): all of them. With one (resume,
     roll-forward): from the newest valid snapshot on; only `publish` when every table's anonymized
@@ -296,7 +305,7 @@ def plan_run(
         fk_tables = foreign_key_tables(schema, parts)
         if fk_tables:
             stages.append(Check(fk_tables))
-    stages.append(Publish(next_release, tables))
+    stages.append(Publish(next_release, tables, suites))
     return Plan(
         source=redact_url(source),
         target=redact_url(target),
@@ -331,4 +340,15 @@ def build_plan(ctx: Context, parts: Partitioning, inventory: Inventory | None = 
         parts,
         inventory,
         ctx.subset.describe() if ctx.subset else None,
+        _suite_names(ctx),
     )
+
+
+def _suite_names(ctx: Context) -> tuple[str, ...]:
+    """The suites the publish stage will run (file names; a broken one fails that stage, not the plan)."""
+    from data_pipeline.expectations import suite_paths
+
+    try:
+        return tuple(suite_paths(ctx.settings.suites_dir, ctx.settings.gx_dir))
+    except (ValueError, FileNotFoundError):
+        return ()

@@ -24,19 +24,18 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
-from data_pipeline import pg_ddl, verify
+from data_pipeline import load, pg_ddl, staging, verify
 from data_pipeline.errors import BadInput, Busy, ChecksFailed
-from data_pipeline.schema import INTERNAL_PREFIX, Column, Schema, Table
+from data_pipeline.schema import INTERNAL_PREFIX, Schema, Table
+from data_pipeline.staging import Candidate
 
 MARKER = f"{INTERNAL_PREFIX}release"
 Progress = Callable[[str, int], None]
@@ -55,45 +54,6 @@ class TargetBusy(Busy):
     """Another session holds what the publish must lock (exit 4): nothing was published."""
 
 
-class NativeType(sa.types.UserDefinedType):
-    """A column type spelled exactly as the source database spelled it (same dialect only)."""
-
-    cache_ok = True
-
-    def __init__(self, ddl: str) -> None:
-        self.ddl = ddl
-
-    def get_col_spec(self, **_: object) -> str:
-        return self.ddl
-
-
-def sa_type(column: Column, native: bool) -> sa.types.TypeEngine:
-    """The exact source type on a same-dialect target; otherwise a portable type."""
-    if native:
-        return NativeType(column.type)
-    upper = column.type.upper()
-    match column.generic:
-        case "integer":
-            if "BIG" in upper:
-                return sa.BigInteger()
-            return sa.SmallInteger() if "SMALL" in upper else sa.Integer()
-        case "string":
-            return sa.String(column.length) if column.length else sa.Text()
-        case "numeric":
-            return sa.Numeric(column.precision, column.scale)
-        case "float":
-            return sa.Float()
-        case "date":
-            return sa.Date()
-        case "datetime":
-            return sa.DateTime(timezone=column.timezone)
-        case "boolean":
-            return sa.Boolean()
-        case "binary":
-            return sa.LargeBinary()
-    return sa.Text()
-
-
 def target_metadata(
     schema: Schema, dialect: str, target_schema: str | None, constraints: bool = True
 ) -> sa.MetaData:
@@ -107,7 +67,7 @@ def target_metadata(
             *[
                 sa.Column(
                     c.name,
-                    sa_type(c, native),
+                    load.sa_type(c, native),
                     nullable=c.nullable,
                     primary_key=constraints and c.name in table.primary_key,
                     autoincrement=False,
@@ -157,98 +117,6 @@ def _native_enums(conn: sa.Connection, schema: Schema, target_schema: str | None
                 enum.create(conn, checkfirst=True)
 
 
-def _arrays_as_lists(table: Table) -> list[str]:
-    """Array columns travel as JSON text; a native-array target wants them back as lists."""
-    return [c.name for c in table.columns if c.type.endswith("]")]
-
-
-def _rows(batch: pa.Table, table: Table, native: bool) -> list[dict]:
-    """Arrow hands the driver Python values (None for NULL) in one pass."""
-    rows = batch.to_pylist()
-    arrays = _arrays_as_lists(table) if native else []
-    for row in rows:
-        for name in arrays:
-            if isinstance(row[name], str):
-                row[name] = json.loads(row[name])
-    return rows
-
-
-def _executemany(conn: sa.Connection, sa_table: sa.Table, batch: pa.Table) -> None:
-    """Raw DBAPI executemany with tuples: no SQLAlchemy processing of each row's parameters."""
-    columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-    quote = conn.dialect.identifier_preparer
-    names = ", ".join(quote.quote(c) for c in batch.column_names)
-    marks = ", ".join("?" for _ in batch.column_names)
-    conn.exec_driver_sql(
-        f"INSERT INTO {quote.format_table(sa_table)} ({names}) VALUES ({marks})",
-        list(zip(*columns, strict=True)),
-    )
-
-
-def _pg_array_item(item: object) -> str:
-    if item is None:
-        return "NULL"
-    if isinstance(item, list):
-        return "{" + ",".join(_pg_array_item(i) for i in item) + "}"
-    text = item if isinstance(item, str) else json.dumps(item) if isinstance(item, dict | bool) else str(item)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _pg_array_literal(value: str | None) -> str | None:
-    """JSON text of an array -> PostgreSQL's array literal (NULL items, nested arrays kept)."""
-    if value is None:
-        return None
-    items = json.loads(value)
-    return _pg_array_item(items) if isinstance(items, list) else value
-
-
-def _csv(batch: pa.Table, table: Table, native: bool, sink: object) -> None:
-    """One batch as CSV by Arrow (C++). Arrow quotes every string and leaves NULL unquoted-empty,
-    which is COPY's NULL; arrays travel as JSON and become PostgreSQL array literals."""
-    for name in _arrays_as_lists(table) if native else []:
-        literal = pa.array([_pg_array_literal(v) for v in batch.column(name).to_pylist()], pa.string())
-        batch = batch.set_column(batch.column_names.index(name), name, literal)
-    pa_csv.write_csv(batch, sink, pa_csv.WriteOptions(include_header=False))
-
-
-def _copy(conn: sa.Connection, name: str, batches: Iterable[pa.Table], table: Table, native: bool) -> int:
-    """One PostgreSQL COPY ... FROM STDIN per table, inside the publish transaction. A thread reads
-    the checkpoint and writes CSV into a pipe while the server ingests the previous bytes. If that
-    thread fails (a corrupt checkpoint), its error is raised here, so the transaction rolls back."""
-    quote = conn.dialect.identifier_preparer
-    columns = ", ".join(quote.quote(c) for c in table.column_names)
-    cursor = conn.connection.dbapi_connection.cursor()
-    read_fd, write_fd = os.pipe()
-    count = 0
-    failure: list[BaseException] = []
-
-    def produce() -> None:
-        nonlocal count
-        try:
-            with open(write_fd, "wb", buffering=1 << 20) as sink:
-                for batch in batches:
-                    if batch.num_rows:
-                        _csv(batch.select(list(table.column_names)), table, native, sink)
-                        count += batch.num_rows
-        except BaseException as exc:  # noqa: BLE001 - re-raised below, after the COPY
-            failure.append(exc)
-
-    producer = threading.Thread(target=produce, name=f"copy-{table.name}", daemon=True)
-    producer.start()
-    try:
-        with open(read_fd, "rb", buffering=0) as source:
-            cursor.copy_expert(
-                f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv)",
-                source,
-                size=1 << 20,
-            )
-    finally:
-        producer.join()  # the pipe is closed: a producer still writing gets EPIPE and stops
-    if failure:
-        raise failure[0]
-    return count
-
-
 def _add_constraints(conn: sa.Connection, meta: sa.MetaData) -> None:
     """Keys after the load (PostgreSQL): primary keys and unique constraints first, so that every
     foreign key finds the index it references; each FK is then validated by one join."""
@@ -277,20 +145,32 @@ def publish(
     progress: Progress | None = None,
     source: Source | None = None,
     republish: bool = False,
+    candidate: Candidate | None = None,
 ) -> dict[str, int]:
     """Replace the target's tables with this release's, atomically. Returns rows per table.
     A new release's number must be above every one the target has held; `republish`: a rollback.
-    With a PostgreSQL `source` and target: the source's own schema (pg_dump), verified."""
+    With a PostgreSQL `source` and target: the source's own schema (pg_dump), verified. With a
+    `candidate` (staging.py) the rows come from it, inside the server; otherwise from `data`."""
     dialect = engine.dialect.name
     if source is not None and dialect == "postgresql" and source.engine.dialect.name == "postgresql":
         return _publish_pg(
-            engine, schema, data, source, release, policy_digest, target_schema, progress, republish
+            engine,
+            schema,
+            data,
+            source,
+            release,
+            policy_digest,
+            target_schema,
+            progress,
+            republish,
+            candidate,
         )
     if dialect == "sqlite":
         target_schema = None  # SQLite has no schemas: the file is the namespace
     meta = target_metadata(schema, dialect, target_schema)
     rows: dict[str, int] = {}
-    with _busy_fails_fast(engine, (target_schema,) if target_schema else ()), engine.begin() as conn:
+    busy = _busy_fails_fast(engine, (target_schema,) if target_schema else ())
+    with busy, staging.attached(engine, candidate) as conn, conn.begin():
         if dialect == "postgresql":
             _lock_target(conn)
             if target_schema:
@@ -315,16 +195,20 @@ def publish(
             sa_table = by_name[table.name]
             count = 0
             native = table.dialect == dialect
-            if dialect == "postgresql":
-                count = _copy(conn, _qualified(conn, sa_table.schema, table.name), data(table), table, native)
+            if candidate is not None:
+                count = staging.promote_rows(conn, table, _qualified(conn, sa_table.schema, table.name))
+            elif dialect == "postgresql":
+                count = load.copy(
+                    conn, _qualified(conn, sa_table.schema, table.name), data(table), table, native
+                )
             else:
                 for batch in data(table):
                     if batch.num_rows == 0:
                         continue
                     if dialect == "sqlite":
-                        _executemany(conn, sa_table, batch)
+                        load.executemany(conn, sa_table, batch)
                     else:
-                        conn.execute(sa_table.insert(), _rows(batch, table, native))
+                        conn.execute(sa_table.insert(), load.rows(batch, table, native))
                     count += batch.num_rows
             rows[table.name] = count
             if progress:
@@ -435,8 +319,10 @@ def _publish_pg(
     target_schema: str | None,
     progress: Progress | None,
     republish: bool = False,
+    candidate: Candidate | None = None,
 ) -> dict[str, int]:
-    """PostgreSQL -> PostgreSQL: the source's schema from pg_dump, the rows by COPY, verified."""
+    """PostgreSQL -> PostgreSQL: the source's schema from pg_dump, the rows by COPY (or from the
+    candidate), verified."""
     if target_schema is not None and target_schema != source.schema:
         raise BadInput(
             "a PostgreSQL -> PostgreSQL release keeps the source's schema names (its DDL is pg_dump's): "
@@ -463,7 +349,10 @@ def _publish_pg(
         _same_columns(conn, schema, home)
         for table in schema.tables:
             name = _qualified(conn, table.schema or home, table.name)
-            rows[table.name] = _copy(conn, name, data(table), table, table.dialect == "postgresql")
+            if candidate is not None:
+                rows[table.name] = staging.promote_rows(conn, table, name)
+            else:
+                rows[table.name] = load.copy(conn, name, data(table), table, table.dialect == "postgresql")
             if progress:
                 progress(table.name, rows[table.name])
         _apply(conn, ddl.post, "post-data", ddl.tool)

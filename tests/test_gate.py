@@ -167,7 +167,7 @@ def test_a_cross_table_suite_validates_a_join_of_the_release(published: Settings
 
 def test_a_bad_row_far_past_the_first_rows_fails_the_gate(published: Settings, tmp_path: Path) -> None:
     """Every row is validated, in the database: the last order's status (outside the suite's value
-    set) fails the gate, however low DP_GE_MAX_ROWS (the old in-memory sample) is set."""
+    set) fails the gate."""
     import sqlalchemy as sa
 
     planted = "teleported-7c41e0"
@@ -179,7 +179,6 @@ def test_a_bad_row_far_past_the_first_rows_fails_the_gate(published: Settings, t
         )
     engine.dispose()
     junit = tmp_path / "gate.xml"
-    os.environ["DP_GE_MAX_ROWS"] = "10"
     result = gate(published, "--suites", str(DEFAULT_SUITES), "--junit", str(junit))
     assert result.returncode == 1, result.stdout + result.stderr
     failures = {

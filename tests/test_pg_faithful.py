@@ -381,3 +381,74 @@ def test_the_dump_script_runs_inside_the_publish_transaction() -> None:
         "SET lock_timeout = 0;",
         "$$;",
     ]
+
+
+def _suites(directory: Path, statuses: list[str]) -> Path:
+    """Suites over the shop: orders' status in a value set, a domain and an array column, and a
+    cross-table query; any suite stages the whole release."""
+    import json
+
+    directory.mkdir()
+    suites = {
+        "orders": [("expect_column_values_to_be_in_set", {"column": "status", "value_set": statuses})],
+        "customers": [
+            ("expect_column_values_to_not_be_null", {"column": "email"}),
+            ("expect_column_values_to_not_be_null", {"column": "tags"}),
+        ],
+        "orders_with_customers": [("expect_column_values_to_not_be_null", {"column": "buyer"})],
+    }
+    for name, expectations in suites.items():
+        suite = {"name": name, "expectations": [{"type": t, "kwargs": k} for t, k in expectations]}
+        if name == "orders_with_customers":
+            suite["query"] = (
+                "SELECT o.id, c.id AS buyer FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"
+            )
+        (directory / f"{name}.json").write_text(json.dumps(suite))
+    return directory
+
+
+def candidate_schemas(url: str) -> list[str]:
+    with sa.create_engine(url).connect() as conn:
+        return list(
+            conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE '\\_dp\\_%'")).scalars()
+        )
+
+
+def test_a_staged_release_is_validated_in_the_target_then_promoted_faithfully(
+    cli, home, pg_url: str, target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With suites, the release is loaded into `_dp_candidate` (portable types), every suite runs
+    there, and the promotion casts into the source's own types (identity ALWAYS, enum, domains,
+    citext, arrays, tsvector, a partitioned table): the same database as the direct path."""
+    pg_shop.build(pg_url, customers=1000)
+    policy = tmp_path / "shop.yaml"
+    policy.write_text(yaml.safe_dump(pg_shop.POLICY))
+    args = ["--home", str(home), "--source", pg_url, "--target", target, "--policy", str(policy)]
+    monkeypatch.setenv(
+        "DP_SUITES", str(_suites(tmp_path / "suites", ["pending", "paid", "shipped", "cancelled"]))
+    )
+
+    result = cli.invoke(app, ["run", *args])
+    assert result.exit_code == 0, result.output
+    assert "release 1 published" in result.output
+    assert schema_sql(target) == schema_sql(pg_url)
+    assert relation_counts(target) == relation_counts(pg_url)
+    with sa.create_engine(target).connect() as conn:  # arrays and enum labels came back as themselves
+        assert conn.exec_driver_sql("SELECT count(*) FROM customers WHERE cardinality(tags) > 0").scalar() > 0
+        assert set(conn.exec_driver_sql("SELECT DISTINCT status::text FROM orders").scalars()) <= {
+            "pending",
+            "paid",
+            "shipped",
+            "cancelled",
+        }
+    assert candidate_schemas(target) == []
+
+    # one status missing from the value set: every row is checked, the run fails, nothing is published
+    monkeypatch.setenv("DP_SUITES", str(_suites(tmp_path / "strict", ["pending", "paid", "shipped"])))
+    before = all_text(target)
+    result = cli.invoke(app, ["run", *args])
+    assert result.exit_code == 1, result.output
+    assert "critical expectations failed on the staged release" in result.output
+    assert "expect_column_values_to_be_in_set on status" in result.output
+    assert "nothing was published" in result.output
+    assert all_text(target) == before and candidate_schemas(target) == []

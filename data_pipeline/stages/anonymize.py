@@ -55,7 +55,6 @@ def anonymize(
         ctx.settings.k_anonymity,
         spill_dir=ctx.settings.spill_dir,
     )
-    sample = check.sample(ctx, table.name, wanted=part is None)
 
     def anonymized_batches():
         for raw in read_ahead(
@@ -67,7 +66,6 @@ def anonymize(
                 out = anonymizer(raw)
             with scrubbed("check", table.name):
                 audit.add(raw, out)
-            sample.keep(out)
             yield out
 
     ref = ctx.anonymized.write(
@@ -84,9 +82,9 @@ def anonymize(
     if part is not None:
         outcomes = [o for o in outcomes if o.name in PART_CHECKS]
     same = audit.same_as_original
-    audit = None  # its hash sets go before GE's sample is validated
+    audit = None  # its hash sets go before the next table's
     release_memory()
-    result = TableResult(ref, tuple(outcomes), sample.validate(ctx), same)
+    result = TableResult(ref, tuple(outcomes), same)
     check.record(ctx, table.name, result, snapshot.id, run_id, part=None if part is None else part.key)
     return result
 
@@ -159,13 +157,11 @@ def combine_parts(
         ctx.settings.k_anonymity,
         spill_dir=ctx.settings.spill_dir,
     )
-    sample = check.sample(ctx, table.name)
 
     def joined():
         for ref in parts:
             for out in read_ahead(ctx.anonymized.batches(ref)):
                 audit.add(None, out)
-                sample.keep(out)
                 yield out
 
     ref = ctx.anonymized.write(
@@ -182,7 +178,7 @@ def combine_parts(
     wide[CheckName.PARTS_PASSED] = checks.CheckOutcome(
         CheckName.PARTS_PASSED, True, f"{len(parts)} parts passed {', '.join(PART_CHECKS)}"
     )
-    result = TableResult(ref, tuple(wide[name] for name in COMBINED_CHECKS), sample.validate(ctx))
+    result = TableResult(ref, tuple(wide[name] for name in COMBINED_CHECKS))
     check.record(ctx, table.name, result, snapshot.id, run_id, parts=tuple(r.id for r in parts))
     return result
 

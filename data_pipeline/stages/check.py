@@ -1,11 +1,10 @@
-"""Stage 3: the verdicts. Expectation suites over an anonymized table, foreign keys across tables,
-and the ledger's record of what passed: nothing is published without a passing record."""
+"""Stage 3: the verdicts on anonymized checkpoints: the built-in checks' record in the ledger and
+foreign keys across tables; nothing is published without a passing record. (Expectation suites run
+on every row of the staged release in the target: see stages/publish.py.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import pandas as pd
 
 from data_pipeline import __version__, checks
 from data_pipeline.checkpoint import CheckpointRef
@@ -19,49 +18,12 @@ class TableResult:
 
     ref: CheckpointRef
     outcomes: tuple[checks.CheckOutcome, ...]
-    suite: object | None = None  # expectations.SuiteResult when the table has a suite
     same_as_original: dict[str, float] = field(default_factory=dict)
     reused_from: str | None = None  # the run that anonymized a part taken as it is
 
     @property
     def passed(self) -> bool:
-        return all(o.passed for o in self.outcomes) and (self.suite is None or not self.suite.failed_critical)
-
-
-class Sample:
-    """The first rows of a table's output, kept for its GE suite (GE validates in memory)."""
-
-    def __init__(self, table: str, limit: int) -> None:
-        self.table, self.limit, self.rows = table, limit, 0
-        self.frames: list[pd.DataFrame] = []
-
-    def keep(self, frame: pd.DataFrame) -> None:
-        if self.rows < self.limit:
-            self.frames.append(frame.head(self.limit - self.rows))
-            self.rows += len(self.frames[-1])
-
-    def validate(self, ctx: Context):  # noqa: ANN201 - lazy GE types
-        """The suite's result on the sample; None without a suite or rows."""
-        if not self.frames:
-            return None
-        return run_suite(ctx, self.table, pd.concat(self.frames, ignore_index=True))
-
-
-def sample(ctx: Context, table: str, wanted: bool = True) -> Sample:
-    """Where the first rows of `table`'s output go for its GE suite (none without a suite)."""
-    from data_pipeline.expectations import suite_paths
-
-    has_suite = table in suite_paths(ctx.settings.suites_dir, ctx.settings.gx_dir)
-    return Sample(table, ctx.settings.ge_max_rows if wanted and has_suite else 0)
-
-
-def run_suite(ctx: Context, table: str, frame: pd.DataFrame):  # noqa: ANN201 - lazy GE types
-    from data_pipeline.expectations import DataDocs, table_suite, validate_frame
-
-    suite = table_suite(ctx.settings, table)  # cross-table suites run in the gate, on the target
-    if suite is None:
-        return None
-    return validate_frame(frame, suite, docs=DataDocs.of(ctx.settings))
+        return all(o.passed for o in self.outcomes)
 
 
 def foreign_keys(ctx: Context, table: str, refs: dict[str, CheckpointRef]) -> checks.CheckOutcome:
@@ -99,7 +61,6 @@ def record(
     """The ledger's two events for an anonymized checkpoint: its checks, and the step itself
     (forward-only; which part, or which parts were combined)."""
     where = {"part": part} if part is not None else {"parts": list(parts)} if parts else {}
-    suite = result.suite
     ctx.ledger.record(
         "checks",
         run_id=run_id,
@@ -108,7 +69,6 @@ def record(
         **where,
         passed=result.passed,
         outcomes={o.name: o.metadata for o in result.outcomes},
-        suite=None if suite is None else {"passed": suite.passed_count, "failed": suite.failed_count},
     )
     ctx.ledger.record_anonymized(
         AnonymizedRecord(
@@ -123,6 +83,6 @@ def record(
             key_epoch=ctx.key.epoch,
             engine=__version__,
             checks={o.name: o.passed for o in result.outcomes},
-            suite_passed=None if suite is None else not suite.failed_critical,
+            suite_passed=None,  # suites run on the staged release (stages/publish.py)
         )
     )

@@ -1,15 +1,18 @@
 """Stage 4: a release written to the target in ONE transaction, and recorded in the ledger.
 
-`publish` verifies the whole release first (fail closed: every foreign key resolves); `republish`
-writes an earlier release's anonymized checkpoints again (rollback), which crosses no forward-only
-step.
+`publish` verifies the whole release first (fail closed: every foreign key resolves). When expectation
+suites apply, the release is staged in the target first (staging.py), every suite runs over every row
+of it in the database, and only a candidate whose critical expectations pass is promoted; a failed one
+is dropped and nothing is published. Without suites the release goes from its checkpoints straight
+into the publish transaction. `republish` writes an earlier release's anonymized checkpoints again
+(rollback), which crosses no forward-only step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from data_pipeline import source_state
+from data_pipeline import source_state, staging
 from data_pipeline.checkpoint import CheckpointRef
 from data_pipeline.config import redact_url
 from data_pipeline.context import Context
@@ -23,12 +26,18 @@ from data_pipeline.source_state import schema_digest
 from data_pipeline.stages import check
 
 Progress = Callable[[str, int], None]
+Validated = Callable[[list], None]  # receives the suites' results (expectations.SuiteResult)
 
 
 def publish(
-    ctx: Context, refs: dict[str, CheckpointRef], run_id: str | None = None, progress: Progress | None = None
+    ctx: Context,
+    refs: dict[str, CheckpointRef],
+    run_id: str | None = None,
+    progress: Progress | None = None,
+    validated: Validated | None = None,
 ) -> Release:
-    """Verify the whole release (fail closed), then write it to the target atomically."""
+    """Verify the whole release (fail closed), validate it staged when suites apply (`validated`
+    gets their results, failed or not), then write it to the target atomically."""
     missing = [t for t in ctx.schema.names if t not in refs]
     if missing:
         raise BadInput(f"no anonymized checkpoint for table(s): {', '.join(missing)}")
@@ -40,7 +49,96 @@ def publish(
     ]
     if problems:
         raise ChecksFailed("release refused, nothing published: " + "; ".join(problems))
-    return _write(ctx, refs, ctx.schema, ctx.policy.digest, ctx.key.epoch, run_id, progress, "published")
+    suites = release_suites(ctx)
+    if not suites:
+        return _write(ctx, refs, ctx.schema, ctx.policy.digest, ctx.key.epoch, run_id, progress, "published")
+    with staging.reserved(ctx.target):
+        try:
+            return _staged(ctx, refs, suites, run_id, progress, validated)
+        finally:
+            staging.discard(ctx.target)
+
+
+def _staged(
+    ctx: Context,
+    refs: dict[str, CheckpointRef],
+    suites: dict[str, dict],
+    run_id: str | None,
+    progress: Progress | None,
+    validated: Validated | None,
+) -> Release:
+    candidate = staging.stage(ctx.target, ctx.schema, _checkpoint_data(ctx, refs))
+    results = _validate(ctx, candidate, suites, run_id)
+    if validated is not None:
+        validated(results)
+    failed = [r for r in results if r.failed_critical]
+    if failed:
+        listed = "; ".join(f"{r.suite} ({_failures(r)})" for r in failed)
+        raise ChecksFailed(
+            "release refused, nothing published: critical expectations failed on the staged release "
+            f"(every row checked): {listed}"
+        )
+    policy, epoch = ctx.policy.digest, ctx.key.epoch
+    return _write(ctx, refs, ctx.schema, policy, epoch, run_id, progress, "published", candidate=candidate)
+
+
+def release_suites(ctx: Context) -> dict[str, dict]:
+    """The suites this run validates: per table of the release, and cross-table (a query)."""
+    from data_pipeline.expectations import load_suite, suite_paths
+
+    try:
+        suites = {
+            n: load_suite(p) for n, p in suite_paths(ctx.settings.suites_dir, ctx.settings.gx_dir).items()
+        }
+    except (ValueError, FileNotFoundError) as exc:
+        raise BadInput(str(exc)) from None
+    unknown = sorted(n for n, s in suites.items() if "query" not in s and n not in ctx.schema.names)
+    if unknown:
+        raise BadInput(
+            f"suite(s) for tables the release lacks: {', '.join(unknown)} (in {ctx.settings.suites_dir}); "
+            "rename or remove them"
+        )
+    return suites
+
+
+def _validate(
+    ctx: Context, candidate: staging.Candidate, suites: dict[str, dict], run_id: str | None
+) -> list:
+    from data_pipeline.expectations import DataDocs
+
+    results = staging.validate(candidate, suites, DataDocs.of(ctx.settings))
+    ctx.ledger.record(
+        "expectations",
+        run_id=run_id,
+        rows=candidate.rows,
+        suites={
+            r.suite: {
+                "passed": r.passed_count,
+                "failed": r.failed_count,
+                "failed_critical": len(r.failed_critical),
+            }
+            for r in results
+        },
+    )
+    return results
+
+
+def _failures(result) -> str:  # noqa: ANN001 - expectations.SuiteResult, imported lazily
+    """Counts and names, never values: `expect_column_values_to_be_in_set on status: 1 of 9 rows`."""
+    return ", ".join(
+        f"{o.expectation_type}{' on ' + o.column if o.column else ''}"
+        + (f": {o.unexpected_count} of {o.element_count} rows" if o.unexpected_count is not None else "")
+        for o in result.failed_critical
+    )
+
+
+def _checkpoint_data(ctx: Context, refs: dict[str, CheckpointRef] | dict[str, str]) -> Callable:
+    manifests = {t: ctx.anonymized.manifest(r) for t, r in refs.items()}  # verifies sha256
+
+    def data(table: Table):
+        return ctx.anonymized.arrow_batches(manifests[table.name].id)
+
+    return data
 
 
 def refuse_unallowed_destructive(ctx: Context) -> None:
@@ -94,25 +192,23 @@ def _write(
     kind: str,
     number: int | None = None,
     made_from: dict[str, str | None] | None = None,
+    candidate: staging.Candidate | None = None,
 ) -> Release:
     target_url = ctx.settings.target_url
     number = number or ctx.next_release()  # the target's own numbering, whoever published to it
     manifests = {t: ctx.anonymized.manifest(r) for t, r in refs.items()}  # verifies sha256
     ctx.ledger.record("publish_started", target=target_url, release=number, run_id=run_id)
-
-    def data(table: Table):
-        return ctx.anonymized.arrow_batches(manifests[table.name].id)
-
     rows = write_release(
         ctx.target,
         schema,
-        data,
+        _checkpoint_data(ctx, refs),
         release=number,
         republish=kind == "rolled_back",
         policy_digest=policy_digest,
         target_schema=ctx.settings.target_schema,
         progress=progress,
         source=_ddl_source(ctx),
+        candidate=candidate,
     )
     # what it was made from, for a roll-forward plan (the source's password redacted)
     settings = ctx.settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from data_pipeline import staging
 from data_pipeline.checkpoint import CheckpointRef
 from data_pipeline.config import redact_url
 from data_pipeline.context import Context
@@ -16,8 +17,10 @@ Progress = Callable[[str, int], None]
 def snapshot(
     ctx: Context, run_id: str | None = None, progress: Progress | None = None
 ) -> dict[str, CheckpointRef]:
-    """Refuses (exit 2) before reading a row if the policy, key or target are not usable."""
+    """Refuses (exit 2) before reading a row if the policy, key or target are not usable. A
+    staged release a killed run left in the target is dropped first."""
     ctx.preflight()
+    staging.discard_stale(ctx.target)
     refs = take_snapshot(
         ctx.source,
         ctx.schema,

@@ -1,0 +1,121 @@
+"""The staged release: validated in the target on every row before it is promoted, or dropped.
+
+Specification (data_pipeline/staging.py, stages/publish.py):
+- with suites, the release is loaded where the application does not look (`_dp_candidate`: a schema
+  on PostgreSQL, a file beside a SQLite target), every suite runs over every row of it, and only then
+  is it promoted in the one publish transaction;
+- a critical failure anywhere, down to the last row, publishes nothing, names the suite and the
+  expectation with counts (never a value), and leaves no candidate;
+- a candidate left by a killed run is gone after the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from data_pipeline import staging
+from data_pipeline.cli import app
+from data_pipeline.config import DEFAULT_SUITES, Settings
+from data_pipeline.db import make_engine
+from data_pipeline.schema import reflect
+
+PLANTED = "teleported-3f9a"
+
+
+def plant_bad_last_order(source_db: Path) -> int:
+    """The last order gets a status outside the orders suite's value set; returns the order count."""
+    with sqlite3.connect(source_db) as conn:
+        conn.execute("UPDATE orders SET status = ? WHERE id = (SELECT max(id) FROM orders)", (PLANTED,))
+        return conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+
+
+def test_a_bad_last_row_publishes_nothing_and_leaves_no_candidate(
+    run_cli, settings: Settings, source_db: Path
+) -> None:
+    assert run_cli(suites=DEFAULT_SUITES).exit_code == 0  # release 1
+    target = make_engine(settings.target_url)
+    with target.connect() as conn:
+        before = sorted(conn.exec_driver_sql("SELECT id, status FROM orders").all())
+    orders = plant_bad_last_order(source_db)
+
+    result = run_cli(suites=DEFAULT_SUITES)
+    assert result.exit_code == 1, result.output
+    assert "critical expectations failed on the staged release (every row checked)" in result.output
+    assert f"orders (expect_column_values_to_be_in_set on status: 1 of {orders} rows)" in result.output
+    assert "check failed published/orders:expectations" in result.output
+    assert "nothing was published" in result.output
+    with target.connect() as conn:  # release 1, untouched
+        assert sorted(conn.exec_driver_sql("SELECT id, status FROM orders").all()) == before
+    assert not staging.sqlite_file(target).exists()
+    gx = settings.home / "gx"
+    assert gx.is_dir()
+    for path in [p for p in gx.rglob("*") if p.is_file()]:
+        assert PLANTED.encode() not in path.read_bytes(), path
+    assert PLANTED not in result.output
+
+
+def test_a_candidate_left_by_a_killed_run_is_gone_after_the_next_run(
+    run_cli, settings: Settings, source_db: Path
+) -> None:
+    target = make_engine(settings.target_url)
+    schema = reflect(make_engine(settings.source_url))
+    stale = staging.stage(target, schema, lambda table: iter(()))  # as if killed before promotion
+    assert stale.path is not None and stale.path.exists()
+    assert sa.inspect(target).get_table_names() == []  # the application sees nothing of it
+
+    result = run_cli(suites=DEFAULT_SUITES)
+    assert result.exit_code == 0, result.output
+    assert not stale.path.exists()
+
+
+def test_a_candidate_has_portable_columns_that_accept_any_row(settings: Settings) -> None:
+    """NULLs where the release forbids them and no keys: the suites judge the rows, not the load."""
+    target = make_engine(settings.target_url)
+    schema = reflect(make_engine(settings.source_url))
+    meta = staging.candidate_metadata(schema, "postgresql", staging.CANDIDATE)
+    for table in meta.tables.values():
+        assert table.schema == staging.CANDIDATE and "UNLOGGED" in table._prefixes
+        assert all(c.nullable for c in table.columns) and not table.primary_key.columns
+        assert not table.foreign_keys
+    with pytest.raises(Exception, match="in-memory SQLite target"):
+        staging.sqlite_file(make_engine("sqlite://"))
+    staging.discard(target)  # nothing to drop is fine
+
+
+def test_a_publisher_at_work_keeps_its_candidate(settings: Settings) -> None:
+    """Only an unreserved candidate is stale: one publisher stages into a target at a time."""
+    target = make_engine(settings.target_url)
+    schema = reflect(make_engine(settings.source_url))
+    with staging.reserved(target) as mine:
+        assert mine
+        staged = staging.stage(target, schema, lambda table: iter(()))
+        with staging.reserved(target, wait=False) as other:
+            assert other is False
+        staging.discard_stale(target)  # what another run's start does meanwhile
+        assert staged.path is not None and staged.path.exists()
+    staging.discard_stale(target)
+    assert not staged.path.exists()
+
+
+def test_postgresql_stages_in_its_own_schema_and_drops_a_stale_one(settings: Settings, pg_url: str) -> None:
+    """SQLite -> PostgreSQL with the demo's suites: a `_dp_candidate` schema left by a killed run is
+    dropped, the release is staged there, validated and promoted; none is left."""
+    target = make_engine(pg_url)
+    with target.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA _dp_candidate")
+        conn.exec_driver_sql("CREATE TABLE _dp_candidate.orders (id int)")
+    os.environ["DP_SUITES"] = str(DEFAULT_SUITES)
+    args = ["--home", str(settings.home), "--source", settings.source_url, "--target", pg_url]
+    result = CliRunner().invoke(app, ["run", *args, "--policy", str(settings.policy_path)])
+    assert result.exit_code == 0, result.output
+    with target.connect() as conn:
+        left = conn.exec_driver_sql("SELECT nspname FROM pg_namespace WHERE nspname = '_dp_candidate'")
+        assert left.all() == []
+        assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() > 0
+    target.dispose()
