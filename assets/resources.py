@@ -7,6 +7,7 @@ import json
 import os
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from data_pipeline.config import Settings, load_settings
 from data_pipeline.context import Context
@@ -28,6 +29,7 @@ class PipelineResource(dg.ConfigurableResource):
     target_url: str
     policy_path: str
     suites_dir: str
+    _shared: Context | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         return load_settings(
@@ -39,7 +41,12 @@ class PipelineResource(dg.ConfigurableResource):
         )
 
     def context(self) -> Context:
-        return Context(self.settings())
+        """One Context per resource object, and Dagster makes one for each run (each step process
+        under the multiprocess executor, each sensor tick): the steps of a run reflect the source and
+        load the policy once, not once per step, and see the schema the snapshot was read with."""
+        if self._shared is None:
+            self._shared = Context(self.settings())
+        return self._shared
 
 
 def export_settings(settings: Settings) -> None:

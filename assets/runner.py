@@ -15,6 +15,7 @@ import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 from rich.console import Console
 
+from assets.instance import run_instance
 from data_pipeline import source_state, supervise
 from data_pipeline.config import Settings
 from data_pipeline.context import Context
@@ -185,7 +186,7 @@ def execute(
         ctx.preflight()  # bad URL, policy, key: exit 2 before anything is copied
         state = source_state.current(ctx)
         prepare_dagster_home(settings)
-        with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        with run_instance(settings.dagster_home) as instance:
             known = inventory(ctx, instance) if resume or require_snapshot else None
             plan = build_plan(ctx, state.parts, known)
             console.print(plan.render(), markup=False, highlight=False)

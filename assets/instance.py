@@ -1,0 +1,85 @@
+"""The Dagster instance a CLI run records itself in: the one DAGSTER_HOME/dagster.yaml configures, with
+the embedded SQLite storage's event log kept on open connections.
+
+Dagster's SQLite event log builds a new SQLAlchemy engine for every event it stores (a small run
+stores hundreds: each step's start, outputs, planned and evaluated checks, materializations), and
+building engines, not writing rows, was what a small database's run mostly spent its time on. The
+files, tables and rows written are Dagster's own, so `dagster dev` reads the run as before; any other
+storage (PostgreSQL, a custom class) is used as configured.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._serdes import ConfigurableClassData
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import Connection
+
+DEFAULT_STORAGE = ("dagster._core.storage.sqlite_storage", "DagsterSqliteStorage")
+
+
+class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+    """One engine (and its pool of open connections) per database file, for the storage's life."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        self._engines: dict[str, Engine] = {}
+        super().__init__(base_dir, inst_data)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:
+            engine = self._engines.get(shard)
+            if engine is None:
+                engine = create_engine(
+                    self.conn_string_for_shard(shard), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+                )
+                if shard not in self._initialized_dbs:
+                    self._initdb(engine)
+                    self._initialized_dbs.add(shard)
+                self._engines[shard] = engine
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def _close(self) -> None:
+        engines, self._engines = self._engines, {}
+        for engine in engines.values():
+            engine.dispose()
+
+    def wipe(self) -> None:
+        self._close()  # its files are deleted
+        super().wipe()
+
+    def dispose(self) -> None:
+        self._close()
+        super().dispose()
+
+
+class PooledSqliteStorage(DagsterSqliteStorage):
+    """Dagster's default storage, with the event log above."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        super().__init__(base_dir, inst_data)
+        self._event_log_storage = PooledSqliteEventLogStorage(self._event_log_storage._base_dir)
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: dict) -> PooledSqliteStorage:
+        return cls.from_local(inst_data=inst_data, **config_value)
+
+
+def run_instance(dagster_home: Path) -> dg.DagsterInstance:
+    """The instance `dagster_home` configures; its default SQLite storage as PooledSqliteStorage."""
+    ref = InstanceRef.from_dir(os.fspath(dagster_home))
+    data = ref.storage_data
+    if data is not None and (data.module_name, data.class_name) == DEFAULT_STORAGE:
+        pooled = ConfigurableClassData(__name__, PooledSqliteStorage.__name__, data.config_yaml)
+        ref = ref._replace(storage_data=pooled)
+    return dg.DagsterInstance.from_ref(ref)
