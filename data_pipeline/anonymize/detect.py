@@ -210,7 +210,7 @@ def find_people(
         titled = any(t[2] in HONORIFICS for t in run[:lead])
         greeted = lead > 0 or bool(_GREETING.search(text[: run[0][0]][-40:]))
         names = run[lead:]
-        while len(names) > 1 and not titled and names[0][2] not in first | last | first_markers:
+        while len(names) > 1 and not titled and not _known(names[0][2], first, last, first_markers):
             names = names[1:]  # a sentence's first word ("Ask Ann, Bob and Carla")
         spans = _person(names, first, last, first_markers, places, titled)
         known = [t for t in names if t[2] in first or t[2] in last]
@@ -229,6 +229,11 @@ def find_people(
         taken = {start for start, _, _ in found}
         found += [(a, b, own[w]) for a, b, w in tokens if w in own and a not in taken]
     return sorted(found)
+
+
+def _known(word: str, *lists: frozenset[str]) -> bool:
+    """In any of the lists (never their union: building it per word cost more than the scrub)."""
+    return any(word in names for names in lists)
 
 
 def _person(
