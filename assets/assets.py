@@ -347,7 +347,7 @@ def build_foreign_key_check(table: Table) -> dg.AssetChecksDefinition:
     )
     def foreign_keys_resolve(context: dg.AssetCheckExecutionContext, pipeline: PipelineResource):
         refs = {t: run_ref(context, anonymized_key(t)) for t in [table.name, *parents]}
-        outcome = check.foreign_keys(pipeline.context(), table.name, refs)
+        outcome = check.foreign_keys(pipeline.context(), table.name, refs, run_id=context.run.run_id)
         return dg.AssetCheckResult(
             passed=outcome.passed,
             description=outcome.description,
@@ -394,6 +394,7 @@ def build_published(
             dg.AssetCheckSpec(
                 CheckName.EXPECTATIONS.value,
                 asset=published_key(t.name),
+                blocking=True,
                 description=f"{CheckName.EXPECTATIONS.description} Every row of the staged release, "
                 "in the database; critical expectations block the release.",
             )
