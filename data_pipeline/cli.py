@@ -226,11 +226,13 @@ def run(
     if supervise.wanted():  # a crash in compiled code gets one line from the parent (supervise.py)
         code = supervise.fork(settings.home, lambda *crash: _crashed(settings, *crash))
         if code is not None:
+            supervise.exiting()
             raise typer.Exit(code)
     with accounted(settings):
         code = run_once(settings, console, allow_destructive=allow_destructive, resume=resume)
     if code == 0:
         _hint_suites(settings)
+    supervise.exiting()
     raise typer.Exit(code)
 
 
