@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 from pydantic import PrivateAttr
 
 from data_pipeline.config import Settings, load_settings
 from data_pipeline.context import Context
+
+_PLANNED: dict[Settings, Context] = {}  # the Context a run of this process was planned with
 
 ENV_FIELDS = {
     "home": "DP_HOME",
@@ -45,8 +49,21 @@ class PipelineResource(dg.ConfigurableResource):
         under the multiprocess executor, each sensor tick): the steps of a run reflect the source and
         load the policy once, not once per step, and see the schema the snapshot was read with."""
         if self._shared is None:
-            self._shared = Context(self.settings())
+            settings = self.settings()
+            self._shared = _PLANNED.get(settings) or Context(settings)
         return self._shared
+
+
+@contextmanager
+def planned_with(ctx: Context) -> Iterator[None]:
+    """A run executed in this process while in here (the CLI's) takes `ctx`, the Context its plan
+    was made with, when its settings are the same: the source is reflected and the policy loaded
+    once per run, and the steps run on the schema and policy the plan showed."""
+    _PLANNED[ctx.settings] = ctx
+    try:
+        yield
+    finally:
+        _PLANNED.pop(ctx.settings, None)
 
 
 def export_settings(settings: Settings) -> None:

@@ -16,6 +16,7 @@ from dagster_shared.error import SerializableErrorInfo
 from rich.console import Console
 
 from assets.instance import run_instance
+from assets.resources import planned_with
 from data_pipeline import source_state, supervise
 from data_pipeline.config import Settings
 from data_pipeline.context import Context
@@ -208,13 +209,14 @@ def execute(
             if keys is not None:
                 console.print(f"resuming from the newest valid checkpoints: {len(plan.steps)} step(s) to run")
             console.print("running snapshot -> anonymize (forward-only) -> checks -> publish")
-            result = job.execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                asset_selection=keys,
-                run_config={"loggers": {"progress": {}}},  # instead of Dagster's verbose console
-                tags=all_partitions_tags(job.partitions_def),  # partitioned tables: every part, one run
-            )
+            with planned_with(ctx):
+                result = job.execute_in_process(
+                    instance=instance,
+                    raise_on_error=False,
+                    asset_selection=keys,
+                    run_config={"loggers": {"progress": {}}},  # instead of Dagster's verbose console
+                    tags=all_partitions_tags(job.partitions_def),  # partitioned tables: every part, one run
+                )
             return report(result, ctx.schema.names, console, steps), plan, executed_steps(result, steps)
 
 
