@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +36,7 @@ import sqlalchemy as sa
 
 from data_pipeline import load
 from data_pipeline.db import make_engine
-from data_pipeline.errors import BadInput, Busy
+from data_pipeline.errors import BadInput, Busy, PipelineError
 from data_pipeline.schema import INTERNAL_PREFIX, Schema, Table
 
 if TYPE_CHECKING:
@@ -202,7 +205,51 @@ def candidate_metadata(schema: Schema, dialect: str, home: str | None) -> sa.Met
 
 def validate(candidate: Candidate, suites: dict[str, dict], docs: DataDocs | None) -> list[SuiteResult]:
     """Every suite over every row of the candidate, in the database (GX's SQL datasource). A
-    cross-table suite's query reads the candidate's tables by their plain names."""
+    cross-table suite's query reads the candidate's tables by their plain names. Runs in a fresh
+    interpreter: importing GX costs more memory than any step's working set, and a run's process
+    would keep it (its heap does not shrink back) through every step after. The job and its
+    results travel as pickles on the child's stdin/stdout (the URL's password never in argv)."""
+    package_root = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))
+    done = subprocess.run(
+        [sys.executable, "-c", "from data_pipeline.staging import serve_validation; serve_validation()"],
+        input=pickle.dumps((candidate, suites, docs)),
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": path},
+        check=False,
+    )
+    if done.returncode != 0 or not done.stdout:
+        how = (
+            f"died by signal {-done.returncode}" if done.returncode < 0 else f"exited with {done.returncode}"
+        )
+        raise BadInput(
+            f"the expectation suites' process {how} while validating the staged release; nothing published"
+        )
+    failed, payload = pickle.loads(done.stdout)
+    if failed:
+        raise payload
+    return payload
+
+
+def serve_validation() -> None:
+    """The child's side of `validate`: GX's chatter goes to stderr, the pickled outcome to stdout."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    candidate, suites, docs = pickle.loads(sys.stdin.buffer.read())
+    try:
+        outcome = (False, _validate(candidate, suites, docs))
+    except PipelineError as exc:  # one line for the user, raised again in the run
+        outcome = (True, exc)
+    except Exception as exc:  # noqa: BLE001 - the class only: a message might quote a row
+        outcome = (
+            True,
+            BadInput(f"validating the staged release failed: {type(exc).__name__}; nothing published"),
+        )
+    out.write(pickle.dumps(outcome))
+    out.close()
+
+
+def _validate(candidate: Candidate, suites: dict[str, dict], docs: DataDocs | None) -> list[SuiteResult]:
     from data_pipeline.expectations import QueryFailed, validate_query, validate_table
 
     results = []
