@@ -86,7 +86,7 @@ def reserved(engine: sa.Engine, wait: bool = True) -> Iterator[bool]:
         yield True
         return
     with engine.connect() as conn:
-        timeout = os.environ.get("DP_LOCK_TIMEOUT") or "30s"
+        timeout = _lock_timeout()
         conn.execute(sa.text("SELECT set_config('lock_timeout', :timeout, false)"), {"timeout": timeout})
         try:
             got = conn.exec_driver_sql(
@@ -110,6 +110,10 @@ def reserved(engine: sa.Engine, wait: bool = True) -> Iterator[bool]:
                 conn.commit()
 
 
+def _lock_timeout() -> str:
+    return os.environ.get("DP_LOCK_TIMEOUT") or "30s"
+
+
 def discard_stale(engine: sa.Engine) -> None:
     """At the start of a run: drop a candidate a killed run left, unless a publisher is at work."""
     if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
@@ -128,7 +132,7 @@ def discard(engine: sa.Engine) -> None:
         return
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
+            conn.execute(sa.text("SELECT set_config('lock_timeout', :t, true)"), {"t": _lock_timeout()})
         conn.execute(sa.schema.DropSchema(CANDIDATE, cascade=True, if_exists=True))
 
 
@@ -166,7 +170,17 @@ def _load(
     rows: dict[str, int] = {}
     with engine.begin() as conn:
         if home is not None:
-            conn.execute(sa.schema.CreateSchema(home))
+            try:
+                with conn.begin_nested():
+                    conn.execute(sa.schema.CreateSchema(home))
+            except sa.exc.ProgrammingError as exc:
+                if getattr(exc.orig, "pgcode", None) != "42501":  # insufficient_privilege
+                    raise
+                raise BadInput(
+                    f"the target's user may not create schema {home}, where a release is staged and "
+                    "validated before it is published: GRANT CREATE ON DATABASE <target> TO <user>; "
+                    "nothing published"
+                ) from None
         meta.create_all(conn)
         for table in schema.tables:
             sa_table = meta.tables[f"{home}.{table.name}" if home else table.name]

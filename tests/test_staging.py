@@ -119,3 +119,35 @@ def test_postgresql_stages_in_its_own_schema_and_drops_a_stale_one(settings: Set
         assert left.all() == []
         assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() > 0
     target.dispose()
+
+
+def test_a_target_user_who_may_not_create_the_staging_schema_gets_one_line(
+    settings: Settings, pg_url: str
+) -> None:
+    admin = make_engine(pg_url)
+    database = pg_url.rsplit("/", 1)[1]
+    with admin.begin() as conn:
+        conn.exec_driver_sql("DROP ROLE IF EXISTS dp_no_schemas")
+        conn.exec_driver_sql("CREATE ROLE dp_no_schemas LOGIN")
+        conn.exec_driver_sql("GRANT ALL ON SCHEMA public TO dp_no_schemas")
+    url = sa.engine.make_url(pg_url).set(username="dp_no_schemas").render_as_string(hide_password=False)
+    os.environ["DP_SUITES"] = str(DEFAULT_SUITES)
+    args = ["--home", str(settings.home), "--source", settings.source_url, "--target", url]
+    try:
+        result = CliRunner().invoke(app, ["run", *args, "--policy", str(settings.policy_path)])
+        assert result.exit_code == 2, result.output
+        assert "may not create schema _dp_candidate" in result.output
+        assert "Traceback" not in result.output
+        with admin.connect() as conn:
+            assert (
+                conn.exec_driver_sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").scalar()
+                == 0
+            )
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'REVOKE ALL ON DATABASE "{database}" FROM dp_no_schemas')
+            conn.exec_driver_sql("REVOKE ALL ON SCHEMA public FROM dp_no_schemas")
+            conn.exec_driver_sql("DROP OWNED BY dp_no_schemas")
+        with admin.begin() as conn:
+            conn.exec_driver_sql("DROP ROLE dp_no_schemas")
+        admin.dispose()
