@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "faithful": "bench.faithful",
     "validation": "bench.validation",
     "small": "bench.small",
+    "executors": "bench.executors",
 }
 
 

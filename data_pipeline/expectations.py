@@ -154,17 +154,19 @@ class SuiteResult:
 # --- loading -------------------------------------------------------------------------------------
 
 
-def load_suite(path: Path) -> dict:
+def load_suite(path: Path, *, types: bool = True) -> dict:
     """Read and check one suite file; returns it normalised (every expectation has a `severity`).
 
-    Checked up front because GE's ExpectationSuite silently drops invalid expectations.
+    Checked up front because GE's ExpectationSuite silently drops invalid expectations. `types=False`:
+    the file's shape only, without GX's registry of expectation types and their kwargs (importing
+    GX costs seconds and more memory than a run's step: the run checks those where GX runs).
     """
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    return _check_suite(raw, str(path), default_name=path.stem)
+    return _check_suite(raw, str(path), default_name=path.stem, types=types)
 
 
 def load_suites(directory: Path) -> dict[str, dict]:
@@ -234,7 +236,7 @@ def table_suite(settings: Settings, table: str) -> dict | None:
     return None if "query" in suite else suite
 
 
-def _check_suite(raw: Any, where: str, default_name: str) -> dict:
+def _check_suite(raw: Any, where: str, default_name: str, types: bool = True) -> dict:
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: a suite must be a JSON object, got {type(raw).__name__}")
     unknown = sorted(set(raw) - _SUITE_KEYS)
@@ -258,7 +260,7 @@ def _check_suite(raw: Any, where: str, default_name: str) -> dict:
     if query is not None and (not isinstance(query, str) or not query.strip()):
         raise ValueError(f"{where}: 'query' must be a non-empty SQL string")
     expectations = [
-        _check_expectation(item, f"{where}: expectation #{i + 1}")
+        _check_expectation(item, f"{where}: expectation #{i + 1}", types)
         for i, item in enumerate(raw["expectations"])
     ]
     suite = {"name": name, "expectations": expectations, "meta": copy.deepcopy(meta)}
@@ -268,10 +270,7 @@ def _check_suite(raw: Any, where: str, default_name: str) -> dict:
     return suite
 
 
-def _check_expectation(item: Any, where: str) -> dict:
-    from great_expectations.exceptions import ExpectationNotFoundError
-    from great_expectations.expectations.registry import get_expectation_impl
-
+def _check_expectation(item: Any, where: str, types: bool = True) -> dict:
     if not isinstance(item, dict):
         raise ValueError(f"{where}: must be an object")
     unknown = sorted(set(item) - _EXPECTATION_KEYS)
@@ -282,28 +281,37 @@ def _check_expectation(item: Any, where: str) -> dict:
     if not isinstance(etype, str) or not etype:
         raise ValueError(f"{where}: missing 'type'")
     where = f"{where} ({etype})"
-    try:
-        impl = get_expectation_impl(etype)
-    except ExpectationNotFoundError:
-        raise ValueError(f"{where}: unknown expectation type {etype!r}") from None
     kwargs = item.get("kwargs", {})
     meta = item.get("meta") or {}
     if not isinstance(kwargs, dict) or not isinstance(meta, dict):
         raise ValueError(f"{where}: 'kwargs' and 'meta' must be objects")
-    for field in ("column", "column_list", "column_A", "column_B"):
-        if field in impl.__fields__ and impl.__fields__[field].required and field not in kwargs:
-            raise ValueError(f"{where}: missing {field!r} kwarg")
     severity = _severity_of(item, meta, where)
-    try:
-        impl(**kwargs)
-    except Exception as exc:  # pydantic's error lists each bad kwarg; keep its first lines only
-        detail = "; ".join(str(exc).splitlines()[:4])
-        raise ValueError(f"{where}: bad kwargs: {detail}") from None
+    if types:
+        _check_type(etype, kwargs, where)
     out = {k: copy.deepcopy(v) for k, v in item.items() if k not in _DROPPED_KEYS}
     out["kwargs"] = copy.deepcopy(kwargs)
     out["meta"] = copy.deepcopy(meta)
     out["severity"] = severity
     return out
+
+
+def _check_type(etype: str, kwargs: dict, where: str) -> None:
+    """The expectation type is GX's and its kwargs are what that type takes."""
+    from great_expectations.exceptions import ExpectationNotFoundError
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    try:
+        impl = get_expectation_impl(etype)
+    except ExpectationNotFoundError:
+        raise ValueError(f"{where}: unknown expectation type {etype!r}") from None
+    for field in ("column", "column_list", "column_A", "column_B"):
+        if field in impl.__fields__ and impl.__fields__[field].required and field not in kwargs:
+            raise ValueError(f"{where}: missing {field!r} kwarg")
+    try:
+        impl(**kwargs)
+    except Exception as exc:  # pydantic's error lists each bad kwarg; keep its first lines only
+        detail = "; ".join(str(exc).splitlines()[:4])
+        raise ValueError(f"{where}: bad kwargs: {detail}") from None
 
 
 def _severity_of(item: Mapping[str, Any], meta: Mapping[str, Any], where: str) -> str:

@@ -264,10 +264,14 @@ def serve_validation() -> None:
 
 
 def _validate(candidate: Candidate, suites: dict[str, dict], docs: DataDocs | None) -> list[SuiteResult]:
-    from data_pipeline.expectations import QueryFailed, validate_query, validate_table
+    from data_pipeline.expectations import QueryFailed, load_suite, validate_query, validate_table
 
     results = []
-    for name, suite in sorted(suites.items()):
+    for name, shape in sorted(suites.items()):
+        try:  # now with GX's own checks of the types and their kwargs
+            suite = load_suite(Path(shape["path"])) if "path" in shape else shape
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
         if "query" in suite:
             try:
                 result = validate_query(

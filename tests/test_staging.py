@@ -151,3 +151,26 @@ def test_a_target_user_who_may_not_create_the_staging_schema_gets_one_line(
         with admin.begin() as conn:
             conn.exec_driver_sql("DROP ROLE dp_no_schemas")
         admin.dispose()
+
+
+def test_a_suite_gx_does_not_know_fails_in_one_line_and_publishes_nothing(
+    run_cli, settings: Settings, tmp_path: Path
+) -> None:
+    """The run checks a suite's shape before staging and GX checks its types where GX runs (not in
+    the run's process): either way one line, exit 2, nothing published, no candidate."""
+    import json
+    import shutil
+
+    suites = tmp_path / "suites"
+    shutil.copytree(DEFAULT_SUITES, suites)
+    orders = json.loads((suites / "orders.json").read_text())
+    orders["expectations"].append(
+        {"type": "expect_column_values_to_be_teleported", "kwargs": {"column": "id"}}
+    )
+    (suites / "orders.json").write_text(json.dumps(orders))
+    result = run_cli(suites=suites)
+    assert result.exit_code == 2, result.output
+    assert "unknown expectation type 'expect_column_values_to_be_teleported'" in result.output
+    assert "Traceback" not in result.output
+    target = make_engine(settings.target_url)
+    assert sa.inspect(target).get_table_names() == [] and not staging.sqlite_file(target).exists()

@@ -13,12 +13,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from data_pipeline import __version__, checks, hashset, supervise
 from data_pipeline.anonymize.engine import TableAnonymizer
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.check_names import COMBINED_CHECKS, PART_CHECKS, CheckName
-from data_pipeline.checkpoint import ANONYMIZE_ROWS, CheckpointRef, Manifest, new_batch, release_memory
+from data_pipeline.checkpoint import (
+    ANONYMIZE_ROWS,
+    CheckpointRef,
+    Manifest,
+    new_batch,
+    release_memory,
+    to_frame,
+)
 from data_pipeline.context import Context
 from data_pipeline.errors import BadInput, ChecksFailed
 from data_pipeline.partitions import Part
@@ -158,11 +166,17 @@ def combine_parts(
         spill_dir=ctx.settings.spill_dir,
     )
 
+    # the parts' Arrow batches go to the writer as they are; the audit sees only the columns it
+    # checks (unique sets, quasi-identifiers), so no other column becomes Python objects
+    audited = sorted({c for cols in audit.unique_sets for c in cols} | set(audit.quasi))
+    audit.columns = list(table.column_names)
+
     def joined():
         for ref in parts:
-            for out in read_ahead(ctx.anonymized.batches(ref)):
-                audit.add(None, out)
-                yield out
+            for batch in read_ahead(ctx.anonymized.arrow_batches(ref)):
+                rows = pd.DataFrame(index=range(batch.num_rows))
+                audit.add(None, to_frame(batch.select(audited)) if audited else rows)
+                yield batch
 
     ref = ctx.anonymized.write(
         table,

@@ -83,13 +83,13 @@ def _staged(
 
 
 def release_suites(ctx: Context) -> dict[str, dict]:
-    """The suites this run validates: per table of the release, and cross-table (a query)."""
+    """The suites this run validates: per table of the release, and cross-table (a query). Their
+    shape is checked here, before anything is staged; GX checks their types where it runs."""
     from data_pipeline.expectations import load_suite, suite_paths
 
     try:
-        suites = {
-            n: load_suite(p) for n, p in suite_paths(ctx.settings.suites_dir, ctx.settings.gx_dir).items()
-        }
+        paths = suite_paths(ctx.settings.suites_dir, ctx.settings.gx_dir)
+        suites = {n: load_suite(p, types=False) for n, p in paths.items()}
     except (ValueError, FileNotFoundError) as exc:
         raise BadInput(str(exc)) from None
     unknown = sorted(n for n, s in suites.items() if "query" not in s and n not in ctx.schema.names)
@@ -98,7 +98,7 @@ def release_suites(ctx: Context) -> dict[str, dict]:
             f"suite(s) for tables the release lacks: {', '.join(unknown)} (in {ctx.settings.suites_dir}); "
             "rename or remove them"
         )
-    return suites
+    return {n: {**s, "path": str(paths[n])} for n, s in suites.items()}
 
 
 def _validate(
