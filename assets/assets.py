@@ -93,6 +93,10 @@ def run_ref(
     """The checkpoint this run materialized for `key`, so two runs at once never read each other's
     snapshot or tables; the latest one when this run did not make it (a resumed run, a single
     asset materialized from the UI)."""
+    # the key's newest materialization, by index: this run's when no other run made one since
+    latest = context.instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1).records
+    if latest and latest[0].run_id == context.run.run_id and latest[0].asset_materialization is not None:
+        return _ref(key, latest[0].asset_materialization.metadata)
     records = context.instance.all_logs(context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     for record in reversed(records):
         materialization = record.asset_materialization
