@@ -87,13 +87,14 @@ def reserved(engine: sa.Engine, wait: bool = True) -> Iterator[bool]:
         return
     with engine.connect() as conn:
         timeout = _lock_timeout()
-        conn.execute(sa.text("SELECT set_config('lock_timeout', :timeout, false)"), {"timeout": timeout})
+        # transaction-local: the pooled connection keeps no lock_timeout; the lock is the session's
+        conn.execute(sa.text("SELECT set_config('lock_timeout', :timeout, true)"), {"timeout": timeout})
         try:
-            got = conn.exec_driver_sql(
-                f"SELECT pg_advisory_lock({STAGE_LOCK}) IS NULL"
-                if wait
-                else f"SELECT pg_try_advisory_lock({STAGE_LOCK})"
-            ).scalar()
+            if wait:
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({STAGE_LOCK})")
+                got = True
+            else:
+                got = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({STAGE_LOCK})").scalar())
         except sa.exc.OperationalError as exc:
             if getattr(exc.orig, "pgcode", None) != "55P03":
                 raise
@@ -101,9 +102,9 @@ def reserved(engine: sa.Engine, wait: bool = True) -> Iterator[bool]:
                 f"target busy: another run has been staging a release there for longer than lock_timeout "
                 f"{timeout}; nothing published (run again later, or raise DP_LOCK_TIMEOUT)"
             ) from None
-        conn.commit()  # the lock is the session's; no transaction stays open meanwhile
+        conn.commit()  # no transaction stays open meanwhile
         try:
-            yield bool(got)
+            yield got
         finally:
             if got:
                 conn.exec_driver_sql(f"SELECT pg_advisory_unlock({STAGE_LOCK})")

@@ -117,6 +117,8 @@ def test_postgresql_stages_in_its_own_schema_and_drops_a_stale_one(settings: Set
     with target.connect() as conn:
         left = conn.exec_driver_sql("SELECT nspname FROM pg_namespace WHERE nspname = '_dp_candidate'")
         assert left.all() == []
+        held = conn.exec_driver_sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").scalar()
+        assert held == 0  # the staging lock was released (a pooled session would keep it)
         assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() > 0
     target.dispose()
 
