@@ -69,8 +69,8 @@ def data_sql(customers: int) -> str:
     return f"""
 INSERT INTO public.customers (first_name, last_name, email, phone, birth_date, country, tags, created_at)
 SELECT f, l, lower(f) || '.' || lower(l) || '.' || i || '@mail.example',
-       CASE WHEN i % 5 <> 0 THEN '+1 415 ' || lpad(((i * 7919) % 10000000)::text, 7, '0') END,
-       CASE WHEN i % 7 <> 0 THEN date '1950-01-01' + (i * 37) % 18000 END,
+       CASE WHEN i % 5 <> 0 THEN '+1 415 ' || lpad(((i::bigint * 7919) % 10000000)::text, 7, '0') END,
+       CASE WHEN i % 7 <> 0 THEN date '1950-01-01' + ((i::bigint * 37) % 18000)::int END,
        (ARRAY['US', 'GB', 'DE', 'FR', 'NL'])[1 + i % 5],
        CASE i % 3 WHEN 0 THEN '{{}}'::text[] WHEN 1 THEN '{{vip}}' ELSE '{{newsletter,"b c",NULL}}' END,
        timestamptz '2022-01-01 00:00+00' + i * interval '37 minutes'
@@ -88,8 +88,8 @@ SELECT 'SKU-' || lpad(i::text, 6, '0'),
 FROM generate_series(1, greatest({n} / 10, 50)) AS i;
 
 INSERT INTO public.orders (customer_id, placed_at, status, total, note)
-SELECT 1 + (i * 13) % {n},
-       timestamptz '2023-01-01 00:00+00' + ((i * 7777) % 1200) * interval '1 day'
+SELECT 1 + (i::bigint * 13) % {n},
+       timestamptz '2023-01-01 00:00+00' + ((i::bigint * 7777) % 1200) * interval '1 day'
          + (i % 1440) * interval '1 minute',
        (ARRAY['pending', 'paid', 'shipped', 'cancelled'])[1 + i % 4]::public.order_status,
        (i % 1000) + 0.5,
@@ -102,14 +102,14 @@ FROM public.orders o, generate_series(1, 2) AS l
 WHERE l = 1 OR o.id % 3 <> 0;
 
 INSERT INTO public."CustomerNotes" ("customerId", "noteText", "Pinned")
-SELECT 1 + (i * 17) % {n},
+SELECT 1 + (i::bigint * 17) % {n},
        CASE WHEN i % 6 <> 0 THEN 'Spoke to ' || c.first_name || ' ' || c.last_name || ', reach at '
          || coalesce(c.phone, c.email) END,
        i % 9 = 0
-FROM generate_series(1, {n} / 2) AS i JOIN public.customers c ON c.id = 1 + (i * 17) % {n};
+FROM generate_series(1, {n} / 2) AS i JOIN public.customers c ON c.id = 1 + (i::bigint * 17) % {n};
 
 INSERT INTO billing.invoices (customer_id, amount, issued_on, paid, iban)
-SELECT 1 + (i * 11) % {n}, (i % 2000) + 0.25, date '2023-01-01' + i % 700, i % 4 = 0,
+SELECT 1 + (i::bigint * 11) % {n}, (i % 2000) + 0.25, date '2023-01-01' + i % 700, i % 4 = 0,
        CASE WHEN i % 3 <> 0 THEN ({_array(IBANS)})[1 + i % {len(IBANS)}] END
 FROM generate_series(1, {n}) AS i;
 
