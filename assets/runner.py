@@ -50,6 +50,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
 
 
 BAD_INPUT = ("BadInput", "RawValueError", "DiskFull")  # step failures the user fixes: exit 2
+BUSY = ("Busy", "TargetBusy")  # another session holds the target: exit 4, run again later
 PROGRESS_PREFIXES = ("snapshot/", "anonymized/", "published ")
 
 
@@ -270,6 +271,8 @@ def report(
     console.print("[red]nothing was published[/red]")
     if blocking or "ChecksFailed" in names:
         return 1
+    if names & set(BUSY):
+        return 4
     return 2 if names & set(BAD_INPUT) else 1
 
 

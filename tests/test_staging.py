@@ -176,3 +176,22 @@ def test_a_suite_gx_does_not_know_fails_in_one_line_and_publishes_nothing(
     assert "Traceback" not in result.output
     target = make_engine(settings.target_url)
     assert sa.inspect(target).get_table_names() == [] and not staging.sqlite_file(target).exists()
+
+
+def test_a_target_whose_staging_area_is_held_fails_in_one_line_with_exit_4(
+    settings: Settings, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another publisher staging into the same target: the run waits DP_LOCK_TIMEOUT, then says so."""
+    monkeypatch.setenv("DP_LOCK_TIMEOUT", "1s")
+    monkeypatch.setenv("DP_SUITES", str(DEFAULT_SUITES))
+    target = make_engine(pg_url)
+    args = ["--home", str(settings.home), "--source", settings.source_url, "--target", pg_url]
+    with staging.reserved(target):
+        result = CliRunner().invoke(app, ["run", *args, "--policy", str(settings.policy_path)])
+    assert result.exit_code == 4, result.output
+    assert (
+        "target busy: another run has been staging a release there for longer than lock_timeout 1s"
+        in result.output
+    )
+    assert "nothing was published" in result.output
+    target.dispose()
