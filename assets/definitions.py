@@ -31,8 +31,9 @@ from assets.sensors import record_failed_runs
 from assets.source import refresh_source_state, source_schema, source_schema_changes
 from data_pipeline import source_state
 from data_pipeline.config import Settings, load_settings
+from data_pipeline.expectations import suite_names
 from data_pipeline.plan import foreign_key_tables
-from data_pipeline.schema import Schema, Table
+from data_pipeline.schema import Table
 from data_pipeline.source_state import SourceState
 
 
@@ -76,7 +77,7 @@ def build_definitions(
                 catalog,
                 pool=database_pool(settings.target_url),
                 partitioning=parts,
-                suites=suite_tables(settings, schema),
+                suites=suite_names(settings) & frozenset(schema.names),
             ),
         ],
         asset_checks=[build_foreign_key_check(t) for t in schema.tables if t.name in fk_tables],
@@ -92,17 +93,6 @@ def build_definitions(
         executor=build_executor(),
         loggers=loggers,
     )
-
-
-def suite_tables(settings: Settings, schema: Schema) -> frozenset[str]:
-    """The tables with an expectation suite (file names only: loading never imports GX); a broken
-    GX project is reported by the run that needs it, not by the code location."""
-    from data_pipeline.expectations import suite_paths
-
-    try:
-        return frozenset(suite_paths(settings.suites_dir, settings.gx_dir)) & frozenset(schema.names)
-    except (ValueError, FileNotFoundError):
-        return frozenset()
 
 
 @dg.definitions

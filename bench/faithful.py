@@ -12,7 +12,6 @@ ledger), and on a local server the CPU seconds of both, client and server.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import resource
 import sqlite3
@@ -24,11 +23,9 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-import yaml
 
-from bench.pipeline import _nothing, _pg_database, server_cpu
+from bench.pipeline import _nothing, _pg_database, run_env, server_cpu
 from data_pipeline import pg_ddl
-from data_pipeline.keys import generate_key_file
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -94,19 +91,8 @@ def plain_copy(source: str, target: str) -> float:
 
 def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, float, float]:
     """Seconds, peak RSS (MB), client CPU seconds of `data-pipeline run`, and its publish step."""
-    home = work / "home"
-    generate_key_file(home / "anon.key")
-    (work / "no_suites").mkdir(exist_ok=True)
-    (work / "policy.yaml").write_text(yaml.safe_dump(_shop().POLICY))
-    env = {
-        **os.environ,
-        "DP_HOME": str(home),
-        "DP_SOURCE_URL": source,
-        "DP_TARGET_URL": target,
-        "DP_POLICY": str(work / "policy.yaml"),
-        "DP_SUITES": str(work / "no_suites"),
-        "PYTHONPATH": str(REPO),
-    }
+    env = run_env(work, source, target, _shop().POLICY)
+    home = Path(env["DP_HOME"])
     start = time.perf_counter()
     done = subprocess.run(
         ["/usr/bin/time", "-v", sys.executable, "-m", "data_pipeline.cli", "run"],

@@ -175,15 +175,16 @@ def stages(home: Path, started: datetime, ended: datetime) -> list[tuple[str, fl
     return [(label, (b - a).total_seconds()) for label, a, b in marks]
 
 
-def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, float, list[tuple[str, float]]]:
-    """Seconds, peak RSS (MB), CPU seconds (user + system) and stages of `data-pipeline run`,
-    measured by /usr/bin/time -v."""
+def run_env(work: Path, source: str, target: str, policy: dict, fresh: bool = True) -> dict[str, str]:
+    """The environment of a benchmarked `data-pipeline run`: DP_HOME `work/home` (`fresh`: emptied,
+    with a new key), the policy written beside it, no expectation suites."""
     home = work / "home"
-    shutil.rmtree(home, ignore_errors=True)
-    generate_key_file(home / "anon.key")
+    if fresh:
+        shutil.rmtree(home, ignore_errors=True)
+        generate_key_file(home / "anon.key")
     (work / "no_suites").mkdir(exist_ok=True)
-    (work / "policy.yaml").write_text(yaml.safe_dump(POLICY))
-    env = {
+    (work / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    return {
         **os.environ,
         "DP_HOME": str(home),
         "DP_SOURCE_URL": source,
@@ -192,6 +193,13 @@ def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, fl
         "DP_SUITES": str(work / "no_suites"),
         "PYTHONPATH": str(REPO),
     }
+
+
+def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, float, list[tuple[str, float]]]:
+    """Seconds, peak RSS (MB), CPU seconds (user + system) and stages of `data-pipeline run`,
+    measured by /usr/bin/time -v."""
+    env = run_env(work, source, target, POLICY)
+    home = Path(env["DP_HOME"])
     start, started = time.perf_counter(), datetime.now(UTC)
     done = subprocess.run(
         ["/usr/bin/time", "-v", sys.executable, "-m", "data_pipeline.cli", "run"],

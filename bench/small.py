@@ -18,7 +18,6 @@ import io
 import json
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -29,12 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
-import yaml
 
 from bench.faithful import _settle, plain_copy
-from bench.pipeline import _pg_database
+from bench.pipeline import _pg_database, run_env
 from data_pipeline.anonymize.pools import pool
-from data_pipeline.keys import generate_key_file
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -515,21 +512,8 @@ def run_pipeline(
 ) -> tuple[float, float, float, list[tuple[str, float]], int]:
     """Seconds, peak RSS (MB, children included), CPU seconds and breakdown of `data-pipeline run`;
     `fresh`: in a new DP_HOME (else the previous run's: Dagster's storage exists, pools are cached)."""
-    home = work / "home"
-    if fresh:
-        shutil.rmtree(home, ignore_errors=True)
-        generate_key_file(home / "anon.key")
-    (work / "no_suites").mkdir(exist_ok=True)
-    (work / "policy.yaml").write_text(yaml.safe_dump(POLICY, sort_keys=False))
-    env = {
-        **os.environ,
-        "DP_HOME": str(home),
-        "DP_SOURCE_URL": source,
-        "DP_TARGET_URL": target,
-        "DP_POLICY": str(work / "policy.yaml"),
-        "DP_SUITES": str(work / "no_suites"),
-        "PYTHONPATH": str(REPO),
-    }
+    env = run_env(work, source, target, POLICY, fresh=fresh)
+    home = Path(env["DP_HOME"])
     start, started = time.perf_counter(), time.time()
     done = subprocess.run(
         ["/usr/bin/time", "-v", sys.executable, "-m", "data_pipeline.cli", "run"],

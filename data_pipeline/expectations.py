@@ -218,6 +218,15 @@ def suite_paths(suites_dir: Path, gx_dir: Path | None = None) -> dict[str, Path]
     return found
 
 
+def suite_names(settings: Settings) -> frozenset[str]:
+    """The names of the suites the settings point at, from file names alone (no GX, nothing parsed);
+    none when they cannot be listed: the step that runs them reports why."""
+    try:
+        return frozenset(suite_paths(settings.suites_dir, settings.gx_dir))
+    except (ValueError, FileNotFoundError):
+        return frozenset()
+
+
 def configured_suites(settings: Settings) -> dict[str, dict]:
     """Every suite the settings point at (suites directory and GX project), loaded and checked."""
     if not settings.suites_dir.is_dir() and settings.gx_dir is None:

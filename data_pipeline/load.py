@@ -147,3 +147,22 @@ def copy(conn: sa.Connection, name: str, batches: Iterable[pa.Table], table: Tab
     if failure:
         raise failure[0]
     return count
+
+
+def into(
+    conn: sa.Connection, sa_table: sa.Table, table: Table, batches: Iterable[pa.Table], native: bool
+) -> int:
+    """Every batch into `sa_table` the fastest way the dialect has; returns the rows loaded.
+    `native`: the table's native types travel as such (arrays as lists or PostgreSQL literals)."""
+    if conn.dialect.name == "postgresql":
+        return copy(conn, conn.dialect.identifier_preparer.format_table(sa_table), batches, table, native)
+    count = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        if conn.dialect.name == "sqlite":
+            executemany(conn, sa_table, batch)
+        else:
+            conn.execute(sa_table.insert(), rows(batch, table, native))
+        count += batch.num_rows
+    return count

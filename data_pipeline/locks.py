@@ -1,4 +1,5 @@
-"""One run per DP_HOME at a time: a second one fails at once with a clear message (exit 4)."""
+"""One run per DP_HOME at a time: a second one fails at once with a clear message (exit 4). Locks in
+a target database are never waited for longer than DP_LOCK_TIMEOUT."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from data_pipeline.errors import Busy
+
+
+def lock_timeout() -> str:
+    """How long a lock in the target may be waited for (PostgreSQL's lock_timeout syntax)."""
+    return os.environ.get("DP_LOCK_TIMEOUT") or "30s"
 
 
 @contextmanager

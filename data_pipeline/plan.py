@@ -17,6 +17,7 @@ from data_pipeline.check_names import PART_CHECKS, TABLE_CHECKS, CheckName
 from data_pipeline.checkpoint import CheckpointRef
 from data_pipeline.config import redact_url
 from data_pipeline.context import Context
+from data_pipeline.expectations import suite_names
 from data_pipeline.ledger import Ledger
 from data_pipeline.partitions import Partitioning
 from data_pipeline.schema import Schema, Table
@@ -340,15 +341,5 @@ def build_plan(ctx: Context, parts: Partitioning, inventory: Inventory | None = 
         parts,
         inventory,
         ctx.subset.describe() if ctx.subset else None,
-        _suite_names(ctx),
+        tuple(sorted(suite_names(ctx.settings))),
     )
-
-
-def _suite_names(ctx: Context) -> tuple[str, ...]:
-    """The suites the publish stage will run (file names; a broken one fails that stage, not the plan)."""
-    from data_pipeline.expectations import suite_paths
-
-    try:
-        return tuple(suite_paths(ctx.settings.suites_dir, ctx.settings.gx_dir))
-    except (ValueError, FileNotFoundError):
-        return ()

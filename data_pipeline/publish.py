@@ -23,7 +23,6 @@ locks are taken at the last moment and held only while the new release is built.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import sqlalchemy as sa
 
 from data_pipeline import load, pg_ddl, staging, verify
 from data_pipeline.errors import BadInput, Busy, ChecksFailed
+from data_pipeline.locks import lock_timeout
 from data_pipeline.schema import INTERNAL_PREFIX, Schema, Table
 from data_pipeline.staging import Candidate
 
@@ -193,23 +193,10 @@ def publish(
         by_name = {t.name: t for t in meta.tables.values()}
         for table in schema.tables:
             sa_table = by_name[table.name]
-            count = 0
-            native = table.dialect == dialect
             if candidate is not None:
                 count = staging.promote_rows(conn, table, _qualified(conn, sa_table.schema, table.name))
-            elif dialect == "postgresql":
-                count = load.copy(
-                    conn, _qualified(conn, sa_table.schema, table.name), data(table), table, native
-                )
             else:
-                for batch in data(table):
-                    if batch.num_rows == 0:
-                        continue
-                    if dialect == "sqlite":
-                        load.executemany(conn, sa_table, batch)
-                    else:
-                        conn.execute(sa_table.insert(), load.rows(batch, table, native))
-                    count += batch.num_rows
+                count = load.into(conn, sa_table, table, data(table), native=table.dialect == dialect)
             rows[table.name] = count
             if progress:
                 progress(table.name, count)
@@ -236,10 +223,6 @@ def publish(
 def _qualified(conn: sa.Connection, schema: str | None, name: str) -> str:
     quote = conn.dialect.identifier_preparer.quote_identifier
     return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
-
-
-def lock_timeout() -> str:
-    return os.environ.get("DP_LOCK_TIMEOUT") or "30s"
 
 
 def _lock_target(conn: sa.Connection) -> None:

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from data_pipeline import load
 from data_pipeline.db import make_engine
 from data_pipeline.errors import BadInput, Busy, PipelineError
+from data_pipeline.locks import lock_timeout
 from data_pipeline.schema import INTERNAL_PREFIX, Schema, Table
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def reserved(engine: sa.Engine, wait: bool = True) -> Iterator[bool]:
         yield True
         return
     with engine.connect() as conn:
-        timeout = _lock_timeout()
+        timeout = lock_timeout()
         # transaction-local: the pooled connection keeps no lock_timeout; the lock is the session's
         conn.execute(sa.text("SELECT set_config('lock_timeout', :timeout, true)"), {"timeout": timeout})
         try:
@@ -111,10 +112,6 @@ def reserved(engine: sa.Engine, wait: bool = True) -> Iterator[bool]:
                 conn.commit()
 
 
-def _lock_timeout() -> str:
-    return os.environ.get("DP_LOCK_TIMEOUT") or "30s"
-
-
 def discard_stale(engine: sa.Engine) -> None:
     """At the start of a run: drop a candidate a killed run left, unless a publisher is at work."""
     if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
@@ -133,7 +130,7 @@ def discard(engine: sa.Engine) -> None:
         return
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT set_config('lock_timeout', :t, true)"), {"t": _lock_timeout()})
+            conn.execute(sa.text("SELECT set_config('lock_timeout', :t, true)"), {"t": lock_timeout()})
         conn.execute(sa.schema.DropSchema(CANDIDATE, cascade=True, if_exists=True))
 
 
@@ -185,20 +182,9 @@ def _load(
         meta.create_all(conn)
         for table in schema.tables:
             sa_table = meta.tables[f"{home}.{table.name}" if home else table.name]
-            if dialect == "postgresql":
-                quoted = conn.dialect.identifier_preparer.format_table(sa_table)
-                # native arrays travel as their PostgreSQL literal, which the promotion's cast reads
-                rows[table.name] = load.copy(conn, quoted, data(table), table, table.dialect == "postgresql")
-            else:
-                count = 0
-                for batch in data(table):
-                    if batch.num_rows:
-                        if dialect == "sqlite":
-                            load.executemany(conn, sa_table, batch)
-                        else:
-                            conn.execute(sa_table.insert(), load.rows(batch, table, False))
-                        count += batch.num_rows
-                rows[table.name] = count
+            # native arrays travel as their PostgreSQL literal, which the promotion's cast reads
+            native = dialect == "postgresql" and table.dialect == "postgresql"
+            rows[table.name] = load.into(conn, sa_table, table, data(table), native=native)
             if progress:
                 progress(table.name, rows[table.name])
     return rows
@@ -218,12 +204,12 @@ def candidate_metadata(schema: Schema, dialect: str, home: str | None) -> sa.Met
     return meta
 
 
-def validate(candidate: Candidate, suites: dict[str, dict], docs: DataDocs | None) -> list[SuiteResult]:
-    """Every suite over every row of the candidate, in the database (GX's SQL datasource). A
-    cross-table suite's query reads the candidate's tables by their plain names. Runs in a fresh
-    interpreter: importing GX costs more memory than any step's working set, and a run's process
-    would keep it (its heap does not shrink back) through every step after. The job and its
-    results travel as pickles on the child's stdin/stdout (the URL's password never in argv)."""
+def validate(candidate: Candidate, suites: dict[str, Path], docs: DataDocs | None) -> list[SuiteResult]:
+    """Every suite (name -> its file) over every row of the candidate, in the database (GX's SQL
+    datasource). A cross-table suite's query reads the candidate's tables by their plain names.
+    Runs in a fresh interpreter: importing GX costs more memory than any step's working set, and a
+    run's process would keep it (its heap does not shrink back) through every step after. The job
+    and its results travel as pickles on the child's stdin/stdout (the URL's password never in argv)."""
     package_root = str(Path(__file__).resolve().parent.parent)
     path = os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))
     done = subprocess.run(
@@ -264,13 +250,13 @@ def serve_validation() -> None:
     out.close()
 
 
-def _validate(candidate: Candidate, suites: dict[str, dict], docs: DataDocs | None) -> list[SuiteResult]:
+def _validate(candidate: Candidate, suites: dict[str, Path], docs: DataDocs | None) -> list[SuiteResult]:
     from data_pipeline.expectations import QueryFailed, load_suite, validate_query, validate_table
 
     results = []
-    for name, shape in sorted(suites.items()):
+    for name, path in sorted(suites.items()):
         try:  # now with GX's own checks of the types and their kwargs
-            suite = load_suite(Path(shape["path"])) if "path" in shape else shape
+            suite = load_suite(path)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
         if "query" in suite:

@@ -66,6 +66,13 @@ def orders_db(path: Path, rows: int, bad_last: bool = True) -> sa.Engine:
     return engine
 
 
+# every status is 'paid', every id unique: what the tests below plant one bad row against
+PAID_AND_UNIQUE = [
+    {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "status", "value_set": ["paid"]}},
+    {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+]
+
+
 def test_a_suite_exported_by_gx_loads_unchanged_with_gx_severities(tmp_path: Path) -> None:
     path = tmp_path / "orders.json"
     path.write_text(json.dumps(gx_exported("orders")), encoding="utf-8")
@@ -151,11 +158,7 @@ def test_memory_does_not_grow_with_rows(tmp_path: Path) -> None:
     suite = {
         "name": "orders",
         "expectations": [
-            {
-                "type": "expect_column_values_to_be_in_set",
-                "kwargs": {"column": "status", "value_set": ["paid"]},
-            },
-            {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+            *PAID_AND_UNIQUE,
             {
                 "type": "expect_column_value_lengths_to_be_between",
                 "kwargs": {"column": "note", "max_value": 200},
@@ -275,16 +278,7 @@ def test_validate_table_in_a_named_schema_on_postgresql(pg_url: str) -> None:
             """INSERT INTO "Stage"."Orders" SELECT i, CASE WHEN i = 200000 THEN 'teleported' ELSE 'paid' END
                FROM generate_series(1, 200000) AS i"""
         )
-    suite = {
-        "name": "orders",
-        "expectations": [
-            {
-                "type": "expect_column_values_to_be_in_set",
-                "kwargs": {"column": "status", "value_set": ["paid"]},
-            },
-            {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
-        ],
-    }
+    suite = {"name": "orders", "expectations": PAID_AND_UNIQUE}
     status, unique = validate_table(engine, "Stage", "Orders", suite).outcomes
     assert (status.unexpected_count, status.element_count, unique.success) == (1, 200_000, True)
     engine.dispose()

@@ -11,9 +11,10 @@ into the publish transaction. `republish` writes an earlier release's anonymized
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from data_pipeline import source_state, staging
-from data_pipeline.checkpoint import CheckpointRef
+from data_pipeline.checkpoint import CheckpointRef, Manifest
 from data_pipeline.config import redact_url
 from data_pipeline.context import Context
 from data_pipeline.errors import BadInput, ChecksFailed, PublishedUnrecorded, reason
@@ -50,24 +51,26 @@ def publish(
     if problems:
         raise ChecksFailed("release refused, nothing published: " + "; ".join(problems))
     suites = release_suites(ctx)
+    manifests = _verified(ctx, refs)
     if not suites:
-        return _write(ctx, refs, ctx.schema, ctx.policy.digest, ctx.key.epoch, run_id, progress, "published")
+        policy, epoch = ctx.policy.digest, ctx.key.epoch
+        return _write(ctx, manifests, ctx.schema, policy, epoch, run_id, progress, "published")
     with staging.reserved(ctx.target):
         try:
-            return _staged(ctx, refs, suites, run_id, progress, validated)
+            return _staged(ctx, manifests, suites, run_id, progress, validated)
         finally:
             staging.discard(ctx.target)
 
 
 def _staged(
     ctx: Context,
-    refs: dict[str, CheckpointRef],
-    suites: dict[str, dict],
+    manifests: dict[str, Manifest],
+    suites: dict[str, Path],
     run_id: str | None,
     progress: Progress | None,
     validated: Validated | None,
 ) -> Release:
-    candidate = staging.stage(ctx.target, ctx.schema, _checkpoint_data(ctx, refs))
+    candidate = staging.stage(ctx.target, ctx.schema, _checkpoint_data(ctx, manifests))
     results = _validate(ctx, candidate, suites, run_id)
     if validated is not None:
         validated(results)
@@ -79,12 +82,14 @@ def _staged(
             f"(every row checked): {listed}"
         )
     policy, epoch = ctx.policy.digest, ctx.key.epoch
-    return _write(ctx, refs, ctx.schema, policy, epoch, run_id, progress, "published", candidate=candidate)
+    return _write(
+        ctx, manifests, ctx.schema, policy, epoch, run_id, progress, "published", candidate=candidate
+    )
 
 
-def release_suites(ctx: Context) -> dict[str, dict]:
-    """The suites this run validates: per table of the release, and cross-table (a query). Their
-    shape is checked here, before anything is staged; GX checks their types where it runs."""
+def release_suites(ctx: Context) -> dict[str, Path]:
+    """The suite files this run validates: per table of the release, and cross-table (a query).
+    Their shape is checked here, before anything is staged; GX checks their types where it runs."""
     from data_pipeline.expectations import load_suite, suite_paths
 
     try:
@@ -98,11 +103,11 @@ def release_suites(ctx: Context) -> dict[str, dict]:
             f"suite(s) for tables the release lacks: {', '.join(unknown)} (in {ctx.settings.suites_dir}); "
             "rename or remove them"
         )
-    return {n: {**s, "path": str(paths[n])} for n, s in suites.items()}
+    return paths
 
 
 def _validate(
-    ctx: Context, candidate: staging.Candidate, suites: dict[str, dict], run_id: str | None
+    ctx: Context, candidate: staging.Candidate, suites: dict[str, Path], run_id: str | None
 ) -> list:
     from data_pipeline.expectations import DataDocs
 
@@ -132,9 +137,12 @@ def _failures(result) -> str:  # noqa: ANN001 - expectations.SuiteResult, import
     )
 
 
-def _checkpoint_data(ctx: Context, refs: dict[str, CheckpointRef] | dict[str, str]) -> Callable:
-    manifests = {t: ctx.anonymized.manifest(r) for t, r in refs.items()}  # verifies sha256
+def _verified(ctx: Context, refs: dict[str, CheckpointRef] | dict[str, str]) -> dict[str, Manifest]:
+    """Each table's checkpoint manifest, its data hashed once against it (fail closed)."""
+    return {t: ctx.anonymized.manifest(r) for t, r in refs.items()}
 
+
+def _checkpoint_data(ctx: Context, manifests: dict[str, Manifest]) -> Callable:
     def data(table: Table):
         return ctx.anonymized.arrow_batches(manifests[table.name].id)
 
@@ -162,7 +170,7 @@ def republish(ctx: Context, release: Release) -> Release:
     schema = Schema.from_dict(release.schema) if release.schema else ctx.schema
     return _write(
         ctx,
-        release.checkpoints,
+        _verified(ctx, release.checkpoints),
         schema,
         release.policy_digest,
         release.key_epoch,
@@ -183,7 +191,7 @@ def _ddl_source(ctx: Context) -> Source | None:
 
 def _write(
     ctx: Context,
-    refs: dict[str, CheckpointRef] | dict[str, str],
+    manifests: dict[str, Manifest],
     schema: Schema,
     policy_digest: str,
     key_epoch: str,
@@ -196,12 +204,11 @@ def _write(
 ) -> Release:
     target_url = ctx.settings.target_url
     number = number or ctx.next_release()  # the target's own numbering, whoever published to it
-    manifests = {t: ctx.anonymized.manifest(r) for t, r in refs.items()}  # verifies sha256
     ctx.ledger.record("publish_started", target=target_url, release=number, run_id=run_id)
     rows = write_release(
         ctx.target,
         schema,
-        _checkpoint_data(ctx, refs),
+        _checkpoint_data(ctx, manifests),
         release=number,
         republish=kind == "rolled_back",
         policy_digest=policy_digest,
