@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.detect import PATTERNS, VALID
+from data_pipeline.anonymize.detect import PATTERNS, PREFILTERS, VALID
 from data_pipeline.anonymize.formats import Chars
 from data_pipeline.anonymize.hashing import keyed_hash, text_array
 from data_pipeline.anonymize.registry import RULES
@@ -70,10 +70,21 @@ def _row_keys(frame: pd.DataFrame) -> np.ndarray:
         values = frame[column]
         if pd.api.types.is_float_dtype(values.dtype) and (values.dropna() % 1 == 0).all():
             values = values.astype("Int64")
+        elif isinstance(values.dtype, pd.DatetimeTZDtype):
+            values = _microseconds(values.dt.tz_convert("UTC").dt.tz_localize(None))
+        elif pd.api.types.is_datetime64_dtype(values.dtype):
+            values = _microseconds(values)
         if not pd.api.types.is_numeric_dtype(values.dtype):
             values = _utf8(values.astype(str))
         canon[column] = values
     return pd.util.hash_pandas_object(pd.DataFrame(canon), index=False, categorize=False).to_numpy()
+
+
+def _microseconds(stamps: pd.Series) -> pd.Series:
+    """Timestamps (and DATEs, read as midnights) as integer microseconds, whatever unit each side of
+    a key was read in: formatting them as text, as other non-numeric keys are, cost most of a
+    foreign-key check on a table keyed by a timestamp."""
+    return pd.Series(stamps.to_numpy("datetime64[us]").view(np.int64), index=stamps.index)
 
 
 def _utf8(text: pd.Series) -> pd.Series:
@@ -165,15 +176,18 @@ def identifying_columns(policy: dict[str, ColumnPolicy]) -> list[str]:
     return [c for c, p in policy.items() if p.cls == "pii" and RULES[p.rule].identifying]
 
 
-HIGH_PRECISION = ("email", "card_number", "iban")  # checksums/shape make false hits rare
-# Cheap RE2 pre-filters (run by Arrow over the whole column) so Python's regex only sees rows
-# that can hold a match.
-PREFILTER = {"email": "@", "iban": "[A-Z]{2}[0-9]{2}", "card_number": "[0-9]{4}", "phone": "[0-9]{3}"}
+HIGH_PRECISION = ("email", "iban", "card_number")  # checksums/shape make false hits rare
 
 
 def find_all(text: pd.Series, kind: str) -> pd.Series:
-    """Every match of an identifier pattern, indexed by row (exploded)."""
-    candidates = text[text.str.contains(PREFILTER[kind], regex=True)]
+    """Every match of an identifier pattern, indexed by row (exploded). Arrow's RE2 first keeps the
+    rows that can hold a match (`PREFILTERS`: the pattern less what only Python's regex has), so
+    Python's regex, the slow part, sees only those."""
+    if text.empty:
+        return pd.Series([], dtype=object)
+    candidates = text[
+        pc.match_substring_regex(text_array(text), PREFILTERS[kind]).to_numpy(zero_copy_only=False)
+    ]
     if candidates.empty:
         return pd.Series([], dtype=object)
     return candidates.str.findall(PATTERNS[kind]).explode().dropna()

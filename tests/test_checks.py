@@ -196,6 +196,18 @@ def test_unique_keys_hash_alike_as_arrow_text_and_python_strings() -> None:
     assert {o.name: o for o in audit.outcomes(5)}["unique_columns"].metadata["duplicate_keys"] == 1
 
 
+def test_timestamp_keys_resolve_whatever_unit_and_zone_each_side_was_read_in() -> None:
+    """A composite key with a timestamp (orders (id, placed_at)) resolves by instant, not by text."""
+    stamps = ["2020-01-01 10:00:00.000001", "2021-06-30 00:00:00.000000"]
+    child = pd.DataFrame({"id": [1, 2, 2], "at": pd.to_datetime([*stamps, None]).astype("datetime64[ns]")})
+    parent = pd.DataFrame(
+        {"id": [1.0, 2.0], "at": pd.to_datetime(stamps).tz_localize("UTC").tz_convert("Asia/Tokyo")}
+    )
+    assert checks.dangling_references([child], [parent]) == 0
+    later = parent.assign(at=parent["at"] + pd.Timedelta(microseconds=1))
+    assert checks.dangling_references([child], [later]) == 2
+
+
 def test_normalize_keeps_lowercase_ascii_letters_and_digits() -> None:
     values = pd.Series(["+1 (555) 010-99", "Jane.DOE@Corp.example", "", "--", "Zoë Ünal 42", None, "ok"])
     expected = ["155501099", "janedoecorpexample", "", "", "zonal42", "ok"]

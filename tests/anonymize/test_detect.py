@@ -3,12 +3,17 @@ scan calls personal, and which words are known names."""
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import luhn_check_digit
 
 from data_pipeline.anonymize.detect import (
     ANY_IDENTIFIER,
     PATTERNS,
+    PREFILTERS,
     VALID,
     classify,
     fold,
@@ -19,6 +24,7 @@ from data_pipeline.anonymize.detect import (
     known_names,
     mentions_pii,
     phone_like,
+    re2_superset,
 )
 from data_pipeline.checksums import iban_check_digits
 
@@ -55,6 +61,37 @@ def test_phones_as_people_write_them_are_found_whole(number: str) -> None:
 @pytest.mark.parametrize("text", ["order 1234567", "on 2024-03-05", "05.03.2024 10:30", "3/5/24", "1,234.56"])
 def test_order_numbers_and_dates_are_not_phones(text: str) -> None:
     assert PATTERNS["phone"].findall(text) == []
+
+
+def _prefiltered(texts: list[str], kind: str) -> list[bool]:
+    return pc.match_substring_regex(pa.array(texts, pa.string()), PREFILTERS[kind]).to_pylist()
+
+
+# identifier-shaped text: digits of several scripts, separators, capitals, @ and dots, and letters
+_SHAPED = st.text(st.sampled_from("0123456789٠١٢٣٤٥٦٧٨٩０１２ +-()./ @_AZDEGBxyzéß\n"), max_size=40)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_SHAPED | st.text(max_size=30), min_size=1, max_size=8))
+def test_arrows_prefilter_keeps_every_text_pythons_regex_matches(texts: list[str]) -> None:
+    """The leak check lets Arrow's RE2 drop rows before Python's regex looks: it may keep too many,
+    never too few."""
+    for kind, pattern in PATTERNS.items():
+        for text, kept in zip(texts, _prefiltered(texts, kind), strict=True):
+            assert kept or not pattern.search(text), (kind, text)
+
+
+@pytest.mark.parametrize("number", PHONES)
+def test_the_prefilter_keeps_written_phones_and_drops_plain_text(number: str) -> None:
+    assert _prefiltered([f"call {number} now", "order 12345 shipped", "no digits"], "phone") == [
+        True,
+        False,
+        False,
+    ]
+
+
+def test_the_re2_superset_drops_lookarounds_and_word_boundaries_outside_classes() -> None:
+    assert re2_superset(r"(?<![\w+])(?!(?:1|2)[)])\b\d[\b(]") == r"\p{Nd}[\b(]"
 
 
 def test_a_match_is_classified_and_trimmed_to_the_identifier_it_starts_with() -> None:
