@@ -58,7 +58,7 @@ def load_policy_document(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise BadInput(f"policy file {path} not found: write one with `data-pipeline scan --out {path}`")
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml's
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -207,8 +207,10 @@ def take_snapshot(
                 for setting in ("DateStyle = 'ISO, YMD'", "TimeZone = 'UTC'", "bytea_output = 'hex'"):
                     conn.exec_driver_sql(f"SET LOCAL {setting}")
             chosen = select_subset(conn, schema, subset, salt) if subset else Selection()
+            for nsp in dict.fromkeys(t.schema for t in schema.tables):  # each schema's tables at once
+                meta.reflect(conn, schema=nsp, only=[t.name for t in schema.tables if t.schema == nsp])
             for table in schema.tables:
-                sa_table = sa.Table(table.name, meta, autoload_with=conn, schema=table.schema)
+                sa_table = meta.tables[f"{table.schema}.{table.name}" if table.schema else table.name]
                 chunks = _pg_copy_chunks if postgres else _chunks
                 with scrubbed("snapshot", table.name):
                     refs[table.name] = store.write(
