@@ -406,14 +406,26 @@ def same_as_original_counts(
 def _same_count(before: pd.Series, after: pd.Series, both: np.ndarray) -> int:
     """Rows where both values are present (`both`) and equal. Text and numpy values of one type
     are compared whole, missing ones masked, so no column is copied to select the present rows."""
-    if before.dtype == after.dtype and isinstance(before.dtype, pd.StringDtype):
-        return pc.sum(pc.equal(pa.array(before.array), pa.array(after.array))).as_py() or 0
+    if _text(before) and _text(after):  # Arrow-backed, or free text's Python strings
+        return pc.sum(pc.equal(_large_text(before), _large_text(after))).as_py() or 0
     if before.dtype == after.dtype and isinstance(before.dtype, np.dtype) and before.dtype.kind in "iufbmM":
         return int(((before.to_numpy() == after.to_numpy()) & both).sum())
     before, after = before[both], after[both]
     if before.dtype != after.dtype:  # e.g. date objects in, datetime64 out: compare as text
         before, after = before.astype(str), after.astype(str)
     return int((before.to_numpy() == after.to_numpy()).sum())
+
+
+def _text(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.StringDtype) or (
+        values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string"
+    )
+
+
+def _large_text(values: pd.Series) -> pa.Array:
+    if isinstance(values.dtype, pd.StringDtype):
+        return pc.cast(pa.array(values.array), pa.large_string())
+    return pa.array(values.to_numpy(), type=pa.large_string(), from_pandas=True)
 
 
 def same_as_original_share(

@@ -104,6 +104,8 @@ def _pg_copy_chunks(
     for column, oid in zip(table.columns, oids, strict=True):
         if column.generic in _ARROW_PARSED:
             arrow_types[column.name] = arrow_type(column)
+        elif isinstance(sa_table.c[column.name].type, sa.Uuid):  # its text is its value, canonical
+            arrow_types[column.name] = pa.string()
         else:
             arrow_types[column.name] = pa.string()
             converters[column.name] = _pg_converter(conn, raw_cursor, sa_table.c[column.name], oid, column)
