@@ -410,6 +410,8 @@ def _same_count(before: pd.Series, after: pd.Series, both: np.ndarray) -> int:
         return pc.sum(pc.equal(_large_text(before), _large_text(after))).as_py() or 0
     if before.dtype == after.dtype and isinstance(before.dtype, np.dtype) and before.dtype.kind in "iufbmM":
         return int(((before.to_numpy() == after.to_numpy()) & both).sum())
+    if before.dtype == after.dtype and isinstance(before.dtype, pd.DatetimeTZDtype | pd.ArrowDtype):
+        return pc.sum(pc.equal(pa.array(before.array), pa.array(after.array))).as_py() or 0
     before, after = before[both], after[both]
     if before.dtype != after.dtype:  # e.g. date objects in, datetime64 out: compare as text
         before, after = before.astype(str), after.astype(str)

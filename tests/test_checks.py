@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 import yaml
 from support import target_tables
 
@@ -230,6 +231,34 @@ def test_same_as_original_counts_only_rows_with_both_values() -> None:
     raw = pd.DataFrame({"a": pd.Series(["x", None, "y", "z"], dtype="str"), "b": [1.0, np.nan, 2.0, 3.0]})
     out = pd.DataFrame({"a": pd.Series(["x", None, None, "q"], dtype="str"), "b": [1.0, np.nan, 5.0, np.nan]})
     assert checks.same_as_original_counts(raw, out, policy) == {"a": (1, 2), "b": (1, 2)}
+
+
+@pytest.mark.parametrize(
+    ("raw", "out"),
+    [
+        (pd.Series(["x", None, "y", "z"], dtype="str"), pd.Series(["x", "w", None, "z"], dtype=object)),
+        (pd.Series(["x", None, "y", "z"], dtype=object), pd.Series(["x", "w", None, "q"], dtype="str")),
+        (
+            pd.Series(pd.to_datetime(["2020-01-01", None, "2021-01-01", "2022-01-01"], utc=True)),
+            pd.Series(pd.to_datetime(["2020-01-01", "2020-02-02", None, "2022-01-03"], utc=True)),
+        ),
+        (pd.Series([1, None, 2, 3], dtype="Int64"), pd.Series([1, 5, None, 3], dtype="Int64")),
+        (
+            pd.Series([{"a": 1}, None, [1], "s"], dtype=object),
+            pd.Series([{"a": 1}, 1, None, "t"], dtype=object),
+        ),
+    ],
+    ids=["arrow-text-vs-python", "python-vs-arrow-text", "zoned-timestamps", "nullable-ints", "documents"],
+)
+def test_same_as_original_counts_equal_present_values_whatever_each_side_holds(raw, out) -> None:
+    """What each side holds (Arrow text, Python strings, zoned timestamps, documents) changes only
+    how values are compared, never which count as the same."""
+    policy = {"c": ColumnPolicy("t", "c", "pii", "token", "token")}
+    both = [(b, a) for b, a in zip(raw, out, strict=True) if not pd.isna(b) and not pd.isna(a)]
+    expected = (sum(str(b) == str(a) for b, a in both), len(both))
+    assert checks.same_as_original_counts(pd.DataFrame({"c": raw}), pd.DataFrame({"c": out}), policy) == {
+        "c": expected
+    }
 
 
 def test_the_audit_and_the_foreign_keys_spill_and_give_the_same_verdicts(tmp_path, monkeypatch) -> None:
