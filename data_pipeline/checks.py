@@ -246,7 +246,11 @@ def _surviving_identifiers(raw: pd.Series, out: pd.Series) -> int:
         hits = hits.dropna()
         return pd.DataFrame({"row": hits.index, "value": normalize(hits.astype(str)).to_pandas()})
 
-    before, after = found(raw.dropna().astype(str)), found(out.dropna().astype(str))
+    after = found(out.dropna().astype(str))
+    if after.empty:  # only rows whose output holds an identifier can hold a surviving one
+        return 0
+    raw = raw.dropna()
+    before = found(raw[raw.index.isin(after["row"])].astype(str))
     before = before[before["value"].str.len() >= 6]
     return len(before.merge(after, on=["row", "value"]).drop_duplicates())
 
