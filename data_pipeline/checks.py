@@ -126,6 +126,9 @@ def dangling_references(
             keys = frame.dropna()
             if len(keys):
                 parents.add(_row_keys(keys))
+        known, keys = parents.in_memory(), children.in_memory()
+        if known is not None and keys is not None:
+            return int((~contains(known, keys)).sum())
         return sum(int((~contains(parents.bucket(b), keys)).sum()) for b, keys in children.buckets())
     finally:
         children.close()

@@ -189,6 +189,11 @@ class SpilledHashes:
         path = self._dir / f"{bucket:03d}.u64"
         return self._sorted([np.fromfile(path, dtype=np.uint64)]) if path.exists() else _EMPTY
 
+    def in_memory(self) -> np.ndarray | None:
+        """Every value, sorted (distinct unless `repeats`), if the set never spilled; else None. Two
+        small sets compare in one pass instead of bucket by bucket."""
+        return None if self._dir is not None else self._in_memory()
+
     def _in_memory(self) -> np.ndarray:
         """The buffer of a set that never spilled, sorted once (and kept so, until the next add)."""
         if len(self._pending) != 1 or not self._pending_sorted:
