@@ -53,12 +53,15 @@ class ResolvedPolicy:
         return [c for c, p in self.columns[table].items() if p.cls == "quasi"]
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser, where PyYAML has it
+
+
 def load_policy_document(path: Path) -> dict[str, Any]:
     """Read the YAML, with one clear line for a missing file or malformed YAML."""
     if not path.exists():
         raise BadInput(f"policy file {path} not found: write one with `data-pipeline scan --out {path}`")
     try:
-        doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml's
+        doc = yaml.load(path.read_text(), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

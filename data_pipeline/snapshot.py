@@ -104,10 +104,9 @@ def _pg_copy_chunks(
     for column, oid in zip(table.columns, oids, strict=True):
         if column.generic in _ARROW_PARSED:
             arrow_types[column.name] = arrow_type(column)
-        elif isinstance(sa_table.c[column.name].type, sa.Uuid):  # its text is its value, canonical
-            arrow_types[column.name] = pa.string()
-        else:
-            arrow_types[column.name] = pa.string()
+            continue
+        arrow_types[column.name] = pa.string()
+        if not isinstance(sa_table.c[column.name].type, sa.Uuid):  # a UUID's text is its value
             converters[column.name] = _pg_converter(conn, raw_cursor, sa_table.c[column.name], oid, column)
     target = pa.schema([pa.field(c.name, arrow_type(c)) for c in table.columns])
 
