@@ -228,6 +228,8 @@ def find_people(
     someone in `text`. `first_markers`: markers standing for the row's own first names (a surname
     after one is a surname too); markers are never returned. `own`: the words of the row's own name
     columns and their rule, replaced wherever they stand, however short ("Jo asked ...")."""
+    if not own and text.islower() and "\x01" not in text:
+        return []  # no capital, no marker, no own word: nobody is named (most JSON leaves, codes)
     tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
     runs: list[list[tuple[int, int, str]]] = []
     for token in tokens:
