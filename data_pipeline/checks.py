@@ -253,7 +253,14 @@ def _surviving_identifiers(raw: pd.Series, out: pd.Series) -> int:
     if after.empty:  # only rows whose output holds an identifier can hold a surviving one
         return 0
     raw = raw.dropna()
-    before = found(raw[raw.index.isin(after["row"])].astype(str))
+    raw = raw[raw.index.isin(after["row"])].astype(str)
+    # and only rows whose folded raw text contains one of them: an identifier found in the raw text
+    # folds to a substring of the folded text, so the regexes need not look anywhere else
+    folded = dict(zip(raw.index, normalize(raw).to_pylist(), strict=True))
+    holding = {
+        row for row, value in zip(after["row"], after["value"], strict=True) if value in folded.get(row, "")
+    }
+    before = found(raw[raw.index.isin(holding)])
     before = before[before["value"].str.len() >= 6]
     return len(before.merge(after, on=["row", "value"]).drop_duplicates())
 

@@ -51,6 +51,28 @@ def test_leak_check_finds_an_original_email_inside_free_text() -> None:
     assert "jane" not in repr(outcome)
 
 
+def test_an_identifier_surviving_in_its_own_rows_text_is_counted_however_it_is_written() -> None:
+    """Found in the row's raw text and again in its output, compared folded (case, separators): the
+    phone rewritten with dots and the shouted e-mail count; the same phone in another row does not."""
+    raw = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "body": ["call +1 415 555 0142 or jane.doe@corp.example", "nothing here", None],
+            "owner": [None, 1, 1],
+        }
+    )
+    out = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "body": ["ring +1.415.555.0142, JANE.DOE@CORP.EXAMPLE", "call +1 415 555 0142", "x"],
+            "owner": [None, 1, 1],
+        }
+    )
+    assert checks.row_leaks(raw, out, POLICY) == {"body": 2}
+    scrubbed = out.assign(body=["ring +1 202 555 0199, someone@example.com", "nothing here", "x"])
+    assert checks.row_leaks(raw, scrubbed, POLICY) == {}
+
+
 def test_a_column_misclassified_safe_is_caught_by_the_global_fingerprints() -> None:
     policy = {**POLICY, "body": ColumnPolicy("notes", "body", "safe", "keep", "keep")}
     raw = pd.DataFrame({"id": [1], "body": ["card 4111 1111 1111 1111"], "owner": [None]})
