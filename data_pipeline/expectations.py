@@ -19,6 +19,7 @@ validated rows are copies of production data; the Data Docs are scrubbed the sam
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import re
@@ -731,48 +732,128 @@ def draft_suite(df: pd.DataFrame, table: str, unique_columns: Iterable[str] = fr
     Value sets copy values from `df`, which is acceptable only because the caller passes
     anonymized data; ranges are widened so that the next release's normal drift still passes.
     """
-    from pandas.api import types as ptypes
+    draft = SuiteDraft(table, unique_columns)
+    draft.add(df)
+    return draft.suite()
 
-    unique = set(unique_columns)
-    missing = sorted(unique - {str(c) for c in df.columns})
-    if missing:
-        raise ValueError(f"draft_suite({table!r}): unique column(s) {missing} not in the frame")
-    rows = len(df)
-    exps: list[dict] = [
-        _exp(
-            "expect_table_row_count_to_be_between",
-            {"min_value": math.floor(rows * 0.5), "max_value": math.ceil(rows * 2)},
-            "critical",
-        ),
-        _exp(
-            "expect_table_columns_to_match_ordered_list",
-            {"column_list": [str(c) for c in df.columns]},
-            "critical",
-        ),
-    ]
-    for col in df.columns:
-        name = str(col)
-        series = df[col]
+
+@dataclass
+class _ColumnDraft:
+    """What one column's chunks have shown so far: a few numbers and at most _VALUE_SET_MAX + 1
+    distinct values, never the column."""
+
+    values: int = 0  # non-NULL
+    numeric: bool = True  # every value a number (a numeric dtype, or Decimals/ints)
+    integral: bool = True  # every chunk an integer dtype (a NULL anywhere makes pandas' ints floats)
+    text: bool = True  # every value a str
+    lo: float | None = None
+    hi: float | None = None
+    shortest: int | None = None
+    longest: int | None = None
+    distinct: set[str] | None = dataclasses.field(default_factory=set)  # None: more than a value set holds
+
+    def add(self, series: pd.Series) -> None:
+        from pandas.api import types as ptypes
+
+        self.integral &= ptypes.is_integer_dtype(series)
         values = series.dropna()
-        if rows and len(values) == rows:
-            exps.append(_exp("expect_column_values_to_not_be_null", {"column": name}, "critical"))
-        if name in unique:
-            exps.append(_exp("expect_column_values_to_be_unique", {"column": name}, "critical"))
-        if values.empty or ptypes.is_bool_dtype(series):
-            continue
-        if ptypes.is_numeric_dtype(series) or _all_numbers(values):
-            exps.append(_range(name, values, integral=ptypes.is_integer_dtype(series)))
-        elif all(isinstance(v, str) for v in values):
-            exps.extend(_string_checks(name, values, name in unique))
-    return {
-        "name": table,
-        "expectations": exps,
-        "meta": {"drafted_by": "data_pipeline.expectations.draft_suite", "row_count": rows},
-    }
+        if values.empty:
+            return
+        self.values += len(values)
+        booleans = series.dtype == object and any(isinstance(v, bool) for v in values)
+        if ptypes.is_bool_dtype(series) or booleans:
+            self.numeric = self.text = False  # booleans get no range and no value set
+        span = _span(series, values) if self.numeric else None
+        if span is None:
+            self.numeric = False
+        else:
+            self.lo = span[0] if self.lo is None else min(self.lo, span[0])
+            self.hi = span[1] if self.hi is None else max(self.hi, span[1])
+        if self.text and all(isinstance(v, str) for v in values):
+            lengths = values.map(len)
+            short, long = int(lengths.min()), int(lengths.max())
+            self.shortest = short if self.shortest is None else min(self.shortest, short)
+            self.longest = long if self.longest is None else max(self.longest, long)
+            if self.distinct is not None:
+                self.distinct.update(str(v) for v in values.unique())
+                if len(self.distinct) > _VALUE_SET_MAX:
+                    self.distinct = None
+        else:
+            self.text = False
+
+
+class SuiteDraft:
+    """`draft_suite` one chunk at a time, so that drafting from a production-size release holds one
+    chunk and each column's few numbers, whatever the number of rows.
+
+    >>> import pandas as pd
+    >>> draft = SuiteDraft("t")
+    >>> for chunk in (pd.DataFrame({"n": [1, 2]}), pd.DataFrame({"n": [3]})):
+    ...     draft.add(chunk)
+    >>> draft.suite()["expectations"][0]["kwargs"]
+    {'min_value': 1, 'max_value': 6}
+    """
+
+    def __init__(self, table: str, unique_columns: Iterable[str] = frozenset()) -> None:
+        self.table, self.unique = table, set(unique_columns)
+        self.rows = 0
+        self._drafts: dict[str, _ColumnDraft] = {}  # by column, in the table's order
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        """The next chunk: the first sets the columns (an empty table still gives one, empty)."""
+        columns = [str(c) for c in chunk.columns]
+        if not self._drafts:
+            missing = sorted(self.unique - set(columns))
+            if missing:
+                raise ValueError(f"draft_suite({self.table!r}): unique column(s) {missing} not in the frame")
+            self._drafts = {c: _ColumnDraft() for c in columns}
+        self.rows += len(chunk)
+        for column, (_, series) in zip(columns, chunk.items(), strict=True):
+            self._drafts[column].add(series)
+
+    def suite(self) -> dict:
+        rows = self.rows
+        exps: list[dict] = [
+            _exp(
+                "expect_table_row_count_to_be_between",
+                {"min_value": math.floor(rows * 0.5), "max_value": math.ceil(rows * 2)},
+                "critical",
+            ),
+            _exp(
+                "expect_table_columns_to_match_ordered_list", {"column_list": list(self._drafts)}, "critical"
+            ),
+        ]
+        for name, draft in self._drafts.items():
+            if rows and draft.values == rows:
+                exps.append(_exp("expect_column_values_to_not_be_null", {"column": name}, "critical"))
+            if name in self.unique:
+                exps.append(_exp("expect_column_values_to_be_unique", {"column": name}, "critical"))
+            if not draft.values:
+                continue
+            if draft.numeric:
+                exps.append(_range(name, draft.lo, draft.hi, integral=draft.integral))
+            elif draft.text:
+                exps.extend(_string_checks(name, draft, name in self.unique))
+        return {
+            "name": self.table,
+            "expectations": exps,
+            "meta": {"drafted_by": "data_pipeline.expectations.draft_suite", "row_count": rows},
+        }
 
 
 def _exp(etype: str, kwargs: dict[str, Any], severity: str) -> dict:
     return {"type": etype, "kwargs": kwargs, "severity": severity}  # GX's own key
+
+
+def _span(series: pd.Series, values: pd.Series) -> tuple[float, float] | None:
+    """(smallest, largest) of a chunk's non-NULL values if they are all numbers, else None."""
+    from pandas.api import types as ptypes
+
+    if ptypes.is_numeric_dtype(series):
+        return float(values.min()), float(values.max())
+    if _all_numbers(values):
+        return float(min(values)), float(max(values))
+    return None
 
 
 def _all_numbers(values: pd.Series) -> bool:
@@ -780,8 +861,7 @@ def _all_numbers(values: pd.Series) -> bool:
     return all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values)
 
 
-def _range(column: str, values: pd.Series, integral: bool) -> dict:
-    lo, hi = float(min(values)), float(max(values))
+def _range(column: str, lo: float, hi: float, integral: bool) -> dict:
     lo, hi = lo - abs(lo) * _WIDEN, hi + abs(hi) * _WIDEN
     if lo == hi:  # all zero: allow a unit either side rather than a single point
         lo, hi = lo - 1, hi + 1
@@ -794,23 +874,21 @@ def _range(column: str, values: pd.Series, integral: bool) -> dict:
     return _exp("expect_column_values_to_be_between", {"column": column, **bounds}, "warning")
 
 
-def _string_checks(column: str, values: pd.Series, is_unique: bool) -> list[dict]:
-    lengths = values.map(len)
-    short, long = int(lengths.min()), int(lengths.max())
+def _string_checks(column: str, draft: _ColumnDraft, is_unique: bool) -> list[dict]:
     out = [
         _exp(
             "expect_column_value_lengths_to_be_between",
             {
                 "column": column,
-                "min_value": 1 if short >= 1 else 0,
-                "max_value": math.ceil(long * (1 + _WIDEN)),
+                "min_value": 1 if draft.shortest >= 1 else 0,
+                "max_value": math.ceil(draft.longest * (1 + _WIDEN)),
             },
             "warning",
         )
     ]
-    distinct = sorted({str(v) for v in values})
+    distinct = sorted(draft.distinct) if draft.distinct is not None else None
     # A set only where values repeat: a near-unique column (streets of a small table) is no enum.
-    if not is_unique and len(distinct) <= min(_VALUE_SET_MAX, len(values) / 2):
+    if not is_unique and distinct is not None and len(distinct) <= min(_VALUE_SET_MAX, draft.values / 2):
         out.append(
             _exp(
                 "expect_column_values_to_be_in_set",

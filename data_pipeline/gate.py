@@ -7,6 +7,7 @@ not run (missing suites, unreachable target, wrong release). Reports carry count
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -37,22 +38,35 @@ def _published_engine(settings: Settings, release: int | None) -> tuple[sa.Engin
 def draft_suites(settings: Settings, *, release: int | None, force: bool) -> list[Path]:
     """Draft a suite per published table. The target holds anonymized data only, so drafting
     value sets and ranges from it never copies a raw value into a suite."""
-    from data_pipeline.expectations import draft_suite
     from data_pipeline.schema import reflect
 
     engine, _ = _published_engine(settings, release)
     settings.suites_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with engine.connect() as conn:
-        for table in reflect(engine, schema=settings.target_schema).tables:
-            path = settings.suites_dir / f"{table.name}.json"
-            if path.exists() and not force:
-                continue
-            frame = pd.read_sql_table(table.name, conn, schema=table.schema)  # a table of another schema too
-            suite = draft_suite(frame, table.name, unique_columns=table.unique_columns())
-            path.write_text(json.dumps(suite, indent=2, default=str) + "\n")
-            written.append(path)
+    for table in reflect(engine, schema=settings.target_schema).tables:
+        path = settings.suites_dir / f"{table.name}.json"
+        if path.exists() and not force:
+            continue
+        suite = draft_table(engine, table.name, table.schema, table.unique_columns())
+        path.write_text(json.dumps(suite, indent=2, default=str) + "\n")
+        written.append(path)
     return written
+
+
+DRAFT_ROWS = 50_000  # rows per chunk a suite is drafted from
+
+
+def draft_table(engine: sa.Engine, name: str, schema: str | None, unique: Iterable[str]) -> dict:
+    """A table's suite drafted chunk by chunk through a server-side cursor: memory holds one chunk,
+    not the release."""
+    from data_pipeline.expectations import SuiteDraft
+
+    draft = SuiteDraft(name, unique)
+    with engine.connect() as conn:
+        streamed = conn.execution_options(stream_results=True)
+        for chunk in pd.read_sql_table(name, streamed, schema=schema, chunksize=DRAFT_ROWS):
+            draft.add(chunk)
+    return draft.suite()
 
 
 def run_gate(

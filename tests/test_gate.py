@@ -226,3 +226,52 @@ def test_the_gate_takes_suites_from_a_gx_project_and_writes_its_data_docs(
     assert not (published.home / "gx").exists()
     nowhere = gate(published, "--suites", str(empty), "--gx-dir", str(tmp_path / "nowhere"))
     assert nowhere.returncode == 2 and "is not a GX project" in nowhere.stderr
+
+
+DRAFTED = """
+CREATE TABLE drafted (
+    id integer PRIMARY KEY, late integer, gap integer, price numeric(10, 2), paid boolean,
+    status varchar(10), code varchar(10), at timestamp
+)
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_suite_drafted_chunk_by_chunk_is_the_one_drafted_from_the_whole_table(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`expectations init` reads a table 7 rows at a time here (a chunk's dtypes differ: ints with
+    and without a NULL, a chunk of NULLs only), and drafts what the whole table would give."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from data_pipeline import gate
+    from data_pipeline.expectations import draft_suite
+
+    url = f"sqlite:///{tmp_path / 'target.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    engine = sa.create_engine(url)
+    rows = [
+        {
+            "id": i,
+            "late": None if i < 10 else i,  # NULL in the first chunks only
+            "gap": None if i == 30 else i * 3,  # one NULL in one chunk
+            "price": f"{i / 4:.2f}",
+            "paid": None if i % 9 == 0 else i % 2 == 0,
+            "status": ("new", "paid", "sent")[i % 3],  # a value set
+            "code": f"c{i}",  # too many values for one
+            "at": f"2024-01-{1 + i % 28:02d} 10:00:00",
+        }
+        for i in range(40)
+    ]
+    with engine.begin() as conn:
+        conn.exec_driver_sql(DRAFTED)
+        conn.execute(sa.table("drafted", *(sa.column(c) for c in rows[0])).insert(), rows)
+    monkeypatch.setattr(gate, "DRAFT_ROWS", 7)
+    with engine.connect() as conn:
+        whole = draft_suite(pd.read_sql_table("drafted", conn), "drafted", unique_columns={"id"})
+    drafted = gate.draft_table(engine, "drafted", None, {"id"})
+    assert drafted == whole
+    kinds = {(e["type"], e["kwargs"].get("column")) for e in drafted["expectations"]}
+    assert ("expect_column_values_to_be_in_set", "status") in kinds
+    assert ("expect_column_values_to_be_in_set", "code") not in kinds
+    assert ("expect_column_values_to_be_between", "late") in kinds
