@@ -89,7 +89,7 @@ class TableAnonymizer:
         A rule whose output depends on the value alone runs once per distinct value of a column
         that repeats (names, cities, birth dates)."""
         present = _present(values)
-        if present is not None and not present.any():
+        if not len(values) or (present is not None and not present.any()):  # an empty table too
             return pd.Series([None] * len(values), index=values.index, dtype=object)
         rule = RULES[ctx.policy.rule]
         per_value = rule.per_value and "country_column" not in ctx.options and self._repeats(name, values)
