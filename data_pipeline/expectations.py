@@ -24,7 +24,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -436,7 +436,7 @@ def validate_query(
     checked = _checked(suite)
     url = _url(engine_or_url)
     options = _search_path(url, schema)
-    _check_query(url, query, options)
+    _check_query(url, query, options, schema)
 
     def asset(datasource: Any) -> Any:
         return datasource.add_query_asset(name=checked["name"], query=query)
@@ -482,7 +482,10 @@ def _url(engine_or_url: sa.Engine | sa.URL | str) -> sa.URL:
     return sa.engine.make_url(normalize_url(engine_or_url))
 
 
-def _check_query(url: sa.URL, query: str, options: dict[str, Any]) -> None:
+def _check_query(url: sa.URL, query: str, options: dict[str, Any], schema: str | None = None) -> None:
+    """The query runs, and with `schema` (a staged release on PostgreSQL) reads only that schema's
+    tables: one naming a table with its schema (`billing.invoices`) would read the live release,
+    not the one being validated. PostgreSQL's plan names every table a query scans, views expanded."""
     import sqlalchemy as sa
 
     from data_pipeline.db import error_reason
@@ -493,10 +496,30 @@ def _check_query(url: sa.URL, query: str, options: dict[str, Any]) -> None:
     try:
         with engine.connect() as conn:
             conn.execute(sa.text(f"SELECT * FROM ({query}) AS dp_query WHERE 1 = 0"))
+            if schema is not None and options:
+                plan = conn.execute(sa.text(f"EXPLAIN (VERBOSE, FORMAT JSON) {query}")).scalar()
+                outside = sorted({f"{s}.{t}" for s, t in _scanned(plan) if s != schema})
+                if outside:
+                    raise QueryFailed(
+                        f"it reads {', '.join(outside)}, not the staged release: name the release's "
+                        "tables without their schema"
+                    )
     except sa.exc.SQLAlchemyError as exc:
         raise QueryFailed(error_reason(exc)) from None
     finally:
         engine.dispose()
+
+
+def _scanned(plan: Any) -> Iterator[tuple[str, str]]:
+    """(schema, table) of every relation an EXPLAIN (VERBOSE, FORMAT JSON) plan scans."""
+    if isinstance(plan, dict):
+        if "Relation Name" in plan:
+            yield plan.get("Schema", ""), plan["Relation Name"]
+        for value in plan.values():
+            yield from _scanned(value)
+    elif isinstance(plan, list):
+        for value in plan:
+            yield from _scanned(value)
 
 
 def _validate_sql(

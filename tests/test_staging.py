@@ -195,3 +195,36 @@ def test_a_target_whose_staging_area_is_held_fails_in_one_line_with_exit_4(
     )
     assert "nothing was published" in result.output
     target.dispose()
+
+
+def test_a_cross_table_query_naming_a_schema_is_refused_as_it_would_read_the_live_release(
+    settings: Settings, pg_url: str, tmp_path: Path
+) -> None:
+    """`public.orders` on the second run is release 1, not the staged release 2 being validated:
+    one line, exit 2, release 1 stays; unqualified, the same query validates release 2."""
+    import json
+    import shutil
+
+    suites = tmp_path / "suites"
+    shutil.copytree(DEFAULT_SUITES, suites)
+    os.environ["DP_SUITES"] = str(suites)
+    args = ["run", "--home", str(settings.home), "--source", settings.source_url, "--target", pg_url]
+    args += ["--policy", str(settings.policy_path)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    joined = json.loads((suites / "orders_with_customers.json").read_text())
+    joined["query"] = joined["query"].replace("FROM orders", "FROM public.orders")
+    (suites / "orders_with_customers.json").write_text(json.dumps(joined))
+    second = CliRunner().invoke(app, args)
+    assert second.exit_code == 2, second.output
+    assert "cross-table suite orders_with_customers" in second.output
+    assert "reads public.orders, not the staged release" in second.output
+    assert "Traceback" not in second.output
+    target = make_engine(pg_url)
+    with target.connect() as conn:
+        assert conn.exec_driver_sql("SELECT max(release) FROM _dp_release").scalar() == 1
+        assert (
+            conn.exec_driver_sql("SELECT count(*) FROM pg_namespace WHERE nspname = '_dp_candidate'").scalar()
+            == 0
+        )
+    target.dispose()
