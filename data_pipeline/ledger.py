@@ -122,6 +122,10 @@ class AnonymizedRecord:
         )
 
 
+def _details(kind: str, details: dict[str, Any]) -> str:
+    return json.dumps({**details, "forward_only": kind in FORWARD_ONLY_KINDS}, default=str)
+
+
 class Ledger:
     def __init__(self, url: str, *, create: bool = True) -> None:
         """`create=False` reads only (for plans): a missing ledger is an empty one."""
@@ -154,9 +158,21 @@ class Ledger:
                     target=redact_url(target) if target else None,
                     release=release,
                     run_id=run_id,
-                    details=json.dumps({**details, "forward_only": kind in FORWARD_ONLY_KINDS}, default=str),
+                    details=_details(kind, details),
                 )
             )
+
+    def has(self, kind: str, **details: Any) -> bool:
+        """Whether an event of `kind` was recorded with exactly these details. Compared as the stored
+        text, in the database: asked for every table of every run, reading the kind's events back
+        would grow with the ledger (a nightly run's foreign-key passes, for ever)."""
+        if not self._exists:
+            return False
+        query = sa.select(events.c.id).where(
+            events.c.kind == kind, events.c.details == _details(kind, details)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query.limit(1)).first() is not None
 
     def events(self, kind: str | None = None, target: str | None = None) -> list[Event]:
         if not self._exists:

@@ -34,7 +34,7 @@ def foreign_keys(
     table's and its parents'), so the publish step's own verification does not read them again."""
     spec = ctx.schema.table(table)
     read = {t: refs[t].id for t in sorted({table, *(fk.ref_table for fk in spec.foreign_keys)})}
-    if spec.foreign_keys and _passed_before(ctx, table, read):
+    if spec.foreign_keys and ctx.ledger.has("foreign_keys", table=table, checkpoints=read):
         return checks.foreign_keys_outcome(spec, {})
     broken = {}
     for fk in spec.foreign_keys:
@@ -49,13 +49,6 @@ def foreign_keys(
     if spec.foreign_keys and outcome.passed:
         ctx.ledger.record("foreign_keys", run_id=run_id, table=table, checkpoints=read)
     return outcome
-
-
-def _passed_before(ctx: Context, table: str, read: dict[str, str]) -> bool:
-    return any(
-        e.details.get("table") == table and e.details.get("checkpoints") == read
-        for e in ctx.ledger.events("foreign_keys")
-    )
 
 
 def unchecked_or_failed(ctx: Context, refs: dict[str, CheckpointRef]) -> list[str]:
