@@ -12,7 +12,6 @@ ledger), and on a local server the CPU seconds of both, client and server.
 from __future__ import annotations
 
 import argparse
-import re
 import resource
 import sqlite3
 import subprocess
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.pipeline import _nothing, _pg_database, run_env, server_cpu
+from bench.pipeline import _nothing, _pg_database, run_env, server_cpu, timed_run
 from data_pipeline import pg_ddl
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,23 +91,8 @@ def plain_copy(source: str, target: str) -> float:
 def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, float, float]:
     """Seconds, peak RSS (MB), client CPU seconds of `data-pipeline run`, and its publish step."""
     env = run_env(work, source, target, _shop().POLICY)
-    home = Path(env["DP_HOME"])
-    start = time.perf_counter()
-    done = subprocess.run(
-        ["/usr/bin/time", "-v", sys.executable, "-m", "data_pipeline.cli", "run"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"pipeline run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    cpu = sum(
-        float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", done.stderr).group(1))
-        for kind in ("User", "System")
-    )
-    with sqlite3.connect(home / "ledger.db") as conn:
+    seconds, rss, cpu = timed_run(env)
+    with sqlite3.connect(Path(env["DP_HOME"]) / "ledger.db") as conn:
         at = dict(
             conn.execute(
                 "SELECT kind, at FROM dp_ledger_events WHERE kind IN ('publish_started', 'published')"
@@ -117,7 +101,7 @@ def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, fl
     publish = (
         datetime.fromisoformat(at["published"]) - datetime.fromisoformat(at["publish_started"])
     ).total_seconds()
-    return seconds, rss_kb / 1024, cpu, publish
+    return seconds, rss, cpu, publish
 
 
 def run(args: argparse.Namespace) -> None:

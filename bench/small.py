@@ -17,7 +17,6 @@ import csv
 import io
 import json
 import os
-import re
 import sqlite3
 import subprocess
 import sys
@@ -30,7 +29,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from bench.faithful import _settle, plain_copy
-from bench.pipeline import _pg_database, run_env
+from bench.pipeline import _pg_database, run_env, timed_run
 from data_pipeline.anonymize.pools import pool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -513,25 +512,10 @@ def run_pipeline(
     """Seconds, peak RSS (MB, children included), CPU seconds and breakdown of `data-pipeline run`;
     `fresh`: in a new DP_HOME (else the previous run's: Dagster's storage exists, pools are cached)."""
     env = run_env(work, source, target, POLICY, fresh=fresh)
-    home = Path(env["DP_HOME"])
-    start, started = time.perf_counter(), time.time()
-    done = subprocess.run(
-        ["/usr/bin/time", "-v", sys.executable, "-m", "data_pipeline.cli", "run"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    seconds, ended = time.perf_counter() - start, time.time()
-    if done.returncode != 0:
-        raise SystemExit(f"pipeline run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    # /usr/bin/time's maximum counts the largest process of the tree (the CLI forks one child)
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    cpu = sum(
-        float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", done.stderr).group(1))
-        for kind in ("User", "System")
-    )
-    parts, events = breakdown(home, started, ended)
-    return seconds, rss_kb / 1024, cpu, parts, events
+    started = time.time()
+    seconds, rss, cpu = timed_run(env)
+    parts, events = breakdown(Path(env["DP_HOME"]), started, time.time())
+    return seconds, rss, cpu, parts, events
 
 
 def run(args: argparse.Namespace) -> None:

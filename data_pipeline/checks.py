@@ -421,7 +421,7 @@ def _same_count(before: pd.Series, after: pd.Series, both: np.ndarray) -> int:
     """Rows where both values are present (`both`) and equal. Text and numpy values of one type
     are compared whole, missing ones masked, so no column is copied to select the present rows."""
     if _text(before) and _text(after):  # Arrow-backed, or free text's Python strings
-        return pc.sum(pc.equal(_large_text(before), _large_text(after))).as_py() or 0
+        return pc.sum(pc.equal(text_array(before), text_array(after))).as_py() or 0
     if before.dtype == after.dtype and isinstance(before.dtype, np.dtype) and before.dtype.kind in "iufbmM":
         return int(((before.to_numpy() == after.to_numpy()) & both).sum())
     if before.dtype == after.dtype and isinstance(before.dtype, pd.DatetimeTZDtype | pd.ArrowDtype):
@@ -437,13 +437,6 @@ def _text(values: pd.Series) -> bool:
     return isinstance(values.dtype, pd.StringDtype) or (
         values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string"
     )
-
-
-def _large_text(values: pd.Series) -> pa.Array:
-    """Either kind of text as one Arrow type, so the two sides compare in Arrow."""
-    if isinstance(values.dtype, pd.StringDtype):
-        return pc.cast(pa.array(values.array), pa.large_string())
-    return pa.array(values.to_numpy(), type=pa.large_string(), from_pandas=True)
 
 
 def same_as_original_share(
@@ -614,12 +607,13 @@ class TableAudit:
         self._passthrough: dict[str, SpilledHashes] = {}
         self._same: dict[str, tuple[int, int]] = {}
 
-    def add(self, raw: pd.DataFrame | None, out: pd.DataFrame) -> None:
+    def add(self, raw: pd.DataFrame | None, out: pd.DataFrame, columns: list[str] | None = None) -> None:
         """`raw`: the batch's originals; None for output checked against them already (parts being
-        combined), so only the table-wide checks run."""
+        combined), so only the table-wide checks run. `columns`: the output's, when `out` holds only
+        those the table-wide checks read."""
         self.rows += len(out)
         if self.columns is None:
-            self.columns = list(out.columns)
+            self.columns = list(columns or out.columns)
         for cols in self.unique_sets:
             subset = out[list(cols)].dropna()
             if subset.empty:

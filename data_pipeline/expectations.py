@@ -237,15 +237,6 @@ def configured_suites(settings: Settings) -> dict[str, dict]:
     }
 
 
-def table_suite(settings: Settings, table: str) -> dict | None:
-    """The per-table suite of `table`, loaded; None without one (or when it is a cross-table suite)."""
-    path = suite_paths(settings.suites_dir, settings.gx_dir).get(table)
-    if path is None:
-        return None
-    suite = load_suite(path)
-    return None if "query" in suite else suite
-
-
 def _check_suite(raw: Any, where: str, default_name: str, types: bool = True) -> dict:
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: a suite must be a JSON object, got {type(raw).__name__}")
@@ -496,7 +487,7 @@ def _check_query(url: sa.URL, query: str, options: dict[str, Any], schema: str |
     try:
         with engine.connect() as conn:
             conn.execute(sa.text(f"SELECT * FROM ({query}) AS dp_query WHERE 1 = 0"))
-            if schema is not None and options:
+            if options:  # a staged release on PostgreSQL, read by search_path `schema`
                 plan = conn.execute(sa.text(f"EXPLAIN (VERBOSE, FORMAT JSON) {query}")).scalar()
                 outside = sorted({f"{s}.{t}" for s, t in _scanned(plan) if s != schema})
                 if outside:

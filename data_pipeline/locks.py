@@ -9,12 +9,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from data_pipeline.errors import Busy
 
 
 def lock_timeout() -> str:
     """How long a lock in the target may be waited for (PostgreSQL's lock_timeout syntax)."""
     return os.environ.get("DP_LOCK_TIMEOUT") or "30s"
+
+
+def bound_lock_waits(conn: sa.Connection) -> str:
+    """This transaction waits for a lock in a PostgreSQL target at most lock_timeout(), which it
+    returns; transaction-local, so a pooled connection keeps no setting."""
+    timeout = lock_timeout()
+    conn.execute(sa.text("SELECT set_config('lock_timeout', :timeout, true)"), {"timeout": timeout})
+    return timeout
 
 
 @contextmanager

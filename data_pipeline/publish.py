@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 from data_pipeline import load, pg_ddl, staging, verify
 from data_pipeline.errors import BadInput, Busy, ChecksFailed
-from data_pipeline.locks import lock_timeout
+from data_pipeline.locks import bound_lock_waits, lock_timeout
 from data_pipeline.schema import INTERNAL_PREFIX, Schema, Table
 from data_pipeline.staging import Candidate
 
@@ -228,7 +228,7 @@ def _qualified(conn: sa.Connection, schema: str | None, name: str) -> str:
 def _lock_target(conn: sa.Connection) -> None:
     """Never wait forever for a lock; concurrent publishers to one target queue on the advisory
     lock (that wait is bounded too); index builds sort in memory up to maintenance_work_mem."""
-    conn.execute(sa.text("SELECT set_config('lock_timeout', :timeout, true)"), {"timeout": lock_timeout()})
+    bound_lock_waits(conn)
     conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
 

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from data_pipeline import load
 from data_pipeline.db import make_engine
 from data_pipeline.errors import BadInput, Busy, PipelineError
-from data_pipeline.locks import lock_timeout
+from data_pipeline.locks import bound_lock_waits
 from data_pipeline.schema import INTERNAL_PREFIX, Schema, Table
 
 if TYPE_CHECKING:
@@ -87,9 +87,7 @@ def reserved(engine: sa.Engine, wait: bool = True) -> Iterator[bool]:
         yield True
         return
     with engine.connect() as conn:
-        timeout = lock_timeout()
-        # transaction-local: the pooled connection keeps no lock_timeout; the lock is the session's
-        conn.execute(sa.text("SELECT set_config('lock_timeout', :timeout, true)"), {"timeout": timeout})
+        timeout = bound_lock_waits(conn)  # the wait; the lock itself is the session's
         try:
             if wait:
                 conn.exec_driver_sql(f"SELECT pg_advisory_lock({STAGE_LOCK})")
@@ -130,7 +128,7 @@ def discard(engine: sa.Engine) -> None:
         return
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT set_config('lock_timeout', :t, true)"), {"t": lock_timeout()})
+            bound_lock_waits(conn)
         conn.execute(sa.schema.DropSchema(CANDIDATE, cascade=True, if_exists=True))
 
 

@@ -169,13 +169,12 @@ def combine_parts(
     # the parts' Arrow batches go to the writer as they are; the audit sees only the columns it
     # checks (unique sets, quasi-identifiers), so no other column becomes Python objects
     audited = sorted({c for cols in audit.unique_sets for c in cols} | set(audit.quasi))
-    audit.columns = list(table.column_names)
 
     def joined():
         for ref in parts:
             for batch in read_ahead(ctx.anonymized.arrow_batches(ref)):
                 rows = pd.DataFrame(index=range(batch.num_rows))
-                audit.add(None, to_frame(batch.select(audited)) if audited else rows)
+                audit.add(None, to_frame(batch.select(audited)) if audited else rows, batch.column_names)
                 yield batch
 
     ref = ctx.anonymized.write(
