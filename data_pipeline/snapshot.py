@@ -6,8 +6,10 @@ transaction. Rows stream in chunks straight to Parquet, so memory stays bounded 
 On PostgreSQL each table is read with `COPY (SELECT ... ORDER BY pk) TO STDOUT (FORMAT csv)` on the
 snapshot's own connection (so inside the same transaction), and the CSV stream is parsed by Arrow's
 C++ reader with the checkpoint's column types: no Python object per value. Types Arrow does not parse
-(jsonb, arrays, intervals, ...) travel as text and go through exactly the conversions the SQLAlchemy
-path applies (psycopg2's typecaster, SQLAlchemy's result processor), so checkpoints are the same.
+(arrays, intervals, ...) travel as text and go through exactly the conversions the SQLAlchemy path
+applies (psycopg2's typecaster, SQLAlchemy's result processor), so checkpoints are the same. JSON
+documents (json, jsonb) keep the server's own text on both paths: a number keeps every digit (parsed
+into Python it became a float), a `json` value its exact text, and no document is parsed twice.
 """
 
 from __future__ import annotations
@@ -45,11 +47,21 @@ _ARROW_PARSED = {"integer", "float", "numeric", "boolean", "date", "datetime", "
 _CSV_BLOCK = 4 << 20  # bytes of CSV per Arrow batch: about a snapshot batch (BATCH_ROWS) of a typical table
 
 
+def _is_json(column: sa.Column) -> bool:
+    return isinstance(column.type, sa.JSON)
+
+
 def _chunks(
     conn: sa.Connection, sa_table: sa.Table, table: Table, where: str | None = None
 ) -> Iterator[pd.DataFrame]:
     order = [sa_table.c[c] for c in table.primary_key] or list(sa_table.c)[:1]
-    query = sa.select(*(sa_table.c[c] for c in table.column_names))  # generated columns are not read
+    postgres = conn.dialect.name == "postgresql"
+    query = sa.select(  # generated columns are not read; PostgreSQL's documents as its own text
+        *(
+            sa.cast(c, sa.Text).label(c.name) if postgres and _is_json(c) else c
+            for c in (sa_table.c[name] for name in table.column_names)
+        )
+    )
     result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
         (query if where is None else query.where(sa.text(where))).order_by(*order)
     )
@@ -106,7 +118,7 @@ def _pg_copy_chunks(
             arrow_types[column.name] = arrow_type(column)
             continue
         arrow_types[column.name] = pa.string()
-        if not isinstance(sa_table.c[column.name].type, sa.Uuid):  # a UUID's text is its value
+        if not isinstance(sa_table.c[column.name].type, sa.Uuid | sa.JSON):  # their text is their value
             converters[column.name] = _pg_converter(conn, raw_cursor, sa_table.c[column.name], oid, column)
     target = pa.schema([pa.field(c.name, arrow_type(c)) for c in table.columns])
 

@@ -268,7 +268,8 @@ INSERT INTO "Odd Schema"."Mixed ""Types"" Table" VALUES
 
 def test_copy_snapshot_matches_the_sqlalchemy_snapshot(pg_url: str, tmp_path: Path) -> None:
     """The COPY reader puts in a checkpoint exactly what the row-by-row path does: same types, NULL vs
-    '' kept apart, text with commas/quotes/newlines, jsonb/json/arrays as before."""
+    '' kept apart, text with commas/quotes/newlines, arrays as before; JSON documents as the server's
+    text on both (every digit of a number, a json value's exact text)."""
     from datetime import timedelta
 
     import pyarrow.parquet as pq
@@ -307,6 +308,9 @@ def test_copy_snapshot_matches_the_sqlalchemy_snapshot(pg_url: str, tmp_path: Pa
     row = copied[name].to_pylist()
     assert row[0]["t"] == 'a,b "c"\nd\\e' and row[0]["v"] == "" and row[2]["v"] is None
     assert row[1]["t"] == "NULL" and row[1]["v"] == "NA" and row[1]["r"] is None  # NaN -> NULL as before
+    assert row[0]["j"] == '{"b": 1.10,  "a": [1, "é"]}'  # json: the text as stored
+    assert row[0]["jb"] == '{"a": [1, "é", null], "b": 1.10, "n": 100000}'  # jsonb: its canonical text
+    assert row[1]["jb"] == "null" and row[1]["j"] is None  # a JSON null is not SQL NULL
 
 
 def test_publish_adds_keys_after_the_load_and_a_failed_load_keeps_the_previous_release(pg_url: str) -> None:
