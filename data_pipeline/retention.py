@@ -69,9 +69,7 @@ def purge(ctx: Context, now: datetime | None = None) -> PurgeReport:
     for batch_dir in ctx.settings.checkpoints.glob("*/"):
         if not any(batch_dir.iterdir()):
             batch_dir.rmdir()
-    still = [
-        m.id for m in ctx.vault.all_manifests() if expired(m, now, ctx.settings.raw_retention_days)
-    ]
+    still = [m.id for m in ctx.vault.all_manifests() if expired(m, now, ctx.settings.raw_retention_days)]
     if still:
         raise OSError(f"expired raw checkpoints still present after purge: {', '.join(still)}")
     report = PurgeReport(

@@ -86,6 +86,7 @@ def re2_superset(pattern: str) -> str:
 KINDS = ("email", "iban", "card_number", "phone")  # the order in which a match is classified
 PREFILTERS = {kind: re2_superset(p.pattern) for kind, p in PATTERNS.items()}  # for pyarrow.compute
 ANY_IDENTIFIER = re.compile("|".join(f"(?:{PATTERNS[k].pattern})" for k in KINDS))
+ANY_PREFILTER = "|".join(f"(?:{PREFILTERS[k]})" for k in KINDS)  # a superset of ANY_IDENTIFIER, for RE2
 _DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 
 
