@@ -8,8 +8,11 @@ finish.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -200,21 +203,39 @@ def source_fingerprints(ctx: Context, snapshot: CheckpointRef) -> Iterator[np.nd
     """Keyed fingerprints of every identifying original in the snapshot batch, as sorted runs
     memory-mapped one at a time (a lookup reads only the pages it needs). Computed once per batch,
     policy and key, and kept in the vault beside the snapshot (0600 files, purged with it); only the
-    columns that hold them are read."""
+    columns that hold them are read. Steps in other processes (Dagster's multiprocess executor) wait
+    for the one computing them instead of each computing them again."""
     batch_dir = Path(snapshot.path).parent
     done = batch_dir / f"_fingerprints-v3-{ctx.key.epoch}-{ctx.policy.digest[:12]}.done"
-    if not done.exists():  # parts running at once each write their own set; the last one named wins
-        stem = f"{done.stem}.{uuid.uuid4().hex[:8]}"
-        for number, run in enumerate(hashset.sorted_runs(_source_prints(ctx, batch_dir))):
-            path = batch_dir / f"{stem}.{number:04d}.npy"
-            np.save(path, run)
-            path.chmod(0o600)
-        tmp = batch_dir / f"{stem}.name"
-        tmp.write_text(stem)
-        tmp.chmod(0o600)
-        tmp.replace(done)
+    if not done.exists():
+        with _exclusive(batch_dir / f"{done.stem}.lock"):
+            if not done.exists():  # a killed writer leaves files under its own stem, never `done`
+                _write_fingerprints(ctx, batch_dir, done)
     for path in sorted(batch_dir.glob(f"{done.read_text()}.*.npy")):
         yield np.load(path, mmap_mode="r")
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """An advisory lock between processes; the kernel drops it with a process that dies."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_fingerprints(ctx: Context, batch_dir: Path, done: Path) -> None:
+    stem = f"{done.stem}.{uuid.uuid4().hex[:8]}"
+    for number, run in enumerate(hashset.sorted_runs(_source_prints(ctx, batch_dir))):
+        path = batch_dir / f"{stem}.{number:04d}.npy"
+        np.save(path, run)
+        path.chmod(0o600)
+    tmp = batch_dir / f"{stem}.name"
+    tmp.write_text(stem)
+    tmp.chmod(0o600)
+    tmp.replace(done)
 
 
 def _source_prints(ctx: Context, batch_dir: Path) -> Iterator[np.ndarray]:
