@@ -6,6 +6,7 @@ in the vault, and Dagster's storage only ever sees ids, hashes and counts.
 
 import hashlib
 import re
+import warnings
 from collections.abc import Mapping
 
 import dagster as dg
@@ -275,31 +276,35 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning, catalog: Ca
     key = anonymized_key(table.name)
     count = partitioning.count
 
-    @dg.asset(
-        key=key,
-        deps=[snapshot_key(table.name)],
-        partitions_def=partitions_definition(partitioning),
-        backfill_policy=dg.BackfillPolicy.single_run(),  # a UI backfill of a range: one run, one step
-        group_name="anonymized",
-        kinds={"pandas", "parquet"},
-        tags={FORWARD_ONLY_TAG: "true", **catalog.table_tags(table)},
-        owners=catalog.owners_of(table),
-        description=FORWARD_ONLY_DESCRIPTION.format(table=table.name)
-        + PARTS_DESCRIPTION.format(count=count)
-        + _policy_note(catalog),
-        check_specs=[
-            dg.AssetCheckSpec(
-                name.value, asset=key, blocking=True, description=f"{name.description} (per part)"
-            )
-            for name in PART_CHECKS
-        ],
-        metadata={
-            "forward_only": True,
-            "parts": count,
-            **table_metadata(table, catalog, snapshot_key(table.name)),
-        },
-        code_version=catalog.code_version,
-    )
+    with warnings.catch_warnings():  # backfill_policy is beta in Dagster 1.13: not the user's concern
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        decorate = dg.asset(
+            key=key,
+            deps=[snapshot_key(table.name)],
+            partitions_def=partitions_definition(partitioning),
+            backfill_policy=dg.BackfillPolicy.single_run(),  # a UI backfill of a range: one run, one step
+            group_name="anonymized",
+            kinds={"pandas", "parquet"},
+            tags={FORWARD_ONLY_TAG: "true", **catalog.table_tags(table)},
+            owners=catalog.owners_of(table),
+            description=FORWARD_ONLY_DESCRIPTION.format(table=table.name)
+            + PARTS_DESCRIPTION.format(count=count)
+            + _policy_note(catalog),
+            check_specs=[
+                dg.AssetCheckSpec(
+                    name.value, asset=key, blocking=True, description=f"{name.description} (per part)"
+                )
+                for name in PART_CHECKS
+            ],
+            metadata={
+                "forward_only": True,
+                "parts": count,
+                **table_metadata(table, catalog, snapshot_key(table.name)),
+            },
+            code_version=catalog.code_version,
+        )
+
+    @decorate
     def anonymized(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
         p = pipeline.context()
         raw = run_ref(context, snapshot_key(table.name))

@@ -5,6 +5,8 @@
 - Steps that hold a database connection are in one Dagster concurrency pool per database
   (`db:<backend>:<host:port>/<database>`): the instance's `concurrency: pools:` settings in
   dagster.yaml cap how many such steps run at once across all runs (deploy/dagster.yaml: 1).
+- `DP_PROCESSES` caps the steps the multiprocess executor runs at once (default: the cores);
+  `data-pipeline run --processes N` sets it for its own run.
 - `DP_EXECUTOR` grows the same code location into other Dagster executors: `celery` (dagster-celery)
   or `k8s` (dagster-k8s), configured by the YAML file in `DP_EXECUTOR_CONFIG` (see deploy/).
 """
@@ -26,6 +28,7 @@ from data_pipeline.errors import BadInput
 
 EXECUTOR_ENV = "DP_EXECUTOR"
 EXECUTOR_CONFIG_ENV = "DP_EXECUTOR_CONFIG"
+PROCESSES_ENV = "DP_PROCESSES"  # the multiprocess executor's max_concurrent, unless its config says
 FORKSERVER_PRELOAD = ["dagster", "assets.definitions"]
 
 # name -> (module, attribute, the package to install, pinned like dagster-postgres)
@@ -69,12 +72,20 @@ def executor_config(env: Mapping[str, str] = os.environ) -> dict:
     return config
 
 
+def processes(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise BadInput(f"{PROCESSES_ENV}={value}: expected a number of processes, 1 or more")
+    return int(value)
+
+
 def build_executor(env: Mapping[str, str] = os.environ) -> dg.ExecutorDefinition:
     """The executor every job of the code location uses, chosen by DP_EXECUTOR (default multiprocess)."""
     name = env.get(EXECUTOR_ENV) or "multiprocess"
     config = executor_config(env)
     if name == "multiprocess":
         config = {"start_method": {"forkserver": {"preload_modules": FORKSERVER_PRELOAD}}, **config}
+        if env.get(PROCESSES_ENV) and "max_concurrent" not in config:
+            config["max_concurrent"] = processes(env[PROCESSES_ENV])
         return dg.multiprocess_executor.configured(config, name="multiprocess")
     if name == "in_process":
         base = dg.in_process_executor

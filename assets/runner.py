@@ -1,13 +1,16 @@
-"""The evaluator of a run's plan through Dagster, in process, and its result as an exit code.
+"""The evaluator of a run's plan through Dagster, and its result as an exit code.
 
-The same asset graph the UI and the nightly schedule use; only the executor differs (in process).
-It selects exactly the assets and checks of the plan's stages, and `executed_steps` reads back which
+The same asset graph the UI and the nightly schedule use. A run executes in process, or, with
+`processes` > 1, on Dagster's multiprocess executor: steps side by side, each in its own process
+(the default for a source of PARALLEL_ROWS rows or more, where the cores pay for the processes). It
+selects exactly the assets and checks of the plan's stages, and `executed_steps` reads back which
 plan steps ran, so a test can hold the two equal.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -15,10 +18,11 @@ import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 from rich.console import Console
 
+from assets.execution import EXECUTOR_CONFIG_ENV, EXECUTOR_ENV, PROCESSES_ENV
 from assets.instance import run_instance
 from assets.resources import planned_with
-from data_pipeline import source_state, supervise
-from data_pipeline.config import Settings
+from data_pipeline import source_state, supervise, terminal
+from data_pipeline.config import Settings, load_settings
 from data_pipeline.context import Context
 from data_pipeline.errors import BadInput
 from data_pipeline.locks import run_lock
@@ -48,6 +52,9 @@ def prepare_dagster_home(settings: Settings) -> Path:
         config.write_text(DAGSTER_YAML)
     return home
 
+
+PARALLEL_ROWS = 5_000_000  # estimated source rows from which `run` uses every core by default (bench/README.md)
+Result = dg.ExecuteInProcessResult | dg.JobExecutionResult
 
 BAD_INPUT = ("BadInput", "RawValueError", "DiskFull")  # step failures the user fixes: exit 2
 BUSY = ("Busy", "TargetBusy")  # another session holds the target: exit 4, run again later
@@ -146,7 +153,7 @@ def step_map(defs: dg.Definitions, schema: Schema) -> dict[str, Step]:
     return out
 
 
-def executed_steps(result: dg.ExecuteInProcessResult, steps: dict[str, Step]) -> tuple[Step, ...]:
+def executed_steps(result: Result, steps: dict[str, Step]) -> tuple[Step, ...]:
     """The plan steps Dagster started, in the order it started them."""
     started = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
     return tuple(steps[key.split("[")[0]] for key in started)
@@ -159,6 +166,7 @@ def run_once(
     allow_destructive: bool = False,
     resume: bool = False,
     require_snapshot: bool = False,
+    processes: int | None = None,
 ) -> int:
     """0 published, 1 a blocking check failed (nothing published), 2 bad input."""
     return execute(
@@ -167,6 +175,7 @@ def run_once(
         allow_destructive=allow_destructive,
         resume=resume,
         require_snapshot=require_snapshot,
+        processes=processes,
     )[0]
 
 
@@ -177,8 +186,10 @@ def execute(
     allow_destructive: bool = False,
     resume: bool = False,
     require_snapshot: bool = False,
+    processes: int | None = None,
 ) -> tuple[int, Plan, tuple[Step, ...]]:
-    """Plan, show, then run exactly the plan: (exit code, the plan, the plan steps executed)."""
+    """Plan, show, then run exactly the plan: (exit code, the plan, the plan steps executed).
+    `processes`: how many steps run at once (None: `default_processes` of the source)."""
     from assets.assets import all_partitions_tags
     from assets.definitions import build_definitions
     from assets.schedules import ANONYMIZED_COPY_JOB
@@ -210,19 +221,55 @@ def execute(
             if keys is not None:
                 console.print(f"resuming from the newest valid checkpoints: {len(plan.steps)} step(s) to run")
             console.print("running snapshot -> anonymize (forward-only) -> checks -> publish")
+            tags = all_partitions_tags(job.partitions_def)  # partitioned tables: every part, one run
+            run_config = {"loggers": {"progress": {}}}  # instead of Dagster's verbose console
+            processes = processes or default_processes(state.estimates)
+
+            def finished(result: Result) -> tuple[int, Plan, tuple[Step, ...]]:
+                return report(result, ctx.schema.names, console, steps), plan, executed_steps(result, steps)
+
+            if processes > 1:  # the executor the step processes build: multiprocess, this wide
+                if os.environ.get(EXECUTOR_ENV, "multiprocess") != "multiprocess":
+                    os.environ.pop(EXECUTOR_CONFIG_ENV, None)  # another executor's config
+                os.environ.update({EXECUTOR_ENV: "multiprocess", PROCESSES_ENV: str(processes)})
+                with dg.execute_job(
+                    dg.reconstructable(run_job),
+                    instance=instance,
+                    run_config=run_config,
+                    tags=tags,
+                    asset_selection=keys,
+                ) as result:
+                    return finished(result)
             with planned_with(ctx):
                 result = job.execute_in_process(
                     instance=instance,
                     raise_on_error=False,
                     asset_selection=keys,
-                    run_config={"loggers": {"progress": {}}},  # instead of Dagster's verbose console
-                    tags=all_partitions_tags(job.partitions_def),  # partitioned tables: every part, one run
+                    run_config=run_config,
+                    tags=tags,
                 )
-            return report(result, ctx.schema.names, console, steps), plan, executed_steps(result, steps)
+            return finished(result)
+
+
+def default_processes(estimates: dict[str, int]) -> int:
+    """One process for a source that a run copies in seconds; every core for a big one."""
+    if sum(estimates.values()) < PARALLEL_ROWS:
+        return 1
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def run_job() -> dg.JobDefinition:
+    """The job `execute` hands the multiprocess executor, rebuilt in each step process from what the
+    run exported (settings, DP_PROCESSES) and stored (the source state), printing the same progress."""
+    from assets.definitions import build_definitions
+    from assets.schedules import ANONYMIZED_COPY_JOB
+
+    defs = build_definitions(load_settings(), loggers={"progress": progress_logger(terminal.console())})
+    return defs.resolve_job_def(ANONYMIZED_COPY_JOB)
 
 
 def report(
-    result: dg.ExecuteInProcessResult,
+    result: Result,
     tables: tuple[str, ...],
     console: Console,
     steps: dict[str, Step] | None = None,

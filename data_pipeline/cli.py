@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Annotated, TextIO, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 
-from data_pipeline import supervise
+from data_pipeline import supervise, terminal
 from data_pipeline.config import Settings, load_settings, redact_url
 from data_pipeline.errors import NO_SPACE, BadInput, PipelineError, PublishedUnrecorded, disk_full, reason
 
@@ -24,19 +23,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-UNWRAPPED = 100_000  # columns of a file or pipe: no line is wrapped, no table cut
-
-
-def _console(stderr: bool = False) -> Console:
-    """A terminal gets lines wrapped and tables fitted to its width; a file or pipe gets every line
-    whole (rich would otherwise wrap and cut at 80 columns)."""
-    if (sys.stderr if stderr else sys.stdout).isatty():
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, soft_wrap=True, width=UNWRAPPED)
-
-
-console = _console()
-err = _console(stderr=True)
+console = terminal.console()
+err = terminal.console(stderr=True)
 F = TypeVar("F", bound=Callable[..., object])
 
 SourceOpt = Annotated[str | None, typer.Option("--source", help="Source SQLAlchemy URL [DP_SOURCE_URL]")]
@@ -218,8 +206,17 @@ def run(
     resume: Annotated[bool, typer.Option(help="Reuse the newest valid checkpoints (no re-extract)")] = False,
     subset: SubsetOpt = None,
     subset_other: SubsetOtherOpt = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            envvar="DP_PROCESSES",
+            help="Steps at once, each in its own process (Dagster's multiprocess executor); "
+            "default 1, or every core for a source of 5M rows or more [DP_PROCESSES]",
+        ),
+    ] = None,
 ) -> None:
-    """Snapshot, anonymize, check and publish everything once, through Dagster, in process."""
+    """Snapshot, anonymize, check and publish everything once, through Dagster."""
     from assets.runner import run_once
 
     settings = _with_subset(_settings(source, target, policy, home), subset, subset_other)
@@ -229,7 +226,9 @@ def run(
             supervise.exiting()
             raise typer.Exit(code)
     with accounted(settings):
-        code = run_once(settings, console, allow_destructive=allow_destructive, resume=resume)
+        code = run_once(
+            settings, console, allow_destructive=allow_destructive, resume=resume, processes=processes
+        )
     if code == 0:
         _hint_suites(settings)
     supervise.exiting()

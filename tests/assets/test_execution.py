@@ -15,7 +15,13 @@ import dagster as dg
 import pytest
 from dagster_support import REPO, dagster_cli, defs_of, free_port, settings_env
 
-from assets.execution import EXECUTOR_CONFIG_ENV, EXECUTOR_ENV, build_executor, database_pool
+from assets.execution import (
+    EXECUTOR_CONFIG_ENV,
+    EXECUTOR_ENV,
+    PROCESSES_ENV,
+    build_executor,
+    database_pool,
+)
 from assets.schedules import ANONYMIZED_COPY_JOB
 from data_pipeline.config import Settings
 from data_pipeline.db import make_engine
@@ -59,6 +65,23 @@ def test_executor_is_chosen_by_environment(tmp_path: Path) -> None:
         build_executor({EXECUTOR_CONFIG_ENV: str(config)})
     with pytest.raises(BadInput, match="executor.missing"):
         build_executor({EXECUTOR_CONFIG_ENV: str(tmp_path / "executor.missing")})
+
+
+def test_dp_processes_caps_the_steps_at_once(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`data-pipeline run --processes N` and the code location alike; the executor's own config wins."""
+    monkeypatch.setenv(PROCESSES_ENV, "3")
+    job = defs_of(settings).resolve_job_def(ANONYMIZED_COPY_JOB)
+    assert dg.validate_run_config(job, {})["execution"]["multiprocess"]["max_concurrent"] == 3
+    config = tmp_path / "executor.yaml"
+    config.write_text("max_concurrent: 1\n")
+    monkeypatch.setenv(EXECUTOR_CONFIG_ENV, str(config))
+    job = defs_of(settings).resolve_job_def(ANONYMIZED_COPY_JOB)
+    assert dg.validate_run_config(job, {})["execution"]["multiprocess"]["max_concurrent"] == 1
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(BadInput, match=f"DP_PROCESSES={bad}: expected a number of processes"):
+            build_executor({PROCESSES_ENV: bad})
 
 
 @pytest.mark.parametrize("engine", ["multiprocess", "celery", "k8s"])
