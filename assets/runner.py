@@ -9,6 +9,7 @@ plan steps ran, so a test can hold the two equal.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -26,10 +27,11 @@ from data_pipeline.config import Settings, load_settings
 from data_pipeline.context import Context
 from data_pipeline.errors import BadInput
 from data_pipeline.locks import run_lock
+from data_pipeline.partitions import Part, Partitioning
 from data_pipeline.plan import Anonymize, Inventory, Plan, Snapshot, Step, build_plan
 from data_pipeline.releases import newest_raw_snapshot
 from data_pipeline.schema import Schema
-from data_pipeline.stages.anonymize import is_current
+from data_pipeline.stages.anonymize import finished_part, is_current
 from data_pipeline.stages.check import unchecked_or_failed
 
 DAGSTER_YAML = """\
@@ -53,7 +55,9 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
-PARALLEL_ROWS = 5_000_000  # estimated source rows from which `run` uses every core by default (bench/README.md)
+PARALLEL_ROWS = (
+    5_000_000  # estimated source rows from which `run` uses every core by default (bench/README.md)
+)
 Result = dg.ExecuteInProcessResult | dg.JobExecutionResult
 
 BAD_INPUT = ("BadInput", "RawValueError", "DiskFull")  # step failures the user fixes: exit 2
@@ -84,10 +88,11 @@ def progress_logger(console: Console) -> dg.LoggerDefinition:
     return rich_progress
 
 
-def inventory(ctx: Context, instance: dg.DagsterInstance) -> Inventory:
+def inventory(ctx: Context, instance: dg.DagsterInstance, state_parts: Partitioning) -> Inventory:
     """What Dagster last materialized that a resumed run may start from: the newest snapshot within
     retention (every checkpoint verified: a corrupt one is never resumed from), and per table
-    whether its anonymized checkpoint is current (that snapshot, policy and key) and passed."""
+    whether its anonymized checkpoint is current (that snapshot, policy and key) and passed; a table
+    in parts, whether every part is."""
     from assets.assets import anonymized_key, latest_ref, snapshot_key
 
     snapshot = newest_raw_snapshot(ctx)
@@ -102,16 +107,21 @@ def inventory(ctx: Context, instance: dg.DagsterInstance) -> Inventory:
         return Inventory()
     for ref in snaps.values():
         ctx.vault.manifest(ref)  # sha256 verified
-    try:
-        anons = {t: latest_ref(instance, anonymized_key(t)) for t in tables}
-    except dg.Failure:  # never materialized, or in parts: anonymized again
-        return Inventory(snapshot.batch, snaps)
+    anons = {}
+    for table in tables:
+        if table not in state_parts:
+            with contextlib.suppress(dg.Failure):  # never materialized
+                anons[table] = latest_ref(instance, anonymized_key(table))
     failed = set(unchecked_or_failed(ctx, anons))
-    current = {}
-    for table, ref in anons.items():
-        manifest = ctx.anonymized.manifest(ref) if ctx.anonymized.has(ref.id) else None
-        current[table] = (
-            manifest is not None and is_current(ctx, manifest, snaps[table].id) and table not in failed
+    current = {
+        table: table not in failed
+        and ctx.anonymized.has(ref.id)
+        and is_current(ctx, ctx.anonymized.manifest(ref), snaps[table].id)
+        for table, ref in anons.items()
+    }
+    for table in state_parts.tables:  # current when every part is: a resumed run reuses them one by one
+        current[table] = all(
+            finished_part(ctx, snaps[table], Part(i, state_parts.count)) for i in range(state_parts.count)
         )
     return Inventory(snapshot.batch, snaps, current)
 
@@ -200,7 +210,7 @@ def execute(
         state = source_state.current(ctx)
         prepare_dagster_home(settings)
         with run_instance(settings.dagster_home) as instance:
-            known = inventory(ctx, instance) if resume or require_snapshot else None
+            known = inventory(ctx, instance, state.parts) if resume or require_snapshot else None
             plan = build_plan(ctx, state.parts, known)
             console.print(plan.render(), markup=False, highlight=False)
             if plan.destructive and not allow_destructive:

@@ -292,8 +292,9 @@ def plan_run(
     suites: tuple[str, ...] = (),
 ) -> Plan:
     """The stages of a run. Without an inventory (a fresh run): all of them. With one (resume,
-    roll-forward): from the newest valid snapshot on; only `publish` when every table's anonymized
-    checkpoint is current and passed. A pure function of what was read."""
+    roll-forward): from the newest valid snapshot on, anonymizing (and checking) only the tables whose
+    anonymized checkpoint is not current and passed; only `publish` when every one is. `publish`
+    checks every foreign key of the release again. A pure function of what was read."""
     tables = schema.names
     stages: list[Stage] = []
     resumed = (
@@ -301,9 +302,10 @@ def plan_run(
     )
     if not resumed:
         stages.append(Snapshot(tables, subset))
-    if not (resumed and all(inventory.anonymized_current.get(t) for t in tables)):  # type: ignore[union-attr]
-        stages.append(Anonymize(tables, parts, inventory.snapshot_batch if resumed else None))  # type: ignore[union-attr]
-        fk_tables = foreign_key_tables(schema, parts)
+    stale = tables if not resumed else tuple(t for t in tables if not inventory.anonymized_current.get(t))  # type: ignore[union-attr]
+    if stale:  # a resumed run keeps the tables whose anonymized checkpoint is current and passed
+        stages.append(Anonymize(stale, parts, inventory.snapshot_batch if resumed else None))  # type: ignore[union-attr]
+        fk_tables = tuple(t for t in foreign_key_tables(schema, parts) if t in stale)
         if fk_tables:
             stages.append(Check(fk_tables))
     stages.append(Publish(next_release, tables, suites))

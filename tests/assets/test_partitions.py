@@ -6,6 +6,7 @@ and order_items (750) are partitioned into ceil(750 / 300) = 3 parts; the other 
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -275,3 +276,15 @@ def test_a_finished_part_whose_checkpoint_was_corrupted_since_is_anonymized_agai
     assert after["orders"].id != before["orders"].id
     assert Context(parted).anonymized.manifest(after["orders"]).rows == before["orders"].rows
     assert after["order_items"] == before["order_items"] and after["payments"] == before["payments"]
+
+
+def test_run_resume_after_a_whole_partitioned_run_anonymizes_nothing_again(
+    run_cli, parted: Settings, reference: Settings
+) -> None:
+    """Every table is current, a partitioned one when each of its parts is: only publish runs."""
+    assert run_cli().exit_code == 0
+    result = run_cli("run", "--resume")
+    assert result.exit_code == 0, result.output
+    assert "1 step(s) to run" in result.output
+    assert not re.search(r"anonymized/\S+( rows-\d+)?: .*forward-only", result.output)  # none anonymized
+    published_release(parted, reference)

@@ -33,6 +33,22 @@ def test_resume_after_a_full_run_plans_and_runs_publish_only(settings: Settings)
     assert executed == plan.steps == (Step("publish"),)
 
 
+def test_resume_anonymizes_only_the_tables_whose_checkpoint_is_not_current(settings: Settings) -> None:
+    """A table whose anonymized checkpoint is gone (its step died before it was written, or it was
+    purged) is anonymized again; the others are taken as they are, and publish checks every key."""
+    from data_pipeline.context import Context
+
+    assert execute(settings, quiet())[0] == 0
+    ctx = Context(settings)
+    record = next(r for r in reversed(ctx.ledger.anonymized()) if r.table == "customers")
+    ctx.anonymized.delete(ctx.anonymized.ref(record.checkpoint)[1])
+    code, plan, executed = execute(settings, quiet(), resume=True)
+    assert code == 0
+    assert [type(s) for s in plan.stages] == [Anonymize, Publish]
+    assert plan.stage(Anonymize).tables == ("customers",)
+    assert sorted(executed, key=repr) == sorted(plan.steps, key=repr)
+
+
 def test_roll_forward_anonymizes_the_kept_snapshot_again(settings: Settings, tmp_path) -> None:
     import yaml
 
