@@ -121,10 +121,10 @@ def names(text: pd.Series, ctx: RuleContext, first_markers: frozenset[str] = fro
     first, last = known_names(ctx.pools.locale)
     texts = text.tolist()
     own = _own_name_words(text.index, ctx)
-    found = [
-        find_people(t, first, last, first_markers, own[i]) if isinstance(t, str) else []
-        for i, t in enumerate(texts)
-    ]
+    found: list[list[tuple[int, int, str]]] = [[]] * len(texts)  # read only: nobody named
+    for i in np.flatnonzero(_may_name_people(texts)) if own is None else range(len(texts)):
+        if isinstance(texts[i], str):
+            found[i] = find_people(texts[i], first, last, first_markers, own[i] if own else None)
     words: dict[str, set[str]] = {"first_name": set(), "last_name": set()}
     for value, spans in zip(texts, found, strict=True):
         for start, end, rule in spans:
@@ -149,13 +149,26 @@ def names(text: pd.Series, ctx: RuleContext, first_markers: frozenset[str] = fro
     return pd.Series(out, index=text.index, dtype=object)
 
 
-def _own_name_words(labels: pd.Index, ctx: RuleContext) -> list[dict[str, str]]:
+def _may_name_people(texts: list) -> np.ndarray:
+    """Texts `find_people` must read: those with a capital or a marker (all of NumPy's string
+    functions over the column at once; JSON codes and plain words are skipped)."""
+    body = np.array([t if isinstance(t, str) else "" for t in texts], dtype=_STRINGS)
+    return ~np.strings.islower(body) | (np.strings.find(body, "\x01") >= 0)
+
+
+def _own_name_words(labels: pd.Index, ctx: RuleContext) -> list[dict[str, str]] | None:
     """Per row: the words of its own name columns (this table's first/last/full names) -> the rule
-    that replaces them in text (a full name's first word is a first name, the others surnames)."""
+    that replaces them in text (a full name's first word is a first name, the others surnames).
+    None: the table has no name column."""
+    columns = [
+        (column, rule)
+        for column, rule in ctx.row_pii.items()
+        if rule in ("first_name", "last_name", "full_name") and column in ctx.frame.columns
+    ]
+    if not columns:
+        return None
     own: list[dict[str, str]] = [{} for _ in range(len(labels))]
-    for column, rule in ctx.row_pii.items():
-        if rule not in ("first_name", "last_name", "full_name") or column not in ctx.frame.columns:
-            continue
+    for column, rule in columns:
         values = ctx.frame[column].reindex(labels) if labels.is_unique else ctx.frame[column].loc[labels]
         for words, value in zip(own, values.tolist(), strict=True):
             if not isinstance(value, str):

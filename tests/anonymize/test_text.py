@@ -8,6 +8,8 @@ import json
 import pandas as pd
 import pytest
 from anon_helpers import anonymize, column, table
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import luhn_check_digit
 
 from data_pipeline.checksums import iban_check_digits
@@ -147,3 +149,18 @@ def test_surnames_outside_fakers_lists_are_replaced_in_text_and_json(run_rule) -
     got = json.loads(run_rule("json", pd.Series([doc]), paths={})[0])
     assert "Hans" not in got["owner"] and "Zqwertinger" not in got["owner"] and "-J. " in got["owner"]
     assert got["tags"] == ["India", "Saga"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.text(max_size=20) | st.sampled_from(["acme", "ACME", "ǅ", "ß", "ﬁ", "123", "", "\x01"]), max_size=8
+    )
+)
+def test_text_skipped_for_names_is_text_in_which_nobody_can_be_named(texts: list[str]) -> None:
+    """NumPy picks, over a whole column, the texts `find_people` reads: it skips only those Python
+    calls lowercase that hold no marker (find_people's own shortcut), for every script."""
+    from data_pipeline.anonymize.text import _may_name_people
+
+    for text, read in zip(texts, _may_name_people(texts), strict=True):
+        assert read or (text.islower() and "\x01" not in text), text
