@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pg-url", required=True, help="PostgreSQL server URL (e.g. from scripts/pg.sh start)"
     )
     parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
+    parser.add_argument(
+        "--processes",
+        default="",
+        help="comma-separated `run --processes` values to measure one after another (default: the "
+        "run's own default: 1 below 5M source rows, every core above)",
+    )
 
 
 def _shop():
@@ -88,9 +94,13 @@ def plain_copy(source: str, target: str) -> float:
     return time.perf_counter() - start
 
 
-def run_pipeline(work: Path, source: str, target: str) -> tuple[float, float, float, float]:
+def run_pipeline(
+    work: Path, source: str, target: str, processes: str = ""
+) -> tuple[float, float, float, float]:
     """Seconds, peak RSS (MB), client CPU seconds of `data-pipeline run`, and its publish step."""
     env = run_env(work, source, target, _shop().POLICY)
+    if processes:
+        env["DP_PROCESSES"] = processes
     seconds, rss, cpu = timed_run(env)
     with sqlite3.connect(Path(env["DP_HOME"]) / "ledger.db") as conn:
         at = dict(
@@ -126,18 +136,19 @@ def run(args: argparse.Namespace) -> None:
         read_server() - server + sum(getattr(after, f) - getattr(client, f) for f in ("ru_utime", "ru_stime"))
     )
     _settle(plain_target)
-    server = read_server()
-    seconds, rss, client_cpu, publish = run_pipeline(work, source, target)
-    run_cpu = client_cpu + read_server() - server
     print(f"{'pg_dump | psql (whole database)':<34} {plain:8.1f} s  {rows / plain:>10,.0f} rows/s")
-    print(
-        f"{'data-pipeline run (full)':<34} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s"
-        f"  ratio {seconds / plain:.2f}x pg_dump | psql"
-    )
-    print(f"  of which publish (DDL, COPY, keys, indexes, verify, commit): {publish:.1f} s")
-    print(f"peak RSS of the pipeline run: {rss:,.0f} MB")
     if read_server is not _nothing:
+        print(f"  CPU seconds, client + server: {plain_cpu:.1f} s")
+    for processes in args.processes.split(",") if args.processes else [""]:
+        server = read_server()
+        seconds, rss, client_cpu, publish = run_pipeline(work, source, target, processes)
+        run_cpu = client_cpu + read_server() - server
+        name = f"data-pipeline run{f' --processes {processes}' if processes else ''}"
         print(
-            f"CPU seconds, client + server: pg_dump | psql {plain_cpu:.1f} s, "
-            f"data-pipeline run {run_cpu:.1f} s"
+            f"{name:<34} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s"
+            f"  ratio {seconds / plain:.2f}x pg_dump | psql"
         )
+        print(f"  of which publish (DDL, COPY, keys, indexes, verify, commit): {publish:.1f} s")
+        print(f"  peak RSS (largest process): {rss:,.0f} MB")
+        if read_server is not _nothing:
+            print(f"  CPU seconds, client + server: {run_cpu:.1f} s")

@@ -196,8 +196,18 @@ def find_all(text: pd.Series, kind: str) -> pd.Series:
     return candidates.str.findall(PATTERNS[kind]).explode().dropna()
 
 
+def may_hold(text: pd.Series, kinds: Iterable[str]) -> pd.Series:
+    """The rows that can hold an identifier of any of `kinds`: one RE2 pass over the column for all
+    of them (most text holds none), before each kind's own."""
+    pattern = "|".join(f"(?:{PREFILTERS[kind]})" for kind in kinds)
+    return text[pc.match_substring_regex(text_array(text), pattern).to_numpy(zero_copy_only=False)]
+
+
 def embedded_identifiers(text: pd.Series, kinds: Iterable[str] = HIGH_PRECISION) -> pd.Series:
     """Identifiers found inside text, validated where a checksum exists."""
+    kinds = tuple(kinds)
+    if len(kinds) > 1 and not text.empty:
+        text = may_hold(text, kinds)
     parts = []
     for kind in kinds:
         found = find_all(text, kind).astype(str)
@@ -244,6 +254,7 @@ def _surviving_identifiers(raw: pd.Series, out: pd.Series) -> int:
     """Identifiers found in a row's raw text that are still in the same row's output text."""
 
     def found(text: pd.Series) -> pd.DataFrame:
+        text = may_hold(text, PATTERNS) if not text.empty else text
         parts = [find_all(text, kind) for kind in PATTERNS]
         hits = pd.concat(parts) if parts else pd.Series(dtype=object)
         hits = hits.dropna()
