@@ -29,7 +29,7 @@ from data_pipeline.errors import BadInput
 EXECUTOR_ENV = "DP_EXECUTOR"
 EXECUTOR_CONFIG_ENV = "DP_EXECUTOR_CONFIG"
 PROCESSES_ENV = "DP_PROCESSES"  # the multiprocess executor's max_concurrent, unless its config says
-FORKSERVER_PRELOAD = ["dagster", "assets.definitions"]
+FORKSERVER_PRELOAD = ["dagster", "assets.definitions", "assets.runner"]  # runner: Dagster's storage
 
 # name -> (module, attribute, the package to install, pinned like dagster-postgres)
 EXTERNAL_EXECUTORS = {

@@ -12,7 +12,6 @@ ledger), and on a local server the CPU seconds of both, client and server.
 from __future__ import annotations
 
 import argparse
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -20,10 +19,11 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from bench.pipeline import _nothing, _pg_database, run_env, server_cpu, timed_run
+from bench.pipeline import _pg_database, machine_cpu, run_env, timed_run
 from data_pipeline import pg_ddl
 
 REPO = Path(__file__).resolve().parent.parent
@@ -94,14 +94,12 @@ def plain_copy(source: str, target: str) -> float:
     return time.perf_counter() - start
 
 
-def run_pipeline(
-    work: Path, source: str, target: str, processes: str = ""
-) -> tuple[float, float, float, float]:
-    """Seconds, peak RSS (MB), client CPU seconds of `data-pipeline run`, and its publish step."""
+def run_pipeline(work: Path, source: str, target: str, processes: str = "") -> tuple[float, float, float]:
+    """Seconds and peak RSS (MB) of `data-pipeline run`, and its publish step's seconds."""
     env = run_env(work, source, target, _shop().POLICY)
     if processes:
         env["DP_PROCESSES"] = processes
-    seconds, rss, cpu = timed_run(env)
+    seconds, rss, _ = timed_run(env)
     with sqlite3.connect(Path(env["DP_HOME"]) / "ledger.db") as conn:
         at = dict(
             conn.execute(
@@ -111,7 +109,7 @@ def run_pipeline(
     publish = (
         datetime.fromisoformat(at["published"]) - datetime.fromisoformat(at["publish_started"])
     ).total_seconds()
-    return seconds, rss, cpu, publish
+    return seconds, rss, publish
 
 
 def run(args: argparse.Namespace) -> None:
@@ -128,21 +126,18 @@ def run(args: argparse.Namespace) -> None:
         f"source: pg_shop, {rows:,} rows ({args.customers:,} customers) "
         f"built in {time.perf_counter() - t0:.1f} s"
     )
-    read_server = server_cpu(args.pg_url) or _nothing
-    server, client = read_server(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    local = urlsplit(args.pg_url.replace("+psycopg2", "")).hostname in ("127.0.0.1", "localhost", "::1")
+    cpu = machine_cpu()
     plain = plain_copy(source, plain_target)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    plain_cpu = (
-        read_server() - server + sum(getattr(after, f) - getattr(client, f) for f in ("ru_utime", "ru_stime"))
-    )
+    plain_cpu = machine_cpu() - cpu
     _settle(plain_target)
     print(f"{'pg_dump | psql (whole database)':<34} {plain:8.1f} s  {rows / plain:>10,.0f} rows/s")
-    if read_server is not _nothing:
-        print(f"  CPU seconds, client + server: {plain_cpu:.1f} s")
+    if local:
+        print(f"  CPU seconds, the whole machine (client and server): {plain_cpu:.1f} s")
     for processes in args.processes.split(",") if args.processes else [""]:
-        server = read_server()
-        seconds, rss, client_cpu, publish = run_pipeline(work, source, target, processes)
-        run_cpu = client_cpu + read_server() - server
+        cpu = machine_cpu()
+        seconds, rss, publish = run_pipeline(work, source, target, processes)
+        run_cpu = machine_cpu() - cpu
         name = f"data-pipeline run{f' --processes {processes}' if processes else ''}"
         print(
             f"{name:<34} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s"
@@ -150,5 +145,5 @@ def run(args: argparse.Namespace) -> None:
         )
         print(f"  of which publish (DDL, COPY, keys, indexes, verify, commit): {publish:.1f} s")
         print(f"  peak RSS (largest process): {rss:,.0f} MB")
-        if read_server is not _nothing:
-            print(f"  CPU seconds, client + server: {run_cpu:.1f} s")
+        if local:
+            print(f"  CPU seconds, the whole machine (client, step processes, server): {run_cpu:.1f} s")

@@ -101,7 +101,7 @@ def test_deploy_configs_are_accepted_by_dagster_executors(
     assert list(execution) == [engine]
     config = execution[engine]
     if engine == "multiprocess":
-        preload = ["dagster", "assets.definitions"]
+        preload = ["dagster", "assets.definitions", "assets.runner"]
         assert config["start_method"] == {"forkserver": {"preload_modules": preload}}
     elif engine == "celery":
         from dagster_celery.cli import get_validated_config
