@@ -55,10 +55,9 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
-PARALLEL_ROWS = (
-    5_000_000  # estimated source rows from which `run` uses every core by default (bench/README.md)
-)
-Result = dg.ExecuteInProcessResult | dg.JobExecutionResult
+# estimated source rows from which `run` uses every core by default (measured: bench/README.md)
+PARALLEL_ROWS = 5_000_000
+Result = dg.ExecuteInProcessResult | dg.JobExecutionResult  # in process / multiprocess
 
 BAD_INPUT = ("BadInput", "RawValueError", "DiskFull")  # step failures the user fixes: exit 2
 BUSY = ("Busy", "TargetBusy")  # another session holds the target: exit 4, run again later
@@ -88,7 +87,7 @@ def progress_logger(console: Console) -> dg.LoggerDefinition:
     return rich_progress
 
 
-def inventory(ctx: Context, instance: dg.DagsterInstance, state_parts: Partitioning) -> Inventory:
+def inventory(ctx: Context, instance: dg.DagsterInstance, parts: Partitioning) -> Inventory:
     """What Dagster last materialized that a resumed run may start from: the newest snapshot within
     retention (every checkpoint verified: a corrupt one is never resumed from), and per table
     whether its anonymized checkpoint is current (that snapshot, policy and key) and passed; a table
@@ -109,7 +108,7 @@ def inventory(ctx: Context, instance: dg.DagsterInstance, state_parts: Partition
         ctx.vault.manifest(ref)  # sha256 verified
     anons = {}
     for table in tables:
-        if table not in state_parts:
+        if table not in parts:
             with contextlib.suppress(dg.Failure):  # never materialized
                 anons[table] = latest_ref(instance, anonymized_key(table))
     failed = set(unchecked_or_failed(ctx, anons))
@@ -119,9 +118,9 @@ def inventory(ctx: Context, instance: dg.DagsterInstance, state_parts: Partition
         and is_current(ctx, ctx.anonymized.manifest(ref), snaps[table].id)
         for table, ref in anons.items()
     }
-    for table in state_parts.tables:  # current when every part is: a resumed run reuses them one by one
+    for table in parts.tables:  # current when every part is: a resumed run reuses them one by one
         current[table] = all(
-            finished_part(ctx, snaps[table], Part(i, state_parts.count)) for i in range(state_parts.count)
+            finished_part(ctx, snaps[table], Part.from_key(k, parts.count)) for k in parts.keys
         )
     return Inventory(snapshot.batch, snaps, current)
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.detect import PATTERNS, PREFILTERS, VALID
+from data_pipeline.anonymize.detect import PATTERNS, VALID, may_hold
 from data_pipeline.anonymize.formats import Chars
 from data_pipeline.anonymize.hashing import keyed_hash, text_array
 from data_pipeline.anonymize.registry import RULES
@@ -184,30 +184,20 @@ HIGH_PRECISION = ("email", "card_number", "iban")  # checksums/shape make false 
 
 def find_all(text: pd.Series, kind: str) -> pd.Series:
     """Every match of an identifier pattern, indexed by row (exploded). Arrow's RE2 first keeps the
-    rows that can hold a match (`PREFILTERS`: the pattern less what only Python's regex has), so
-    Python's regex, the slow part, sees only those."""
+    rows that can hold a match (`may_hold`), so Python's regex, the slow part, sees only those."""
     if text.empty:
         return pd.Series([], dtype=object)
-    candidates = text[
-        pc.match_substring_regex(text_array(text), PREFILTERS[kind]).to_numpy(zero_copy_only=False)
-    ]
+    candidates = text[may_hold(text_array(text), [kind])]
     if candidates.empty:
         return pd.Series([], dtype=object)
     return candidates.str.findall(PATTERNS[kind]).explode().dropna()
 
 
-def may_hold(text: pd.Series, kinds: Iterable[str]) -> pd.Series:
-    """The rows that can hold an identifier of any of `kinds`: one RE2 pass over the column for all
-    of them (most text holds none), before each kind's own."""
-    pattern = "|".join(f"(?:{PREFILTERS[kind]})" for kind in kinds)
-    return text[pc.match_substring_regex(text_array(text), pattern).to_numpy(zero_copy_only=False)]
-
-
 def embedded_identifiers(text: pd.Series, kinds: Iterable[str] = HIGH_PRECISION) -> pd.Series:
     """Identifiers found inside text, validated where a checksum exists."""
     kinds = tuple(kinds)
-    if len(kinds) > 1 and not text.empty:
-        text = may_hold(text, kinds)
+    if len(kinds) > 1 and not text.empty:  # most text holds none: one pass for all kinds first
+        text = text[may_hold(text_array(text), kinds)]
     parts = []
     for kind in kinds:
         found = find_all(text, kind).astype(str)
@@ -254,7 +244,7 @@ def _surviving_identifiers(raw: pd.Series, out: pd.Series) -> int:
     """Identifiers found in a row's raw text that are still in the same row's output text."""
 
     def found(text: pd.Series) -> pd.DataFrame:
-        text = may_hold(text, PATTERNS) if not text.empty else text
+        text = text[may_hold(text_array(text), PATTERNS)] if not text.empty else text
         parts = [find_all(text, kind) for kind in PATTERNS]
         hits = pd.concat(parts) if parts else pd.Series(dtype=object)
         hits = hits.dropna()

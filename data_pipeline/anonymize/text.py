@@ -20,16 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 
-from data_pipeline.anonymize.detect import (
-    ANY_IDENTIFIER,
-    ANY_PREFILTER,
-    KINDS,
-    classify,
-    find_people,
-    known_names,
-)
+from data_pipeline.anonymize.detect import ANY_IDENTIFIER, KINDS, classify, find_people, known_names, may_hold
 from data_pipeline.anonymize.hashing import text_array
 from data_pipeline.anonymize.registry import RULES, STRING, RuleContext, register
 
@@ -40,12 +32,6 @@ def subcontext(ctx: RuleContext, rule: str, options: dict | None = None) -> Rule
     """The context a rule gets inside text/JSON: its own default domain, no column length to fit."""
     policy = replace(ctx.policy, rule=rule, domain=rule, options=options or {})
     return replace(ctx, policy=policy, column=replace(ctx.column, length=None))
-
-
-def may_hold_identifiers(text: pd.Series) -> np.ndarray:
-    """The rows Python's identifier regex must look at: Arrow's RE2 finds every row it would match
-    (and a few more) over the whole column at once; JSON codes and plain words are skipped."""
-    return pc.match_substring_regex(text_array(text), ANY_PREFILTER).to_numpy(zero_copy_only=False)
 
 
 def replacements(text: pd.Series, ctx: RuleContext) -> dict[str, str]:
@@ -183,7 +169,7 @@ def scrub(values: pd.Series, ctx: RuleContext, *, known_names: bool = True) -> p
     """Identifiers replaced by their fakes, then the row's own values, then known names; the rest of
     the text kept."""
     text = values.astype(str)
-    holding = may_hold_identifiers(text)
+    holding = may_hold(text_array(text))  # JSON codes and plain words hold none
     mapping = replacements(text[holding], ctx) if holding.any() else {}
     if mapping:
         text = text.copy()
