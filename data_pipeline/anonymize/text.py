@@ -108,9 +108,18 @@ def names(text: pd.Series, ctx: RuleContext, first_markers: frozenset[str] = fro
     texts = text.tolist()
     own = _own_name_words(text.index, ctx)
     found: list[list[tuple[int, int, str]]] = [[]] * len(texts)  # read only: nobody named
-    for i in np.flatnonzero(_may_name_people(texts)) if own is None else range(len(texts)):
-        if isinstance(texts[i], str):
-            found[i] = find_people(texts[i], first, last, first_markers, own[i] if own else None)
+    if own is None:  # the same text names the same people: each distinct text is read once
+        read: dict[str, list[tuple[int, int, str]]] = {}
+        for i in np.flatnonzero(_may_name_people(texts)):
+            text_i = texts[i]
+            if isinstance(text_i, str):
+                if (spans := read.get(text_i)) is None:
+                    spans = read[text_i] = find_people(text_i, first, last, first_markers)
+                found[i] = spans
+    else:
+        for i, text_i in enumerate(texts):
+            if isinstance(text_i, str):
+                found[i] = find_people(text_i, first, last, first_markers, own[i])
     words: dict[str, set[str]] = {"first_name": set(), "last_name": set()}
     for value, spans in zip(texts, found, strict=True):
         for start, end, rule in spans:

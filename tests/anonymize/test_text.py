@@ -119,6 +119,22 @@ def test_known_names_are_replaced_even_without_a_name_column(run_rule) -> None:
     assert run_rule("free_text", bodies, names=False)[0] == bodies[0]
 
 
+def test_a_text_repeated_in_many_rows_names_the_same_people_in_each(run_rule) -> None:
+    """Delivery notes repeat ("Leave at door, call Anna Smith"): each row's text becomes the same text as
+    the one written alone, whether the notes around it repeat or not."""
+    notes = [
+        "Leave at door, call Anna Smith",
+        None,
+        "Leave at door, call Anna Smith",
+        "Call Grace Hopper",
+        "ok",
+    ] * 3
+    out = [n if isinstance(n, str) else None for n in run_rule("free_text", pd.Series(notes))]
+    alone = [run_rule("free_text", pd.Series([n]))[0] if n else None for n in notes]
+    assert out == alone
+    assert "Anna" not in out[0] and "Grace" not in out[3] and out[4] == "ok"
+
+
 def test_free_text_replaces_people_not_words(run_rule) -> None:
     """Ordinary capitalized words that some locale lists as a name stay; people are replaced."""
     words = "A Story of the Saga, set in India; the Grant was approved in May."
