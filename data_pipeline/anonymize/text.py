@@ -34,9 +34,8 @@ def subcontext(ctx: RuleContext, rule: str, options: dict | None = None) -> Rule
     return replace(ctx, policy=policy, column=replace(ctx.column, length=None))
 
 
-def replacements(text: pd.Series, ctx: RuleContext) -> dict[str, str]:
-    """Distinct identifier matches in `text` -> their replacement, made by the rules, vectorized."""
-    found = {m for ms in text.str.findall(ANY_IDENTIFIER) for m in ms}
+def replacements(found: set[str], ctx: RuleContext) -> dict[str, str]:
+    """Distinct identifier matches -> their replacement, made by the rules, vectorized."""
     by_kind: dict[str, dict[str, str]] = {k: {} for k in KINDS}
     for match in found:
         hit = classify(match)
@@ -52,6 +51,23 @@ def replacements(text: pd.Series, ctx: RuleContext) -> dict[str, str]:
         for match, core in cores.items():
             mapping[match] = fake_of[core] + match[len(core) :]
     return mapping
+
+
+def _identifiers_replaced(texts: list[str], ctx: RuleContext) -> list[str]:
+    """Every identifier in the texts replaced by its fake: one regex pass finds them (the fakes are
+    made for the distinct ones at once), and the texts are put together again from those spans."""
+    spans = [[(m.start(), m.end(), m.group(0)) for m in ANY_IDENTIFIER.finditer(t)] for t in texts]
+    mapping = replacements({m for found in spans for _, _, m in found}, ctx)
+    if not mapping:
+        return texts
+    out = []
+    for text, found in zip(texts, spans, strict=True):
+        parts, at = [], 0
+        for start, end, match in found:
+            parts += [text[at:start], mapping.get(match, match)]
+            at = end
+        out.append("".join(parts) + text[at:] if parts else text)
+    return out
 
 
 def own_values(
@@ -179,14 +195,9 @@ def scrub(values: pd.Series, ctx: RuleContext, *, known_names: bool = True) -> p
     the text kept."""
     text = values.astype(str)
     holding = may_hold(text_array(text))  # JSON codes and plain words hold none
-    mapping = replacements(text[holding], ctx) if holding.any() else {}
-    if mapping:
+    if holding.any():
         text = text.copy()
-        text[holding] = (  # positionally: JSON leaves repeat their row's label
-            text[holding]
-            .str.replace(ANY_IDENTIFIER, lambda m: mapping.get(m.group(0), m.group(0)), regex=True)
-            .to_numpy()
-        )
+        text[holding] = _identifiers_replaced(text[holding].tolist(), ctx)  # by position: JSON leaves
     body, fakes, first_markers = own_values(np.array(text.tolist(), dtype=_STRINGS), text.index, ctx)
     if known_names:
         text = names(pd.Series(body.astype(object), index=text.index, dtype=object), ctx, first_markers)
