@@ -11,10 +11,13 @@ from contextlib import contextmanager
 import dagster as dg
 from pydantic import PrivateAttr
 
+from data_pipeline import source_state
 from data_pipeline.config import Settings, load_settings
 from data_pipeline.context import Context
+from data_pipeline.schema import Schema
 
 _PLANNED: dict[Settings, Context] = {}  # the Context a run of this process was planned with
+PLANNED_ENV = "DP_PLANNED_STATE"  # the digest of the source state a run's step processes work on
 
 ENV_FIELDS = {
     "home": "DP_HOME",
@@ -50,8 +53,17 @@ class PipelineResource(dg.ConfigurableResource):
         load the policy once, not once per step, and see the schema the snapshot was read with."""
         if self._shared is None:
             settings = self.settings()
-            self._shared = _PLANNED.get(settings) or Context(settings)
+            self._shared = _PLANNED.get(settings) or Context(settings, planned_schema(settings))
         return self._shared
+
+
+def planned_schema(settings: Settings) -> Schema | None:
+    """In a step process of a run the CLI planned (PLANNED_ENV names the source state it stored):
+    that state's schema, so the step works on the schema the plan showed without reflecting the
+    source again; None elsewhere (the UI's runs and sensors read the source as it is)."""
+    digest = os.environ.get(PLANNED_ENV)
+    state = source_state.load(settings) if digest else None
+    return state.schema if state is not None and state.digest == digest else None
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from assets.execution import EXECUTOR_CONFIG_ENV, EXECUTOR_ENV, PROCESSES_ENV
 from assets.instance import run_instance
-from assets.resources import planned_with
+from assets.resources import PLANNED_ENV, planned_with
 from data_pipeline import source_state, supervise, terminal
 from data_pipeline.config import Settings, load_settings
 from data_pipeline.context import Context
@@ -241,6 +241,7 @@ def execute(
                 if os.environ.get(EXECUTOR_ENV, "multiprocess") != "multiprocess":
                     os.environ.pop(EXECUTOR_CONFIG_ENV, None)  # another executor's config
                 os.environ.update({EXECUTOR_ENV: "multiprocess", PROCESSES_ENV: str(processes)})
+                os.environ[PLANNED_ENV] = state.digest  # the steps work on the schema planned on
                 with dg.execute_job(
                     dg.reconstructable(run_job),
                     instance=instance,

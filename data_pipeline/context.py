@@ -36,6 +36,7 @@ def ensure_demo_source(settings: Settings) -> None:
 @dataclass(frozen=True, eq=False)
 class Context:
     settings: Settings
+    planned_schema: Schema | None = None  # a run's step in another process: the schema it was planned on
 
     @cached_property
     def source(self) -> sa.Engine:
@@ -52,6 +53,8 @@ class Context:
 
     @cached_property
     def schema(self) -> Schema:
+        if self.planned_schema is not None:
+            return self.planned_schema
         schema = reflect(self.source, schema=self.settings.source_schema)
         if not schema.tables:
             raise BadInput(f"source {redact_url(self.settings.source_url)} has no tables")

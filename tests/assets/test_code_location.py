@@ -10,11 +10,12 @@ import subprocess
 from dataclasses import replace
 
 import dagster as dg
+import pytest
 import yaml
 from dagster_support import REPO, DagsterServer, dagster_cli, free_port, refreshed, settings_env
 
 from assets.definitions import build_definitions
-from assets.resources import pipeline_resource
+from assets.resources import PLANNED_ENV, PipelineResource, pipeline_resource
 from assets.runner import prepare_dagster_home
 from assets.source import source_schema_changes
 from data_pipeline import source_state
@@ -180,3 +181,32 @@ def test_owners_come_from_the_policy(settings: Settings, tmp_path) -> None:
     assert specs["published/customers"].owners == ["crm-owner@example.com"]
     assert specs["anonymized/orders"].owners == ["team:data-platform"]
     assert "not an owner" in specs["anonymized/customers"].description  # named, and the location loads
+
+
+def test_a_step_of_a_planned_run_works_on_the_planned_schema(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run --processes N`: a step process takes the schema the run was planned on (the source state
+    the CLI stored; it reflects nothing), whatever the source became since; other processes (the
+    UI's runs, the sensor) read the source as it is."""
+    refreshed(settings)
+    state = source_state.load(settings)
+    with sqlite3.connect(settings.source_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("ALTER TABLE products ADD COLUMN colour VARCHAR(20)")
+
+    def products_columns() -> tuple[str, ...]:
+        resource = PipelineResource(
+            home=str(settings.home),
+            source_url=settings.source_url,
+            target_url=settings.target_url,
+            policy_path=str(settings.policy_path),
+            suites_dir=str(settings.suites_dir),
+        )
+        return resource.context().schema.table("products").column_names
+
+    monkeypatch.setenv(PLANNED_ENV, state.digest)
+    assert "colour" not in products_columns()
+    monkeypatch.setenv(PLANNED_ENV, "another-state")
+    assert "colour" in products_columns()
+    monkeypatch.delenv(PLANNED_ENV)
+    assert "colour" in products_columns()
