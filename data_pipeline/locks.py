@@ -1,5 +1,6 @@
 """One run per DP_HOME at a time: a second one fails at once with a clear message (exit 4). Locks in
-a target database are never waited for longer than DP_LOCK_TIMEOUT."""
+a target database are never waited for longer than DP_LOCK_TIMEOUT. Work that one process does for
+several (a snapshot's fingerprints) is done under `waited_for`."""
 
 from __future__ import annotations
 
@@ -49,3 +50,15 @@ def run_lock(home: Path) -> Iterator[None]:
         finally:
             handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def waited_for(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `path` between processes, waited for; the kernel drops it with
+    a process that dies, so a killed holder never blocks the others."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

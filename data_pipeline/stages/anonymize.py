@@ -8,11 +8,8 @@ finish.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +29,7 @@ from data_pipeline.checkpoint import (
 )
 from data_pipeline.context import Context
 from data_pipeline.errors import BadInput, ChecksFailed
+from data_pipeline.locks import waited_for
 from data_pipeline.partitions import Part
 from data_pipeline.scrub import scrubbed
 from data_pipeline.stages import check
@@ -208,22 +206,11 @@ def source_fingerprints(ctx: Context, snapshot: CheckpointRef) -> Iterator[np.nd
     batch_dir = Path(snapshot.path).parent
     done = batch_dir / f"_fingerprints-v3-{ctx.key.epoch}-{ctx.policy.digest[:12]}.done"
     if not done.exists():
-        with _exclusive(batch_dir / f"{done.stem}.lock"):
+        with waited_for(batch_dir / f"{done.stem}.lock"):
             if not done.exists():  # a killed writer leaves files under its own stem, never `done`
                 _write_fingerprints(ctx, batch_dir, done)
     for path in sorted(batch_dir.glob(f"{done.read_text()}.*.npy")):
         yield np.load(path, mmap_mode="r")
-
-
-@contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """An advisory lock between processes; the kernel drops it with a process that dies."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _write_fingerprints(ctx: Context, batch_dir: Path, done: Path) -> None:
