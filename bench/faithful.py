@@ -19,11 +19,10 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from bench.pipeline import _pg_database, machine_cpu, run_env, timed_run
+from bench.pipeline import _pg_database, local_server, machine_cpu, run_env, timed_run
 from data_pipeline import pg_ddl
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,7 +125,7 @@ def run(args: argparse.Namespace) -> None:
         f"source: pg_shop, {rows:,} rows ({args.customers:,} customers) "
         f"built in {time.perf_counter() - t0:.1f} s"
     )
-    local = urlsplit(args.pg_url.replace("+psycopg2", "")).hostname in ("127.0.0.1", "localhost", "::1")
+    local = local_server(args.pg_url)
     cpu = machine_cpu()
     plain = plain_copy(source, plain_target)
     plain_cpu = machine_cpu() - cpu

@@ -14,14 +14,12 @@ import io
 import json
 import os
 import re
-import resource
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -234,12 +232,6 @@ def settle(url: str) -> None:
     engine.dispose()
 
 
-def _proc_stat(pid: int) -> list[str]:
-    """Fields 3.. of /proc/<pid>/stat (after the command name, which may hold spaces)."""
-    data = Path(f"/proc/{pid}/stat").read_text()
-    return data[data.rindex(")") + 2 :].split()
-
-
 def machine_cpu() -> float:
     """CPU seconds this machine has spent so far, every process together (/proc/stat: user, nice,
     system, irq, softirq, steal). Around a run on an otherwise quiet machine it counts what
@@ -249,39 +241,9 @@ def machine_cpu() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def _nothing() -> float:
-    """The server CPU reader when the server is not on this machine: nothing measured."""
-    return 0.0
-
-
-def server_cpu(url: str) -> Callable[[], float] | None:
-    """A reader of the CPU seconds the PostgreSQL server at `url` has used so far (the postmaster,
-    its live processes and the backends it has reaped), or None when it does not run on this
-    machine: what `pg_dump | psql` and the pipeline cost the server, beside their own processes."""
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-    engine.dispose()
-    try:
-        postmaster = int(_proc_stat(backend)[1])
-    except (OSError, ValueError):
-        return None
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def read() -> float:
-        fields = _proc_stat(postmaster)
-        ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    child = _proc_stat(int(entry.name))
-                except OSError:
-                    continue
-                if child[1] == str(postmaster):
-                    ticks += int(child[11]) + int(child[12])
-        return ticks / tick
-
-    return read
+def local_server(url: str) -> bool:
+    """Whether the server at `url` runs on this machine (then the machine's CPU counts its work)."""
+    return sa.engine.make_url(url).host in ("127.0.0.1", "localhost", "::1")
 
 
 def _pg_database(server: str, name: str) -> str:
@@ -305,15 +267,9 @@ def run(args: argparse.Namespace) -> None:
         build_source(source, rows)
         settle(source)
         print(f"source: {rows:,} rows built in {time.perf_counter() - t0:.1f} s (PostgreSQL)")
-        read_server = server_cpu(args.pg_url) or _nothing
-        server, client = read_server(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = machine_cpu()
         plain = plain_copy_pg(source, plain_target)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        plain_cpu = (
-            read_server()
-            - server
-            + sum(getattr(after, f) - getattr(client, f) for f in ("ru_utime", "ru_stime"))
-        )
+        plain_cpu = machine_cpu() - cpu
         settle(plain_target)
         label = "pg_dump | psql"
     else:
@@ -324,23 +280,21 @@ def run(args: argparse.Namespace) -> None:
         print(f"source: {rows:,} rows built in {time.perf_counter() - t0:.1f} s (SQLite)")
         plain = plain_copy_sqlite(work / "source.db", work / "plain.db")
         label = "plain copy (read_sql -> to_sql)"
-        read_server = _nothing
-    server = read_server()
+    cpu = machine_cpu()
     seconds, rss, client_cpu, parts = run_pipeline(work, source, target)
-    server_cpu_s = read_server() - server
-    run_cpu = client_cpu + server_cpu_s
+    run_cpu = machine_cpu() - cpu
     print(f"{label:<34} {plain:8.1f} s  {rows / plain:>10,.0f} rows/s")
     print(
         f"{'data-pipeline run (full)':<34} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s"
         f"  ratio {seconds / plain:.2f}x the plain copy"
     )
     print(f"peak RSS of the pipeline run: {rss:,.0f} MB (target <= 400 MB)")
-    if read_server is not _nothing:
+    if args.pg_url and local_server(args.pg_url):
         cores = os.cpu_count() or 1
         floor = run_cpu / cores
         print(
-            f"CPU seconds, client + server: {label} {plain_cpu:.1f} s, data-pipeline run {run_cpu:.1f} s"
-            f" ({client_cpu:.1f} + {server_cpu_s:.1f});"
+            f"CPU seconds of the whole machine: {label} {plain_cpu:.1f} s, data-pipeline run {run_cpu:.1f} s"
+            f" ({client_cpu:.1f} the run's own + {run_cpu - client_cpu:.1f} the server's);"
             f" spread over {cores} cores with every stage overlapped the run would still take"
             f" >= {floor:.1f} s = {floor / plain:.2f}x {label}"
         )

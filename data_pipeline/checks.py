@@ -182,25 +182,25 @@ def identifying_columns(policy: dict[str, ColumnPolicy]) -> list[str]:
 HIGH_PRECISION = ("email", "card_number", "iban")  # checksums/shape make false hits rare
 
 
-def find_all(text: pd.Series, kind: str) -> pd.Series:
-    """Every match of an identifier pattern, indexed by row (exploded). Arrow's RE2 first keeps the
-    rows that can hold a match (`may_hold`), so Python's regex, the slow part, sees only those."""
-    if text.empty:
-        return pd.Series([], dtype=object)
-    candidates = text[may_hold(text_array(text), [kind])]
-    if candidates.empty:
-        return pd.Series([], dtype=object)
-    return candidates.str.findall(PATTERNS[kind]).explode().dropna()
+def find_each(text: pd.Series, kinds: Iterable[str]) -> Iterator[tuple[str, pd.Series]]:
+    """(kind, every match of its pattern, indexed by row and exploded) for each kind. Arrow's RE2
+    first keeps the rows that can hold a match of any kind, then those of each (`may_hold`), so
+    Python's regex, the slow part, sees only those (most text holds none)."""
+    kinds = tuple(kinds)
+    candidates = text[may_hold(text, kinds)] if len(text) else text
+    for kind in kinds:
+        rows = candidates[may_hold(candidates, [kind])] if len(kinds) > 1 and len(candidates) else candidates
+        yield (
+            kind,
+            rows.str.findall(PATTERNS[kind]).explode().dropna() if len(rows) else pd.Series([], dtype=object),
+        )
 
 
 def embedded_identifiers(text: pd.Series, kinds: Iterable[str] = HIGH_PRECISION) -> pd.Series:
     """Identifiers found inside text, validated where a checksum exists."""
-    kinds = tuple(kinds)
-    if len(kinds) > 1 and not text.empty:  # most text holds none: one pass for all kinds first
-        text = text[may_hold(text_array(text), kinds)]
     parts = []
-    for kind in kinds:
-        found = find_all(text, kind).astype(str)
+    for kind, found in find_each(text, kinds):
+        found = found.astype(str)
         if kind in VALID and not found.empty:
             found = found[found.map(VALID[kind])]
         parts.append(found)
@@ -244,8 +244,7 @@ def _surviving_identifiers(raw: pd.Series, out: pd.Series) -> int:
     """Identifiers found in a row's raw text that are still in the same row's output text."""
 
     def found(text: pd.Series) -> pd.DataFrame:
-        text = text[may_hold(text_array(text), PATTERNS)] if not text.empty else text
-        parts = [find_all(text, kind) for kind in PATTERNS]
+        parts = [found for _, found in find_each(text, PATTERNS)]
         hits = pd.concat(parts) if parts else pd.Series(dtype=object)
         hits = hits.dropna()
         return pd.DataFrame({"row": hits.index, "value": normalize(hits.astype(str)).to_pandas()})

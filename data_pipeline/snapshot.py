@@ -47,10 +47,6 @@ _ARROW_PARSED = {"integer", "float", "numeric", "boolean", "date", "datetime", "
 _CSV_BLOCK = 4 << 20  # bytes of CSV per Arrow batch: about a snapshot batch (BATCH_ROWS) of a typical table
 
 
-def _is_json(column: sa.Column) -> bool:
-    return isinstance(column.type, sa.JSON)
-
-
 def _chunks(
     conn: sa.Connection, sa_table: sa.Table, table: Table, where: str | None = None
 ) -> Iterator[pd.DataFrame]:
@@ -58,7 +54,7 @@ def _chunks(
     postgres = conn.dialect.name == "postgresql"
     query = sa.select(  # generated columns are not read; PostgreSQL's documents as its own text
         *(
-            sa.cast(c, sa.Text).label(c.name) if postgres and _is_json(c) else c
+            sa.cast(c, sa.Text).label(c.name) if postgres and isinstance(c.type, sa.JSON) else c
             for c in (sa_table.c[name] for name in table.column_names)
         )
     )

@@ -18,9 +18,10 @@ from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
 
 import numpy as np
-import pyarrow as pa
+import pandas as pd
 import pyarrow.compute as pc
 
+from data_pipeline.anonymize.hashing import text_array
 from data_pipeline.anonymize.pools import COUNTRY_LOCALES, pool
 from data_pipeline.checksums import IBAN_LENGTHS, iban_valid, luhn_valid
 
@@ -92,11 +93,11 @@ PREFILTERS = {kind: re2_superset(p.pattern) for kind, p in PATTERNS.items()}  # 
 ANY_IDENTIFIER = re.compile("|".join(f"(?:{PATTERNS[k].pattern})" for k in KINDS))
 
 
-def may_hold(text: pa.Array, kinds: Iterable[str] = KINDS) -> np.ndarray:
+def may_hold(text: pd.Series, kinds: Iterable[str] = KINDS) -> np.ndarray:
     """Which texts can hold an identifier of any of `kinds`: one pass of Arrow's RE2 over the whole
     column (`PREFILTERS`, every kind at once), so Python's regexes need only look at those."""
     pattern = "|".join(f"(?:{PREFILTERS[kind]})" for kind in kinds)
-    return pc.match_substring_regex(text, pattern).to_numpy(zero_copy_only=False)
+    return pc.match_substring_regex(text_array(text), pattern).to_numpy(zero_copy_only=False)
 
 
 _DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline.anonymize.detect import ANY_IDENTIFIER, KINDS, classify, find_people, known_names, may_hold
-from data_pipeline.anonymize.hashing import text_array
 from data_pipeline.anonymize.registry import RULES, STRING, RuleContext, register
 
 _STRINGS = np.dtypes.StringDType()
@@ -194,7 +193,7 @@ def scrub(values: pd.Series, ctx: RuleContext, *, known_names: bool = True) -> p
     """Identifiers replaced by their fakes, then the row's own values, then known names; the rest of
     the text kept."""
     text = values.astype(str)
-    holding = may_hold(text_array(text))  # JSON codes and plain words hold none
+    holding = may_hold(text)  # JSON codes and plain words hold none
     if holding.any():
         text = text.copy()
         text[holding] = _identifiers_replaced(text[holding].tolist(), ctx)  # by position: JSON leaves
