@@ -92,7 +92,11 @@ def test_the_prefilter_keeps_written_phones_and_drops_plain_text(number: str) ->
 
 
 def test_the_re2_superset_drops_lookarounds_and_word_boundaries_outside_classes() -> None:
-    assert re2_superset(r"(?<![\w+])(?!(?:1|2)[)])\b\d[\b(]") == r"\p{Nd}[\b(]"
+    assert re2_superset(r"(?<![\w+])(?!(?:1|2)[)])\b\d[\b(]") == r"[0-9\x{80}-\x{10FFFF}][\b(]"
+
+
+def test_the_re2_superset_reads_a_digit_in_a_class_as_part_of_the_class() -> None:
+    assert re2_superset(r"[\d ]") == r"[0-9\x{80}-\x{10FFFF} ]"
 
 
 def test_a_match_is_classified_and_trimmed_to_the_identifier_it_starts_with() -> None:
