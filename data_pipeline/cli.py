@@ -16,6 +16,7 @@ from rich.table import Table as RichTable
 from data_pipeline import supervise, terminal
 from data_pipeline.config import Settings, load_settings, redact_url
 from data_pipeline.errors import NO_SPACE, BadInput, PipelineError, PublishedUnrecorded, disk_full, reason
+from data_pipeline.imports import collector_paused
 
 app = typer.Typer(
     help="The third pipeline: anonymized, validated, forward-only releases of production data.",
@@ -217,7 +218,8 @@ def run(
     ] = None,
 ) -> None:
     """Snapshot, anonymize, check and publish everything once, through Dagster."""
-    from assets.runner import run_once
+    with collector_paused():
+        from assets.runner import run_once
 
     settings = _with_subset(_settings(source, target, policy, home), subset, subset_other)
     if supervise.wanted():  # a crash in compiled code gets one line from the parent (supervise.py)

@@ -33,6 +33,8 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
+from data_pipeline.imports import collector_paused
+
 if TYPE_CHECKING:
     import pandas as pd
     import sqlalchemy as sa
@@ -298,8 +300,9 @@ def _check_expectation(item: Any, where: str, types: bool = True) -> dict:
 
 def _check_type(etype: str, kwargs: dict, where: str) -> None:
     """The expectation type is GX's and its kwargs are what that type takes."""
-    from great_expectations.exceptions import ExpectationNotFoundError
-    from great_expectations.expectations.registry import get_expectation_impl
+    with collector_paused():
+        from great_expectations.exceptions import ExpectationNotFoundError
+        from great_expectations.expectations.registry import get_expectation_impl
 
     try:
         impl = get_expectation_impl(etype)
@@ -349,7 +352,8 @@ class DataDocs:
         return cls(settings.home / "gx")
 
     def context(self) -> Any:
-        import great_expectations as gx
+        with collector_paused():
+            import great_expectations as gx
 
         if (self.root / "great_expectations.yml").is_file():
             return gx.get_context(mode="file", context_root_dir=str(self.root))
@@ -552,9 +556,10 @@ def _run_checkpoint(
 ) -> SuiteResult:
     """`suite` over one batch as a GX Checkpoint, in a throwaway in-memory context (no state between
     runs; the raw results never reach a file). Its action writes Data Docs from scrubbed results."""
-    import great_expectations as gx
-    from great_expectations.core.expectation_suite import ExpectationSuite
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    with collector_paused():
+        import great_expectations as gx
+        from great_expectations.core.expectation_suite import ExpectationSuite
+        from great_expectations.data_context.types.base import ProgressBarsConfig
 
     name = suite["name"]
     context = gx.get_context(mode="ephemeral")
@@ -684,10 +689,11 @@ def _docs_action() -> Any:
 
 def _define_docs_action() -> Any:
     """Defined on first use (GX is imported lazily); GX registers an action class by its `type`, once."""
-    from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.compatibility.pydantic import PrivateAttr
-    from great_expectations.core.expectation_suite import ExpectationSuite
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+    with collector_paused():
+        from great_expectations.checkpoint import UpdateDataDocsAction
+        from great_expectations.compatibility.pydantic import PrivateAttr
+        from great_expectations.core.expectation_suite import ExpectationSuite
+        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     class ScrubbedDataDocsAction(UpdateDataDocsAction):
         """Stores a scrubbed copy of each result in the Data Docs context and builds its sites (an
