@@ -40,6 +40,10 @@ telemetry:
   enabled: false
 nux:
   enabled: false
+# Dagster's DEBUG lines (each step process says it started) stay off the terminal; every event is
+# stored whatever its level, so the UI shows the runs in full
+python_logs:
+  python_log_level: INFO
 """
 
 
