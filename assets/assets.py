@@ -38,6 +38,7 @@ PARTS_DESCRIPTION = (
 # a run over a range of partitions (all of them: `data-pipeline run`, the nightly schedule)
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+PRIORITY_TAG = "dagster/priority"  # the executors start ready steps with the highest first
 
 
 def key_part(table: str) -> str:
@@ -169,7 +170,8 @@ def build_snapshot(schema: Schema, catalog: Catalog, pool: str | None = None) ->
     return snapshot_asset
 
 
-def build_anonymized(table: Table, catalog: Catalog) -> dg.AssetsDefinition:
+def build_anonymized(table: Table, catalog: Catalog, priority: int = 0) -> dg.AssetsDefinition:
+    """`priority`: the step's place among those ready at once, highest first (`anonymized_priority`)."""
     key = anonymized_key(table.name)
     specs = [
         dg.AssetCheckSpec(name.value, asset=key, blocking=True, description=name.description)
@@ -187,6 +189,7 @@ def build_anonymized(table: Table, catalog: Catalog) -> dg.AssetsDefinition:
         check_specs=specs,
         metadata={"forward_only": True, **table_metadata(table, catalog, snapshot_key(table.name))},
         code_version=catalog.code_version,
+        op_tags={PRIORITY_TAG: str(priority)},
     )
     def anonymized(context: dg.AssetExecutionContext, pipeline: PipelineResource):
         p = pipeline.context()
@@ -270,9 +273,12 @@ def _part_checks(key: dg.AssetKey, results: dict[str, TableResult]) -> list[dg.A
     return checks
 
 
-def build_anonymized_parts(table: Table, partitioning: Partitioning, catalog: Catalog) -> dg.AssetsDefinition:
+def build_anonymized_parts(
+    table: Table, partitioning: Partitioning, catalog: Catalog, priority: int = 0
+) -> dg.AssetsDefinition:
     """`anonymized/<table>` of a big table: one partition per key range of the snapshot. The snapshot
-    stays one unpartitioned read; the table-wide checks run when `published` combines the parts."""
+    stays one unpartitioned read; the table-wide checks run when `published` combines the parts.
+    `priority` as in `build_anonymized`."""
     key = anonymized_key(table.name)
     count = partitioning.count
 
@@ -302,6 +308,7 @@ def build_anonymized_parts(table: Table, partitioning: Partitioning, catalog: Ca
                 **table_metadata(table, catalog, snapshot_key(table.name)),
             },
             code_version=catalog.code_version,
+            op_tags={PRIORITY_TAG: str(priority)},
         )
 
     @decorate

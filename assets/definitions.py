@@ -30,6 +30,7 @@ from assets.schedules import (
 from assets.sensors import record_failed_runs
 from assets.source import refresh_source_state, source_schema, source_schema_changes
 from data_pipeline import source_state
+from data_pipeline.anonymize.cost import relative_cost
 from data_pipeline.config import Settings, load_settings
 from data_pipeline.expectations import suite_names
 from data_pipeline.plan import foreign_key_tables
@@ -63,9 +64,11 @@ def build_definitions(
     job = anonymized_copy_job()
 
     def anonymized(t: Table) -> dg.AssetsDefinition:
+        rules = [rule for _, rule in catalog.rules.get(t.name, {}).values()]
+        priority = relative_cost(state.estimates.get(t.name, 0), rules)  # longest first
         if t.name in parts:
-            return build_anonymized_parts(t, parts, catalog)
-        return build_anonymized(t, catalog)
+            return build_anonymized_parts(t, parts, catalog, priority)
+        return build_anonymized(t, catalog, priority)
 
     return dg.Definitions(
         assets=[

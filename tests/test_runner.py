@@ -192,3 +192,28 @@ def test_a_big_source_runs_on_every_core_by_default() -> None:
     assert default_processes({"a": PARALLEL_ROWS // 2, "b": PARALLEL_ROWS // 2 - 1}) == 1
     cores = len(os.sched_getaffinity(0))
     assert default_processes({"a": PARALLEL_ROWS // 2, "b": PARALLEL_ROWS // 2}) == cores
+
+
+def test_the_tables_that_take_longest_to_anonymize_start_first(run_cli, settings: Settings) -> None:
+    """Steps ready at once start longest first (their `dagster/priority`), so that on several processes
+    the slowest table does not start last and run alone: free text over rows outweighs rows alone."""
+    from assets.catalog import build_catalog
+    from data_pipeline import source_state
+    from data_pipeline.anonymize.cost import relative_cost
+
+    assert run_cli().exit_code == 0
+    state = source_state.load(settings)
+    rules = build_catalog(settings, state.schema).rules
+    cost = {t: relative_cost(state.estimates[t], [r for _, r in rules[t].values()]) for t in rules}
+    with run_instance(settings.dagster_home) as instance:
+        run = instance.get_runs(limit=1)[0]
+        events = [e.dagster_event for e in instance.all_logs(run.run_id) if e.dagster_event]
+    started = [
+        e.step_key.removeprefix("anonymized__")
+        for e in events
+        if e.event_type == dg.DagsterEventType.STEP_START and e.step_key.removeprefix("anonymized__") in cost
+    ]
+    assert sorted(started) == sorted(cost)
+    assert [cost[t] for t in started] == sorted(cost.values(), reverse=True)
+    assert started[0] == "support_tickets"  # free text: not the table with the most rows
+    assert max(state.estimates, key=state.estimates.get) != "support_tickets"
