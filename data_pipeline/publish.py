@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -146,11 +147,15 @@ def publish(
     source: Source | None = None,
     republish: bool = False,
     candidate: Candidate | None = None,
+    checks: Callable[[], None] | None = None,
 ) -> dict[str, int]:
     """Replace the target's tables with this release's, atomically. Returns rows per table.
     A new release's number must be above every one the target has held; `republish`: a rollback.
     With a PostgreSQL `source` and target: the source's own schema (pg_dump), verified. With a
-    `candidate` (staging.py) the rows come from it, inside the server; otherwise from `data`."""
+    `candidate` (staging.py) the rows come from it, inside the server; otherwise from `data`.
+    `checks`: the caller's own, inside the transaction (what they raise rolls it back), before the
+    target's constraints would find the same thing in a server's words; on PostgreSQL, beside the
+    server building keys and indexes, while the client would wait."""
     dialect = engine.dialect.name
     if source is not None and dialect == "postgresql" and source.engine.dialect.name == "postgresql":
         return _publish_pg(
@@ -164,6 +169,7 @@ def publish(
             progress,
             republish,
             candidate,
+            checks,
         )
     if dialect == "sqlite":
         target_schema = None  # SQLite has no schemas: the file is the namespace
@@ -200,6 +206,8 @@ def publish(
             rows[table.name] = count
             if progress:
                 progress(table.name, count)
+        if checks is not None:
+            checks()
         if dialect == "postgresql":
             _add_constraints(conn, meta)
         differences = verify.portable(conn, schema, target_schema, rows)
@@ -303,6 +311,7 @@ def _publish_pg(
     progress: Progress | None,
     republish: bool = False,
     candidate: Candidate | None = None,
+    checks: Callable[[], None] | None = None,
 ) -> dict[str, int]:
     """PostgreSQL -> PostgreSQL: the source's schema from pg_dump, the rows by COPY (or from the
     candidate), verified."""
@@ -338,7 +347,14 @@ def _publish_pg(
                 rows[table.name] = load.copy(conn, name, data(table), table, table.dialect == "postgresql")
             if progress:
                 progress(table.name, rows[table.name])
-        _apply(conn, ddl.post, "post-data", ddl.tool)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish-checks") as beside:
+            checked = beside.submit(checks or (lambda: None))
+            try:
+                _apply(conn, ddl.post, "post-data", ddl.tool)
+            except Exception:
+                checked.result()  # what the checks find is the reason to give, not the server's words
+                raise
+            checked.result()
         pg_ddl.refresh_matviews(conn, ddl.matviews)
         pg_ddl.set_sequences(conn, ddl.schemas, sequence_values)
         differences = verify.compare(expected, verify.catalog(conn, ddl.schemas))

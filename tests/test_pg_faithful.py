@@ -286,6 +286,30 @@ def test_publish_is_one_transaction_that_never_waits_forever_and_verifies(
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT to_regclass('customers_last_name_idx') IS NOT NULL").scalar()
 
+    # what must hold when all else is in (the stage's foreign keys, checked meanwhile) rolls all back
+    def keys_broken() -> None:
+        raise ChecksFailed("release refused, nothing published: orders: 1 dangling reference")
+
+    with pytest.raises(ChecksFailed, match="orders: 1 dangling reference"):
+        publish(engine, schema, data, release=2, policy_digest="d", source=source, checks=keys_broken)
+    assert published_release(engine) == 1 and relation_counts(target) == relation_counts(pg_url)
+
+    # the checks run beside the post-data DDL; when that fails too, theirs is the reason given
+    def refused_by_the_server(*args, **kwargs):
+        ddl = real_dump(*args, **kwargs)
+        post = ddl.post + "\nALTER TABLE public.customers ADD CONSTRAINT never CHECK (id < 0);\n"
+        return type(ddl)(**{**ddl.__dict__, "post": post})
+
+    def slowly_broken() -> None:
+        time.sleep(0.5)
+        keys_broken()
+
+    monkeypatch.setattr(pg_ddl, "dump", refused_by_the_server)
+    with pytest.raises(ChecksFailed, match="orders: 1 dangling reference"):
+        publish(engine, schema, data, release=2, policy_digest="d", source=source, checks=slowly_broken)
+    monkeypatch.setattr(pg_ddl, "dump", real_dump)
+    assert published_release(engine) == 1
+
     # the next release replaces the previous one whole: same objects, rows once
     assert release(2) == release(3)
     assert published_release(engine) == 3

@@ -38,28 +38,40 @@ def publish(
     validated: Validated | None = None,
 ) -> Release:
     """Verify the whole release (fail closed), validate it staged when suites apply (`validated`
-    gets their results, failed or not), then write it to the target atomically."""
+    gets their results, failed or not), then write it to the target atomically.
+
+    The foreign keys not yet checked (those of partitioned tables, whose parts are joined only here)
+    are checked inside the publish transaction, before it commits: a PostgreSQL publish checks them
+    while the server builds the release's keys and indexes, where the client would wait."""
     missing = [t for t in ctx.schema.names if t not in refs]
     if missing:
         raise BadInput(f"no anonymized checkpoint for table(s): {', '.join(missing)}")
     refuse_unallowed_destructive(ctx)
-    problems = [
-        f"{t}: {o.description}"
-        for t in ctx.schema.names
-        if not (o := check.foreign_keys(ctx, t, refs)).passed
-    ]
-    if problems:
-        raise ChecksFailed("release refused, nothing published: " + "; ".join(problems))
     suites = release_suites(ctx)
+
+    def keys_resolve() -> None:
+        if problems := _unresolved_keys(ctx, refs):
+            raise ChecksFailed("release refused, nothing published: " + "; ".join(problems))
+
     manifests = _verified(ctx, refs)
     if not suites:
         policy, epoch = ctx.policy.digest, ctx.key.epoch
-        return _write(ctx, manifests, ctx.schema, policy, epoch, run_id, progress, "published")
+        return _write(ctx, manifests, ctx.schema, policy, epoch, run_id, progress, "published", keys_resolve)
+    keys_resolve()  # before anything is staged: a broken key is the first thing to say
     with staging.reserved(ctx.target):
         try:
             return _staged(ctx, manifests, suites, run_id, progress, validated)
         finally:
             staging.discard(ctx.target)
+
+
+def _unresolved_keys(ctx: Context, refs: dict[str, CheckpointRef]) -> list[str]:
+    """'table: what is broken' for each table whose foreign keys do not all resolve."""
+    return [
+        f"{t}: {o.description}"
+        for t in ctx.schema.names
+        if not (o := check.foreign_keys(ctx, t, refs)).passed
+    ]
 
 
 def _staged(
@@ -198,10 +210,12 @@ def _write(
     run_id: str | None,
     progress: Progress | None,
     kind: str,
+    checks: Callable[[], None] | None = None,
     number: int | None = None,
     made_from: dict[str, str | None] | None = None,
     candidate: staging.Candidate | None = None,
 ) -> Release:
+    """`checks`: raise to roll the publish transaction back (`data_pipeline.publish.publish`)."""
     target_url = ctx.settings.target_url
     number = number or ctx.next_release()  # the target's own numbering, whoever published to it
     ctx.ledger.record("publish_started", target=target_url, release=number, run_id=run_id)
@@ -216,6 +230,7 @@ def _write(
         progress=progress,
         source=_ddl_source(ctx),
         candidate=candidate,
+        checks=checks,
     )
     # what it was made from, for a roll-forward plan (the source's password redacted)
     settings = ctx.settings
