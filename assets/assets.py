@@ -171,7 +171,7 @@ def build_snapshot(schema: Schema, catalog: Catalog, pool: str | None = None) ->
 
 
 def build_anonymized(table: Table, catalog: Catalog, priority: int = 0) -> dg.AssetsDefinition:
-    """`priority`: the step's place among those ready at once, highest first (`anonymized_priority`)."""
+    """`priority`: the step's place among those ready at once, highest first (anonymize/cost.py)."""
     key = anonymized_key(table.name)
     specs = [
         dg.AssetCheckSpec(name.value, asset=key, blocking=True, description=name.description)
