@@ -257,16 +257,19 @@ def _holders(node: Any, keys: list[str]) -> Iterator[tuple[Any, Any]]:
             yield node, child
 
 
-def _leaves(node: Any, skip: set[tuple[int, Any]]) -> Iterator[tuple[Any, Any]]:
-    """(container, key) of every string leaf, except below (container, key) pairs in `skip`."""
+def _leaves(node: Any, skip: set[tuple[int, Any]], found: list | None = None) -> list[tuple[Any, Any]]:
+    """(container, key) of every string leaf in document order, except below (container, key) pairs
+    in `skip`. Appends to one list: a generator per container cost more than the walk."""
+    found = [] if found is None else found
     items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    at = id(node)
     for key, value in items:
-        if (id(node), key) in skip:
-            continue
         if isinstance(value, str):
-            yield node, key
-        else:
-            yield from _leaves(value, skip)
+            if (at, key) not in skip:
+                found.append((node, key))
+        elif isinstance(value, dict | list) and (at, key) not in skip:  # numbers hold no text
+            _leaves(value, skip, found)
+    return found
 
 
 def _plain_value(value: Any) -> Any:
