@@ -18,9 +18,11 @@ import pandas as pd
 from data_pipeline import __version__, checks, hashset, supervise
 from data_pipeline.anonymize.engine import TableAnonymizer
 from data_pipeline.anonymize.pools import Pools
+from data_pipeline.anonymize.registry import RULES
 from data_pipeline.check_names import COMBINED_CHECKS, PART_CHECKS, CheckName
 from data_pipeline.checkpoint import (
     ANONYMIZE_ROWS,
+    ANONYMIZE_TEXT_ROWS,
     CheckpointRef,
     Manifest,
     new_batch,
@@ -65,11 +67,13 @@ def anonymize(
         spill_dir=ctx.settings.spill_dir,
     )
 
+    rows = ANONYMIZE_TEXT_ROWS if any(RULES[p.rule].scrubs_text for p in policy.values()) else ANONYMIZE_ROWS
+
     def anonymized_batches():
         for raw in read_ahead(
-            ctx.vault.batches(snapshot, rows=ANONYMIZE_ROWS)
+            ctx.vault.batches(snapshot, rows=rows)
             if part is None
-            else ctx.vault.batches_between(snapshot, start, stop, rows=ANONYMIZE_ROWS)
+            else ctx.vault.batches_between(snapshot, start, stop, rows=rows)
         ):
             with scrubbed("anonymize", table.name):
                 out = anonymizer(raw)
