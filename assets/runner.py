@@ -19,9 +19,9 @@ import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 from rich.console import Console
 
-from assets.execution import EXECUTOR_CONFIG_ENV, EXECUTOR_ENV, PROCESSES_ENV
+from assets.execution import EXECUTOR_CONFIG_ENV, EXECUTOR_ENV, PROCESSES_ENV, start_forkserver
 from assets.instance import run_instance
-from assets.resources import PLANNED_ENV, planned_with
+from assets.resources import PLANNED_ENV, export_settings, planned_with
 from data_pipeline import source_state, supervise, terminal
 from data_pipeline.config import Settings, load_settings
 from data_pipeline.context import Context
@@ -212,6 +212,14 @@ def execute(
         ctx.preflight()  # bad URL, policy, key: exit 2 before anything is copied
         state = source_state.current(ctx)
         prepare_dagster_home(settings)
+        processes = processes or default_processes(state.estimates)
+        if processes > 1:  # the executor the step processes build: multiprocess, this wide
+            if os.environ.get(EXECUTOR_ENV, "multiprocess") != "multiprocess":
+                os.environ.pop(EXECUTOR_CONFIG_ENV, None)  # another executor's config
+            os.environ.update({EXECUTOR_ENV: "multiprocess", PROCESSES_ENV: str(processes)})
+            os.environ[PLANNED_ENV] = state.digest  # the steps work on the schema planned on
+            export_settings(settings)
+            start_forkserver()  # its imports overlap the planning below
         with run_instance(settings.dagster_home) as instance:
             known = inventory(ctx, instance, state.parts) if resume or require_snapshot else None
             plan = build_plan(ctx, state.parts, known)
@@ -236,16 +244,11 @@ def execute(
             console.print("running snapshot -> anonymize (forward-only) -> checks -> publish")
             tags = all_partitions_tags(job.partitions_def)  # partitioned tables: every part, one run
             run_config = {"loggers": {"progress": {}}}  # instead of Dagster's verbose console
-            processes = processes or default_processes(state.estimates)
 
             def finished(result: Result) -> tuple[int, Plan, tuple[Step, ...]]:
                 return report(result, ctx.schema.names, console, steps), plan, executed_steps(result, steps)
 
-            if processes > 1:  # the executor the step processes build: multiprocess, this wide
-                if os.environ.get(EXECUTOR_ENV, "multiprocess") != "multiprocess":
-                    os.environ.pop(EXECUTOR_CONFIG_ENV, None)  # another executor's config
-                os.environ.update({EXECUTOR_ENV: "multiprocess", PROCESSES_ENV: str(processes)})
-                os.environ[PLANNED_ENV] = state.digest  # the steps work on the schema planned on
+            if processes > 1:
                 with dg.execute_job(
                     dg.reconstructable(run_job),
                     instance=instance,

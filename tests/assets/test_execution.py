@@ -51,6 +51,30 @@ def test_snapshot_and_publish_are_in_their_database_pools(settings: Settings) ->
         assert not pools[f"anonymized/{table}"]  # CPU-bound: limited by the executor, not a database
 
 
+def _forkserver_started(env: dict[str, str]) -> bool:
+    """Whether `start_forkserver` leaves a forkserver child behind, in a fresh interpreter."""
+    code = (
+        "import os, pathlib; from assets.execution import start_forkserver; start_forkserver()\n"
+        "pid = os.getpid(); kids = pathlib.Path(f'/proc/{pid}/task/{pid}/children').read_text().split()\n"
+        "print(any(b'forkserver' in pathlib.Path(f'/proc/{k}/cmdline').read_bytes() for k in kids))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip() == "True"
+
+
+def test_forkserver_starts_before_the_run_unless_another_start_method_is_configured(tmp_path: Path) -> None:
+    """The CLI starts the executor's forkserver while it plans, so the first step does not wait for
+    its imports; a start method chosen in DP_EXECUTOR_CONFIG is left to the executor."""
+    env = {k: v for k, v in os.environ.items() if k != EXECUTOR_CONFIG_ENV}
+    env["PYTHONPATH"] = str(REPO)
+    assert _forkserver_started(env)
+    config = tmp_path / "executor.yaml"
+    config.write_text("start_method:\n  spawn: {}\n")
+    assert not _forkserver_started({**env, EXECUTOR_CONFIG_ENV: str(config)})
+
+
 def test_executor_is_chosen_by_environment(tmp_path: Path) -> None:
     default = build_executor({})
     assert default.name == "multiprocess"
