@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
+from data_pipeline.distinct import map_distinct
 from data_pipeline.schema import Column, Table
 
 
@@ -107,7 +108,7 @@ def _csv(batch: pa.Table, table: Table, native: bool, sink: object) -> None:
     """One batch as CSV by Arrow (C++). Arrow quotes every string and leaves NULL unquoted-empty,
     which is COPY's NULL; arrays travel as JSON and become PostgreSQL array literals."""
     for name in _arrays_as_lists(table) if native else []:
-        literal = pa.array([_pg_array_literal(v) for v in batch.column(name).to_pylist()], pa.string())
+        literal = map_distinct(batch.column(name), _pg_array_literal, pa.string())
         batch = batch.set_column(batch.column_names.index(name), name, literal)
     for i, field in enumerate(batch.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz is not None:

@@ -35,6 +35,7 @@ from data_pipeline.checkpoint import (
     text_form,
 )
 from data_pipeline.config import redact_url
+from data_pipeline.distinct import map_distinct
 from data_pipeline.schema import Column, Schema, Table
 from data_pipeline.scrub import scrubbed
 from data_pipeline.subset import Selection, SubsetSpec
@@ -180,9 +181,7 @@ def _arrow_batches(
         arrays = []
         for column, array in zip(table.columns, batch.columns, strict=True):
             if column.name in converters:
-                convert = converters[column.name]
-                values = [None if v is None else convert(v) for v in array.to_pylist()]
-                array = pa.array(values, arrow_type(column))
+                array = map_distinct(array, converters[column.name], arrow_type(column))
             elif pa.types.is_floating(array.type):
                 array = pc.if_else(pc.is_nan(array), None, array)  # as pandas: NaN -> NULL
             arrays.append(array)
