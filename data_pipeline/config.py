@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.engine import make_url
+
+from data_pipeline.errors import BadInput
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLICY = REPO_ROOT / "anonymizers" / "policy.yaml"
 DEFAULT_SUITES = REPO_ROOT / "expectations"
+T = TypeVar("T", int, float)
 
 
 def redact_url(url: str) -> str:
@@ -39,6 +44,7 @@ class Settings:
     source_schema: str | None = None  # a database schema other than the default (DP_SOURCE_SCHEMA)
     target_schema: str | None = None  # defaults to the source's (DP_TARGET_SCHEMA)
     partition_rows: int = 1_000_000  # tables above it are anonymized in parts (0: never)
+    snapshot_connections: int = 2  # tables of a PostgreSQL source read at once, in one snapshot
     schedule_cron: str = "0 2 * * *"
     retention_cron: str = "0 3 * * *"
     subset: tuple[str, ...] = ()  # --subset TABLE=N% / 'TABLE:condition' (DP_SUBSET, a JSON list)
@@ -99,10 +105,11 @@ def load_settings(
         target_url=target_url or env.get("DP_TARGET_URL") or f"sqlite:///{home_path / 'target.db'}",
         policy_path=Path(policy or env.get("DP_POLICY") or DEFAULT_POLICY),
         suites_dir=Path(suites or env.get("DP_SUITES") or own_suites),
-        raw_retention_days=float(env.get("DP_RAW_RETENTION", "7")),
-        keep_releases=int(env.get("DP_KEEP_RELEASES", "10")),
-        k_anonymity=int(env.get("DP_K_ANONYMITY", "5")),
-        partition_rows=int(env.get("DP_PARTITION_ROWS", "1000000")),
+        raw_retention_days=_number(env, "DP_RAW_RETENTION", 7.0, float, "a number of days"),
+        keep_releases=_number(env, "DP_KEEP_RELEASES", 10, int, "a whole number, 0 or more"),
+        k_anonymity=_number(env, "DP_K_ANONYMITY", 5, int, "a whole number, 1 or more", least=1),
+        partition_rows=_number(env, "DP_PARTITION_ROWS", 1_000_000, int, "a number of rows (0: never)"),
+        snapshot_connections=_number(env, "DP_SNAPSHOT_CONNECTIONS", 2, int, "1 or more", least=1),
         source_schema=env.get("DP_SOURCE_SCHEMA") or None,
         target_schema=env.get("DP_TARGET_SCHEMA") or env.get("DP_SOURCE_SCHEMA") or None,
         schedule_cron=env.get("DP_SCHEDULE_CRON", "0 2 * * *"),
@@ -111,6 +118,22 @@ def load_settings(
         subset_other=env.get("DP_SUBSET_OTHER") or None,
         gx_dir=gx_project(gx_dir or env.get("DP_GX_DIR")),
     )
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: T, kind: Callable[[str], T], expected: str, least: float = 0
+) -> T:
+    """A numeric setting; a value that is not one is a user's mistake: one line naming the variable."""
+    text = env.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = kind(text.strip())
+    except ValueError:
+        value = None
+    if value is None or value != value or value < least:  # NaN, negative
+        raise BadInput(f"{name}={text}: expected {expected}")
+    return value
 
 
 def gx_project(explicit: str | Path | None) -> Path | None:

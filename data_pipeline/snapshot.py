@@ -3,8 +3,11 @@
 PostgreSQL reads at REPEATABLE READ (one MVCC snapshot for all tables); SQLite holds one read
 transaction. Rows stream in chunks straight to Parquet, so memory stays bounded whatever the size.
 
-On PostgreSQL each table is read with `COPY (SELECT ... ORDER BY pk) TO STDOUT (FORMAT csv)` on the
-snapshot's own connection (so inside the same transaction), and the CSV stream is parsed by Arrow's
+On PostgreSQL each table is read with `COPY (SELECT ... ORDER BY pk) TO STDOUT (FORMAT csv)`, and
+with `connections` > 1 several tables at once, as `pg_dump -j` does: the other connections import the
+snapshot's own (`pg_export_snapshot`), so every table is still read as of one instant (a subset is
+read on one connection: its chosen keys are in that session's temporary tables). The CSV stream is
+parsed by Arrow's
 C++ reader with the checkpoint's column types: no Python object per value. Types Arrow does not parse
 (arrays, intervals, ...) travel as text and go through exactly the conversions the SQLAlchemy path
 applies (psycopg2's typecaster, SQLAlchemy's result processor), so checkpoints are the same. JSON
@@ -17,6 +20,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import NoReturn
 
@@ -198,9 +202,11 @@ def take_snapshot(
     progress: Progress | None = None,
     subset: SubsetSpec | None = None,
     salt: str = "",
+    connections: int = 1,
 ) -> dict[str, CheckpointRef]:
-    """Read all tables in one transaction; one raw checkpoint per table. With `subset`, the closure
-    is chosen first in that same transaction, and each table read through its condition."""
+    """Read all tables as of one instant; one raw checkpoint per table. With `subset`, the closure
+    is chosen first in that same transaction, and each table read through its condition.
+    `connections`: how many tables a PostgreSQL source is read at once."""
     meta = sa.MetaData()
     refs: dict[str, CheckpointRef] = {}
     batch = new_batch("snapshot")
@@ -211,28 +217,118 @@ def take_snapshot(
     try:
         with conn.begin():
             if postgres:
-                # the text forms the COPY reader parses; LOCAL: only this read transaction
-                for setting in ("DateStyle = 'ISO, YMD'", "TimeZone = 'UTC'", "bytea_output = 'hex'"):
-                    conn.exec_driver_sql(f"SET LOCAL {setting}")
+                _read_settings(conn)
             chosen = select_subset(conn, schema, subset, salt) if subset else Selection()
             for nsp in dict.fromkeys(t.schema for t in schema.tables):  # each schema's tables at once
                 meta.reflect(conn, schema=nsp, only=[t.name for t in schema.tables if t.schema == nsp])
-            for table in schema.tables:
+
+            def read(table: Table, on: sa.Connection) -> CheckpointRef:
                 sa_table = meta.tables[f"{table.schema}.{table.name}" if table.schema else table.name]
                 chunks = _pg_copy_chunks if postgres else _chunks
                 with scrubbed("snapshot", table.name):
-                    refs[table.name] = store.write(
+                    return store.write(
                         table,
-                        chunks(conn, sa_table, table, chosen.filter(table.name)),
+                        chunks(on, sa_table, table, chosen.filter(table.name)),
                         batch=batch,
                         retention=retention,
                         source=redact_url(str(engine.url)),
                         run_id=run_id,
                         extra={"subset": chosen.how[table.name]} if subset else {},
                     )
-                if progress:
-                    progress(table.name, refs[table.name].rows)
+
+            connections = min(connections, len(schema.tables)) if postgres and not subset else 1
+            if connections > 1:
+                ordered = _largest_first(conn, schema)
+                done = _read_in_parallel(engine, conn, ordered, read, connections, progress)
+                refs.update((t.name, done[t.name]) for t in schema.tables)
+            else:
+                for table in schema.tables:
+                    refs[table.name] = read(table, conn)
+                    if progress:
+                        progress(table.name, refs[table.name].rows)
             chosen.drop(conn)
     finally:
         conn.close()
     return refs
+
+
+def _read_settings(conn: sa.Connection) -> None:
+    """The text forms the COPY reader parses; LOCAL: only this read transaction."""
+    for setting in ("DateStyle = 'ISO, YMD'", "TimeZone = 'UTC'", "bytea_output = 'hex'"):
+        conn.exec_driver_sql(f"SET LOCAL {setting}")
+
+
+def _largest_first(conn: sa.Connection, schema: Schema) -> list[Table]:
+    """The tables by size on disk (a partitioned one's partitions summed), so that the biggest does
+    not start last and leave the other connections idle."""
+    quote = conn.dialect.identifier_preparer.quote
+    tree = conn.dialect.server_version_info >= (12,)  # pg_partition_tree: PostgreSQL 12
+    query = (
+        "SELECT coalesce(sum(pg_relation_size(relid)), 0) FROM pg_partition_tree(%(t)s::regclass)"
+        if tree
+        else "SELECT pg_relation_size(%(t)s::regclass)"
+    )
+    sizes = {}
+    for table in schema.tables:
+        name = f"{quote(table.schema)}.{quote(table.name)}" if table.schema else quote(table.name)
+        sizes[table.name] = conn.exec_driver_sql(query, {"t": name}).scalar()
+    return sorted(schema.tables, key=lambda t: -sizes[t.name])
+
+
+def imported_snapshot(engine: sa.Engine, snapshot_id: str) -> sa.Connection:
+    """A new connection in a read transaction that sees exactly what the exporting one sees."""
+    conn = engine.connect().execution_options(isolation_level="REPEATABLE READ")
+    try:
+        conn.begin()
+        conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot_id}'")  # an id pg_export_snapshot made
+        _read_settings(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _read_in_parallel(
+    engine: sa.Engine,
+    conn: sa.Connection,
+    tables: list[Table],
+    read: Callable[[Table, sa.Connection], CheckpointRef],
+    connections: int,
+    progress: Progress | None,
+) -> dict[str, CheckpointRef]:
+    """`read` each table on one of `connections` connections (`conn` and others importing its
+    snapshot), the next free one taking the next table. The first failure stops the others from
+    starting a table and is raised once they have finished."""
+    snapshot_id = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+    pending = list(reversed(tables))
+    lock = threading.Lock()
+    failed = threading.Event()
+    done: dict[str, CheckpointRef] = {}
+
+    def work(on: sa.Connection) -> None:
+        while not failed.is_set():
+            with lock:
+                if not pending:
+                    return
+                table = pending.pop()
+            try:
+                ref = read(table, on)
+            except BaseException:
+                failed.set()
+                raise
+            with lock:
+                done[table.name] = ref
+            if progress:
+                with lock:  # one progress line at a time
+                    progress(table.name, ref.rows)
+
+    others = [imported_snapshot(engine, snapshot_id) for _ in range(connections - 1)]
+    try:
+        with ThreadPoolExecutor(max_workers=connections, thread_name_prefix="snapshot") as pool:
+            futures = [pool.submit(work, on) for on in (conn, *others)]
+        for future in futures:
+            future.result()
+    finally:
+        for other in others:
+            other.close()  # rolls its read transaction back
+    return done

@@ -78,6 +78,24 @@ def test_bad_source_url_is_one_line_without_password(run_cli, settings: Settings
     assert_clean_refusal(result, settings, 2, "bad source URL")
 
 
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("DP_K_ANONYMITY", "five"),
+        ("DP_K_ANONYMITY", "0"),
+        ("DP_RAW_RETENTION", "nan"),
+        ("DP_KEEP_RELEASES", "-1"),
+        ("DP_PARTITION_ROWS", "1e6"),
+        ("DP_SNAPSHOT_CONNECTIONS", "0"),
+    ],
+)
+def test_a_numeric_setting_that_is_not_a_number_is_one_line(
+    run_cli, settings: Settings, variable: str, value: str
+) -> None:
+    result = run_cli("run", env={variable: value})
+    assert_clean_refusal(result, settings, 2, f"{variable}={value}: expected")
+
+
 def test_run_without_a_key_is_refused(run_cli, settings: Settings) -> None:
     (settings.home / "anon.key").unlink()
     result = run_cli()

@@ -30,6 +30,7 @@ def snapshot(
         progress=progress,
         subset=ctx.subset,
         salt=ctx.key.derive("subset").hex()[:32],
+        connections=ctx.settings.snapshot_connections,
     )
     ctx.ledger.record(
         "snapshot_taken",

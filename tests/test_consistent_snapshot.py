@@ -1,0 +1,100 @@
+"""A PostgreSQL snapshot read on several connections is still one instant of the source, and the
+same checkpoints as on one connection."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from data_pipeline.checkpoint import CheckpointStore
+from data_pipeline.errors import PipelineError
+from data_pipeline.schema import reflect
+from data_pipeline.snapshot import imported_snapshot, take_snapshot
+
+TABLES = """
+CREATE TABLE small (id integer PRIMARY KEY, tags text[]);
+CREATE TABLE big (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n integer, note text);
+CREATE TABLE events (id bigint, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+INSERT INTO small SELECT g, ARRAY['a', NULL, 'b c'] FROM generate_series(1, 50) g;
+INSERT INTO big (n, note) SELECT g, 'note ' || g FROM generate_series(1, 20000) g;
+INSERT INTO events SELECT g, DATE '2024-06-01' + mod(g, 400) FROM generate_series(1, 5000) g;
+"""
+
+
+@pytest.fixture
+def source(pg_url: str) -> sa.Engine:
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(TABLES)
+    yield engine
+    engine.dispose()
+
+
+def _take(engine: sa.Engine, root: Path, connections: int, progress: list | None = None) -> dict:
+    store = CheckpointStore(root, "snapshot")
+    refs = take_snapshot(
+        engine,
+        reflect(engine),
+        store,
+        retention=timedelta(days=1),
+        connections=connections,
+        progress=None if progress is None else lambda table, rows: progress.append((table, rows)),
+    )
+    return {table: (ref.rows, ref.sha256) for table, ref in refs.items()}
+
+
+def test_several_connections_write_the_same_checkpoints_as_one(source: sa.Engine, tmp_path: Path) -> None:
+    progress: list = []
+    one = _take(source, tmp_path / "one", 1)
+    three = _take(source, tmp_path / "three", 3, progress)
+    assert one == three
+    assert list(three) == [t.name for t in reflect(source).tables]  # in the schema's order
+    assert sorted(progress) == sorted((table, rows) for table, (rows, _) in three.items())
+    assert three["big"][0] == 20000 and three["events"][0] == 5000
+
+
+def test_a_connection_that_imports_the_snapshot_sees_what_the_exporting_one_saw(source: sa.Engine) -> None:
+    """What the other connections read is the exporting transaction's instant, not their own."""
+    exporting = source.connect().execution_options(isolation_level="REPEATABLE READ")
+    with exporting.begin():
+        before = exporting.exec_driver_sql("SELECT count(*) FROM big").scalar()
+        snapshot_id = exporting.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+        with source.begin() as writer:  # committed after the snapshot was taken
+            writer.exec_driver_sql("INSERT INTO big (n) SELECT g FROM generate_series(1, 10) g")
+        imported = imported_snapshot(source, snapshot_id)
+        try:
+            assert imported.exec_driver_sql("SELECT count(*) FROM big").scalar() == before
+            assert imported.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"  # the COPY reader's settings
+        finally:
+            imported.close()
+    exporting.close()
+    with source.connect() as now:
+        assert now.exec_driver_sql("SELECT count(*) FROM big").scalar() == before + 10
+
+
+def test_a_table_that_cannot_be_read_fails_the_snapshot_on_any_connection(
+    source: sa.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    """One line naming the table; no checkpoint of it is sealed."""
+    reader = f"reader_{Path(tmp_path).name[-8:].lower()}"
+    with source.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {reader} LOGIN")
+        conn.exec_driver_sql(f"GRANT SELECT ON small, events, events_2024, events_2025 TO {reader}")
+    engine = sa.create_engine(sa.engine.make_url(pg_url).set(username=reader))
+    schema = reflect(source)  # the schema as its owner sees it: `big` is there, unreadable
+    store = CheckpointStore(tmp_path / "vault", "snapshot")
+    try:
+        with pytest.raises(PipelineError, match="big") as failed:
+            take_snapshot(engine, schema, store, retention=timedelta(days=1), connections=2)
+        assert "\n" not in str(failed.value)
+        assert not list((tmp_path / "vault").rglob("big.parquet*"))
+    finally:
+        engine.dispose()
+        with source.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {reader}")
+            conn.exec_driver_sql(f"DROP ROLE {reader}")
