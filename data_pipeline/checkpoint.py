@@ -232,7 +232,9 @@ class CheckpointStore:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self._file_mode)
         os.close(fd)
         try:
-            with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
+            # no dictionary pages: zstd finds the repeats anyway, and dictionaries that overflow
+            # on high-cardinality columns (keys, fakes, text) cost time and size (bench/README.md)
+            with pq.ParquetWriter(partial, schema, compression="zstd", use_dictionary=False) as writer:
                 rows = _write_overlapped(writer, (_as_arrow(f, table, schema) for f in frames))
             os.replace(partial, final)
         except BaseException:

@@ -49,6 +49,16 @@ def test_manifest_records_rows_hash_schema_and_expiry(tmp_path: Path) -> None:
     assert oct(Path(ref.path).stat().st_mode & 0o777) == "0o600"
 
 
+def test_columns_are_compressed_without_dictionary_pages(tmp_path: Path) -> None:
+    """zstd finds repeats itself; dictionaries that overflow on unique values only cost time."""
+    ref = write(CheckpointStore(tmp_path / "vault", "snapshot"))
+    meta = pq.ParquetFile(ref.path).metadata
+    groups = [meta.row_group(g) for g in range(meta.num_row_groups)]
+    chunks = [group.column(c) for group in groups for c in range(meta.num_columns)]
+    assert {chunk.compression for chunk in chunks} == {"ZSTD"}
+    assert not any("DICTIONARY" in encoding for chunk in chunks for encoding in chunk.encodings)
+
+
 @pytest.mark.parametrize(
     ("start", "stop"), [(0, 120_000), (10_000, 60_000), (49_999, 50_001), (70_000, 70_000)]
 )
