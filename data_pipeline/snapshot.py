@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -46,6 +46,7 @@ from data_pipeline.subset import Selection, SubsetSpec
 from data_pipeline.subset import select as select_subset
 
 Progress = Callable[[str, int], None]
+T = TypeVar("T")
 
 # generic types whose PostgreSQL text form Arrow's CSV reader parses to the same value psycopg2 returns
 _ARROW_PARSED = {"integer", "float", "numeric", "boolean", "date", "datetime", "string"}
@@ -222,13 +223,13 @@ def take_snapshot(
             for nsp in dict.fromkeys(t.schema for t in schema.tables):  # each schema's tables at once
                 meta.reflect(conn, schema=nsp, only=[t.name for t in schema.tables if t.schema == nsp])
 
-            def read(table: Table, on: sa.Connection) -> CheckpointRef:
+            def read(table: Table, on: sa.Connection, stop: threading.Event | None = None) -> CheckpointRef:
                 sa_table = meta.tables[f"{table.schema}.{table.name}" if table.schema else table.name]
                 chunks = _pg_copy_chunks if postgres else _chunks
                 with scrubbed("snapshot", table.name):
                     return store.write(
                         table,
-                        chunks(on, sa_table, table, chosen.filter(table.name)),
+                        _until(stop, chunks(on, sa_table, table, chosen.filter(table.name))),
                         batch=batch,
                         retention=retention,
                         source=redact_url(str(engine.url)),
@@ -292,43 +293,61 @@ def _read_in_parallel(
     engine: sa.Engine,
     conn: sa.Connection,
     tables: list[Table],
-    read: Callable[[Table, sa.Connection], CheckpointRef],
+    read: Callable[[Table, sa.Connection, threading.Event], CheckpointRef],
     connections: int,
     progress: Progress | None,
 ) -> dict[str, CheckpointRef]:
     """`read` each table on one of `connections` connections (`conn` and others importing its
-    snapshot), the next free one taking the next table. The first failure stops the others from
-    starting a table and is raised once they have finished."""
+    snapshot), the next free one taking the next table. The first failure, or an interruption of
+    the calling thread, sets `stop`: the other reads end at their next batch, leaving nothing
+    half-written, and that first error is raised."""
     snapshot_id = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
     pending = list(reversed(tables))
     lock = threading.Lock()
-    failed = threading.Event()
+    stop = threading.Event()
     done: dict[str, CheckpointRef] = {}
 
     def work(on: sa.Connection) -> None:
-        while not failed.is_set():
+        while not stop.is_set():
             with lock:
                 if not pending:
                     return
                 table = pending.pop()
             try:
-                ref = read(table, on)
+                ref = read(table, on, stop)
             except BaseException:
-                failed.set()
+                if stop.is_set():  # stopped for another read's error, or an interruption: that one counts
+                    return
+                stop.set()
                 raise
-            with lock:
+            with lock:  # one progress line at a time
                 done[table.name] = ref
-            if progress:
-                with lock:  # one progress line at a time
+                if progress:
                     progress(table.name, ref.rows)
 
     others = [imported_snapshot(engine, snapshot_id) for _ in range(connections - 1)]
+    pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="snapshot")
     try:
-        with ThreadPoolExecutor(max_workers=connections, thread_name_prefix="snapshot") as pool:
-            futures = [pool.submit(work, on) for on in (conn, *others)]
+        futures = [pool.submit(work, on) for on in (conn, *others)]
         for future in futures:
             future.result()
+    except BaseException:
+        stop.set()
+        raise
     finally:
+        pool.shutdown(wait=True)
         for other in others:
             other.close()  # rolls its read transaction back
     return done
+
+
+def _until(stop: threading.Event | None, batches: Iterator[T]) -> Iterator[T]:
+    """The batches, ending the read (an exception through its writer) once `stop` is set."""
+    for batch in batches:
+        if stop is not None and stop.is_set():
+            raise _Stopped
+        yield batch
+
+
+class _Stopped(Exception):
+    """Raised into a read that another read's failure stopped; never reaches the user."""

@@ -93,8 +93,41 @@ def test_a_table_that_cannot_be_read_fails_the_snapshot_on_any_connection(
             take_snapshot(engine, schema, store, retention=timedelta(days=1), connections=2)
         assert "\n" not in str(failed.value)
         assert not list((tmp_path / "vault").rglob("big.parquet*"))
+        assert not list((tmp_path / "vault").rglob("*.partial"))  # a read stopped midway leaves nothing
     finally:
         engine.dispose()
         with source.begin() as conn:
             conn.exec_driver_sql(f"DROP OWNED BY {reader}")
             conn.exec_driver_sql(f"DROP ROLE {reader}")
+
+
+def test_a_failed_read_stops_the_others_at_their_next_batch(pg_url: str, tmp_path: Path) -> None:
+    """The largest table is being read on one connection when the next one fails on the other: its
+    read ends there (no sealed checkpoint, no partial file) instead of running to its end."""
+    owner = sa.create_engine(pg_url)
+    reader = "reader_" + tmp_path.name[-8:].lower()
+    with owner.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE huge (id integer PRIMARY KEY, note text);"
+            "INSERT INTO huge SELECT g, repeat('x', 60) || g FROM generate_series(1, 600000) g;"
+            "CREATE TABLE secret (id integer PRIMARY KEY, note text);"
+            "INSERT INTO secret SELECT g, 'n' FROM generate_series(1, 2000) g;"
+            f"CREATE ROLE {reader} LOGIN; GRANT SELECT ON huge TO {reader}"
+        )
+    engine = sa.create_engine(sa.engine.make_url(pg_url).set(username=reader))
+    vault = tmp_path / "vault"
+    try:
+        with pytest.raises(PipelineError, match="secret"):
+            take_snapshot(
+                engine,
+                reflect(owner),
+                CheckpointStore(vault, "snapshot"),
+                retention=timedelta(days=1),
+                connections=2,
+            )
+        assert not list(vault.rglob("huge.parquet")) and not list(vault.rglob("*.partial"))
+    finally:
+        engine.dispose()
+        with owner.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {reader}; DROP ROLE {reader}")
+        owner.dispose()
