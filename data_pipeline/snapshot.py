@@ -1,4 +1,4 @@
-"""A consistent snapshot: every table read inside ONE read transaction, streamed to raw checkpoints.
+"""A consistent snapshot: every table read as of ONE instant of the source, streamed to raw checkpoints.
 
 PostgreSQL reads at REPEATABLE READ (one MVCC snapshot for all tables); SQLite holds one read
 transaction. Rows stream in chunks straight to Parquet, so memory stays bounded whatever the size.
@@ -7,12 +7,12 @@ On PostgreSQL each table is read with `COPY (SELECT ... ORDER BY pk) TO STDOUT (
 with `connections` > 1 several tables at once, as `pg_dump -j` does: the other connections import the
 snapshot's own (`pg_export_snapshot`), so every table is still read as of one instant (a subset is
 read on one connection: its chosen keys are in that session's temporary tables). The CSV stream is
-parsed by Arrow's
-C++ reader with the checkpoint's column types: no Python object per value. Types Arrow does not parse
-(arrays, intervals, ...) travel as text and go through exactly the conversions the SQLAlchemy path
-applies (psycopg2's typecaster, SQLAlchemy's result processor), so checkpoints are the same. JSON
-documents (json, jsonb) keep the server's own text on both paths: a number keeps every digit (parsed
-into Python it became a float), a `json` value its exact text, and no document is parsed twice.
+parsed by Arrow's C++ reader with the checkpoint's column types: no Python object per value. Types
+Arrow does not parse (arrays, intervals, ...) travel as text and go through exactly the conversions
+the SQLAlchemy path applies (psycopg2's typecaster, SQLAlchemy's result processor; once per distinct
+value), so checkpoints are the same. JSON documents (json, jsonb) keep the server's own text on both
+paths: a number keeps every digit (parsed into Python it became a float), a `json` value its exact
+text, and no document is parsed twice.
 """
 
 from __future__ import annotations
