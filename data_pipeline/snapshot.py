@@ -325,8 +325,8 @@ def _read_in_parallel(
                 if progress:
                     progress(table.name, ref.rows)
 
-    others = [imported_snapshot(engine, snapshot_id) for _ in range(connections - 1)]
-    pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="snapshot")
+    others = _more_connections(engine, snapshot_id, connections - 1)
+    pool = ThreadPoolExecutor(max_workers=1 + len(others), thread_name_prefix="snapshot")
     try:
         futures = [pool.submit(work, on) for on in (conn, *others)]
         for future in futures:
@@ -339,6 +339,18 @@ def _read_in_parallel(
         for other in others:
             other.close()  # rolls its read transaction back
     return done
+
+
+def _more_connections(engine: sa.Engine, snapshot_id: str, wanted: int) -> list[sa.Connection]:
+    """Up to `wanted` connections in the snapshot: as many as the server lets this user open (a
+    connection limit on the role or the server reads on fewer, not not at all)."""
+    opened: list[sa.Connection] = []
+    for _ in range(wanted):
+        try:
+            opened.append(imported_snapshot(engine, snapshot_id))
+        except sa.exc.OperationalError:
+            break
+    return opened
 
 
 def _until(stop: threading.Event | None, batches: Iterator[T]) -> Iterator[T]:

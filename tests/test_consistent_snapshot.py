@@ -131,3 +131,22 @@ def test_a_failed_read_stops_the_others_at_their_next_batch(pg_url: str, tmp_pat
         with owner.begin() as conn:
             conn.exec_driver_sql(f"DROP OWNED BY {reader}; DROP ROLE {reader}")
         owner.dispose()
+
+
+def test_a_role_limited_to_one_connection_is_read_on_that_one(
+    source: sa.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    """A second connection the server refuses (CONNECTION LIMIT) is no reason to fail the snapshot."""
+    one = _take(source, tmp_path / "one", 1)
+    reader = "single_" + tmp_path.name[-8:].lower()
+    with source.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {reader} LOGIN CONNECTION LIMIT 1")
+        conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
+    engine = sa.create_engine(sa.engine.make_url(pg_url).set(username=reader), poolclass=sa.NullPool)
+    try:
+        assert _take(engine, tmp_path / "limited", 3) == one
+    finally:
+        engine.dispose()
+        with source.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {reader}")
+            conn.exec_driver_sql(f"DROP ROLE {reader}")
