@@ -514,7 +514,7 @@ def combine_parts(
     def combine(table: str) -> TableResult:
         refs = list(parts[table].values())
         result = anonymize.combine_parts(p, raws[table], refs, run_id=context.run.run_id)
-        context.log.info(f"anonymized/{table}: {len(parts[table])} parts combined ({result.ref.rows} rows)")
+        context.log.info(f"anonymized/{table}: {len(refs)} parts combined ({result.ref.rows} rows)")
         return result
 
     # side by side: each is one core's read, check and write, and nothing else runs yet in this step

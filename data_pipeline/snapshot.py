@@ -261,18 +261,19 @@ def _read_settings(conn: sa.Connection) -> None:
 
 def _largest_first(conn: sa.Connection, schema: Schema) -> list[Table]:
     """The tables by size on disk (a partitioned one's partitions summed), so that the biggest does
-    not start last and leave the other connections idle."""
+    not start last and leave the other connections idle; one query for all of them."""
     quote = conn.dialect.identifier_preparer.quote
-    tree = conn.dialect.server_version_info >= (12,)  # pg_partition_tree: PostgreSQL 12
-    query = (
-        "SELECT coalesce(sum(pg_relation_size(relid)), 0) FROM pg_partition_tree(%(t)s::regclass)"
-        if tree
-        else "SELECT pg_relation_size(%(t)s::regclass)"
+    names = [f"{quote(t.schema)}.{quote(t.name)}" if t.schema else quote(t.name) for t in schema.tables]
+    size = (  # pg_partition_tree: PostgreSQL 12
+        "(SELECT coalesce(sum(pg_relation_size(relid)), 0) FROM pg_partition_tree(name::regclass))"
+        if conn.dialect.server_version_info >= (12,)
+        else "pg_relation_size(name::regclass)"
     )
-    sizes = {}
-    for table in schema.tables:
-        name = f"{quote(table.schema)}.{quote(table.name)}" if table.schema else quote(table.name)
-        sizes[table.name] = conn.exec_driver_sql(query, {"t": name}).scalar()
+    rows = conn.exec_driver_sql(
+        f"SELECT {size} FROM unnest(%(names)s::text[]) WITH ORDINALITY AS t(name, i) ORDER BY i",
+        {"names": names},
+    )
+    sizes = dict(zip((t.name for t in schema.tables), rows.scalars(), strict=True))
     return sorted(schema.tables, key=lambda t: -sizes[t.name])
 
 
@@ -343,7 +344,7 @@ def _read_in_parallel(
 
 def _more_connections(engine: sa.Engine, snapshot_id: str, wanted: int) -> list[sa.Connection]:
     """Up to `wanted` connections in the snapshot: as many as the server lets this user open (a
-    connection limit on the role or the server reads on fewer, not not at all)."""
+    connection limit on the role or the server reads on fewer connections instead of failing)."""
     opened: list[sa.Connection] = []
     for _ in range(wanted):
         try:

@@ -3,6 +3,9 @@ same checkpoints as on one connection."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,6 +36,23 @@ def source(pg_url: str) -> sa.Engine:
         conn.exec_driver_sql(TABLES)
     yield engine
     engine.dispose()
+
+
+@contextmanager
+def _role(owner: sa.Engine, pg_url: str, grants: str, options: str = "") -> Iterator[sa.Engine]:
+    """An engine logged in as a new role holding only `grants` (`{role}` names it); dropped after."""
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    with owner.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN {options}")
+        conn.exec_driver_sql(grants.format(role=role))
+    engine = sa.create_engine(sa.engine.make_url(pg_url).set(username=role), poolclass=sa.NullPool)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with owner.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
 
 
 def _take(engine: sa.Engine, root: Path, connections: int, progress: list | None = None) -> dict:
@@ -81,43 +101,31 @@ def test_a_table_that_cannot_be_read_fails_the_snapshot_on_any_connection(
     source: sa.Engine, pg_url: str, tmp_path: Path
 ) -> None:
     """One line naming the table; no checkpoint of it is sealed."""
-    reader = f"reader_{Path(tmp_path).name[-8:].lower()}"
-    with source.begin() as conn:
-        conn.exec_driver_sql(f"CREATE ROLE {reader} LOGIN")
-        conn.exec_driver_sql(f"GRANT SELECT ON small, events, events_2024, events_2025 TO {reader}")
-    engine = sa.create_engine(sa.engine.make_url(pg_url).set(username=reader))
+    grants = "GRANT SELECT ON small, events, events_2024, events_2025 TO {role}"
     schema = reflect(source)  # the schema as its owner sees it: `big` is there, unreadable
     store = CheckpointStore(tmp_path / "vault", "snapshot")
-    try:
-        with pytest.raises(PipelineError, match="big") as failed:
-            take_snapshot(engine, schema, store, retention=timedelta(days=1), connections=2)
-        assert "\n" not in str(failed.value)
-        assert not list((tmp_path / "vault").rglob("big.parquet*"))
-        assert not list((tmp_path / "vault").rglob("*.partial"))  # a read stopped midway leaves nothing
-    finally:
-        engine.dispose()
-        with source.begin() as conn:
-            conn.exec_driver_sql(f"DROP OWNED BY {reader}")
-            conn.exec_driver_sql(f"DROP ROLE {reader}")
+    with _role(source, pg_url, grants) as engine, pytest.raises(PipelineError, match="big") as failed:
+        take_snapshot(engine, schema, store, retention=timedelta(days=1), connections=2)
+    assert "\n" not in str(failed.value)
+    assert not list((tmp_path / "vault").rglob("big.parquet*"))
+    assert not list((tmp_path / "vault").rglob("*.partial"))  # a read stopped midway leaves nothing
 
 
 def test_a_failed_read_stops_the_others_at_their_next_batch(pg_url: str, tmp_path: Path) -> None:
     """The largest table is being read on one connection when the next one fails on the other: its
     read ends there (no sealed checkpoint, no partial file) instead of running to its end."""
     owner = sa.create_engine(pg_url)
-    reader = "reader_" + tmp_path.name[-8:].lower()
     with owner.begin() as conn:
         conn.exec_driver_sql(
             "CREATE TABLE huge (id integer PRIMARY KEY, note text);"
             "INSERT INTO huge SELECT g, repeat('x', 60) || g FROM generate_series(1, 600000) g;"
             "CREATE TABLE secret (id integer PRIMARY KEY, note text);"
             "INSERT INTO secret SELECT g, 'n' FROM generate_series(1, 2000) g;"
-            f"CREATE ROLE {reader} LOGIN; GRANT SELECT ON huge TO {reader}"
         )
-    engine = sa.create_engine(sa.engine.make_url(pg_url).set(username=reader))
     vault = tmp_path / "vault"
     try:
-        with pytest.raises(PipelineError, match="secret"):
+        reader = _role(owner, pg_url, "GRANT SELECT ON huge TO {role}")
+        with reader as engine, pytest.raises(PipelineError, match="secret"):
             take_snapshot(
                 engine,
                 reflect(owner),
@@ -127,9 +135,6 @@ def test_a_failed_read_stops_the_others_at_their_next_batch(pg_url: str, tmp_pat
             )
         assert not list(vault.rglob("huge.parquet")) and not list(vault.rglob("*.partial"))
     finally:
-        engine.dispose()
-        with owner.begin() as conn:
-            conn.exec_driver_sql(f"DROP OWNED BY {reader}; DROP ROLE {reader}")
         owner.dispose()
 
 
@@ -138,15 +143,6 @@ def test_a_role_limited_to_one_connection_is_read_on_that_one(
 ) -> None:
     """A second connection the server refuses (CONNECTION LIMIT) is no reason to fail the snapshot."""
     one = _take(source, tmp_path / "one", 1)
-    reader = "single_" + tmp_path.name[-8:].lower()
-    with source.begin() as conn:
-        conn.exec_driver_sql(f"CREATE ROLE {reader} LOGIN CONNECTION LIMIT 1")
-        conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
-    engine = sa.create_engine(sa.engine.make_url(pg_url).set(username=reader), poolclass=sa.NullPool)
-    try:
+    grants = "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"
+    with _role(source, pg_url, grants, options="CONNECTION LIMIT 1") as engine:
         assert _take(engine, tmp_path / "limited", 3) == one
-    finally:
-        engine.dispose()
-        with source.begin() as conn:
-            conn.exec_driver_sql(f"DROP OWNED BY {reader}")
-            conn.exec_driver_sql(f"DROP ROLE {reader}")
