@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from data_pipeline.decimals import decimal_text
 from data_pipeline.errors import BadInput
 from data_pipeline.schema import Column, Table, table_from_dict
 
@@ -87,11 +88,12 @@ def new_batch(step: str) -> str:
 
 
 def arrow_type(column: Column) -> pa.DataType:
-    """One Arrow type per generic SQL type, so every chunk of a table shares a schema."""
+    """One Arrow type per generic SQL type, so every chunk of a table shares a schema. NUMERIC is
+    its exact decimal text: a float holds about 15 significant digits, a NUMERIC many more (money,
+    20-digit identifiers), and its NaN is not NULL."""
     return {
         "integer": pa.int64(),
         "float": pa.float64(),
-        "numeric": pa.float64(),
         "boolean": pa.bool_(),
         "date": pa.date32(),
         "datetime": pa.timestamp("us", tz="UTC" if column.timezone else None),
@@ -125,14 +127,14 @@ def text_form(value: object) -> str | None:
 
 
 def _coerce(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
-    """Values Arrow cannot take as-is (JSON documents, UUIDs, decimals) become text/float."""
+    """Values Arrow cannot take as-is (JSON documents, UUIDs, decimals) become text."""
     out = {}
     for column in table.columns:
         values = frame[column.name]
         if column.generic in ("string", "other") and values.dtype == object:
             values = values.map(text_form)
-        elif column.generic == "numeric" and values.dtype == object:
-            values = pd.to_numeric(values, errors="coerce")
+        elif column.generic == "numeric":
+            values = decimal_text(values)
         out[column.name] = values
     return pd.DataFrame(out, index=frame.index)
 

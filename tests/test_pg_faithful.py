@@ -476,3 +476,69 @@ def test_a_staged_release_is_validated_in_the_target_then_promoted_faithfully(
     assert "expect_column_values_to_be_in_set on status" in result.output
     assert "nothing was published" in result.output
     assert all_text(target) == before and candidate_schemas(target) == []
+
+
+NUMERIC_DDL = """
+CREATE TABLE accounts (
+    id numeric(20, 0) PRIMARY KEY, balance numeric(30, 6) NOT NULL, rate numeric, salary numeric(12, 2)
+);
+CREATE TABLE transfers (id integer PRIMARY KEY, account numeric(20, 0) NOT NULL REFERENCES accounts (id));
+INSERT INTO accounts VALUES
+    (9007199254740993, 12345678901234.123456, 0.1000000000000000000001, 53200.55),
+    (9007199254740992, -0.000001, 'NaN', NULL),
+    (98765432109876543210, 0, 1e-30, 99999.99);
+INSERT INTO transfers VALUES (1, 9007199254740993), (2, 98765432109876543210);
+"""
+
+
+def test_numeric_values_arrive_digit_for_digit(
+    cli, home, no_suites, pg_url: str, target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NUMERIC holds more than a float's 15 digits: 20-digit keys (two of them one apart, past 2^53)
+    stay distinct and their references resolve, balances and rates keep every digit and NaN, and a
+    generalized salary comes back at its column's scale."""
+    with sa.create_engine(pg_url).begin() as conn:
+        conn.exec_driver_sql(NUMERIC_DDL)
+    keep = {"class": "safe", "rule": "keep"}
+    policy = tmp_path / "numbers.yaml"
+    policy.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "tables": {
+                    "accounts": {
+                        "columns": {
+                            "id": {"class": "key", "rule": "keep"},
+                            "balance": keep,
+                            "rate": keep,
+                            "salary": {"class": "quasi", "rule": "generalize_number", "bucket": 1000},
+                        }
+                    },
+                    "transfers": {
+                        "columns": {
+                            "id": {"class": "key", "rule": "keep"},
+                            "account": {"class": "key", "rule": "keep"},
+                        }
+                    },
+                },
+            }
+        )
+    )
+    args = ["--home", str(home), "--source", pg_url, "--target", target, "--policy", str(policy)]
+    monkeypatch.setenv("DP_SUITES", str(no_suites))
+    monkeypatch.setenv("DP_K_ANONYMITY", "1")  # three accounts: every salary group is small
+    result = cli.invoke(app, ["run", *args])
+    assert result.exit_code == 0, result.output
+
+    query = "SELECT id::text, balance::text, rate::text, salary::text FROM accounts ORDER BY id"
+    with sa.create_engine(target).connect() as conn:
+        rows = [tuple(r) for r in conn.exec_driver_sql(query)]
+        transfers = [
+            tuple(r) for r in conn.exec_driver_sql("SELECT id, account::text FROM transfers ORDER BY id")
+        ]
+    assert rows == [
+        ("9007199254740992", "-0.000001", "NaN", None),
+        ("9007199254740993", "12345678901234.123456", "0.1000000000000000000001", "53000.00"),
+        ("98765432109876543210", "0.000000", "0.000000000000000000000000000001", "99000.00"),
+    ]
+    assert transfers == [(1, "9007199254740993"), (2, "98765432109876543210")]

@@ -27,13 +27,13 @@ import pyarrow.compute as pc
 from data_pipeline.anonymize.hashing import max_bytes, one_chunk, string_buffers
 from data_pipeline.anonymize.pools import Pools
 from data_pipeline.anonymize.registry import RULES, Rule, RuleContext
+from data_pipeline.decimals import all_numbers, decimal_text
 from data_pipeline.errors import ChecksFailed
 from data_pipeline.keys import AnonKey
 from data_pipeline.policy import ColumnPolicy
 from data_pipeline.schema import Column, Table
 from data_pipeline.scrub import scrubbed
 
-NUMERIC = ("integer", "float", "numeric")
 PROBE = 1024  # first values looked at to decide whether a column repeats
 REPEATS = 0.8  # ... and the share of them that may be distinct for encoding distinct values to pay
 
@@ -121,7 +121,14 @@ class TableAnonymizer:
 
     def _fit(self, values: pd.Series, name: str, policy: ColumnPolicy) -> pd.Series:
         column = self.table.column(name)
-        if column.generic in NUMERIC and _text(values):
+        if column.generic == "numeric":  # kept as exact decimal text (data_pipeline.decimals)
+            values = decimal_text(values, column.scale)
+            if not all_numbers(values):
+                raise ChecksFailed(
+                    f"{policy.qualified}: rule `{policy.rule}` produced text that is not a number "
+                    f"for a {column.type} column"
+                )
+        elif column.generic in ("integer", "float") and _text(values):
             raise ChecksFailed(
                 f"{policy.qualified}: rule `{policy.rule}` produced text for a {column.type} column"
             )

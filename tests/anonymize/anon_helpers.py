@@ -28,6 +28,7 @@ def column(
     length: int | None = None,
     nullable: bool = True,
     primary_key: bool = False,
+    scale: int | None = None,
 ) -> Column:
     sql = {
         "string": f"VARCHAR({length})" if length else "TEXT",
@@ -35,8 +36,10 @@ def column(
         "date": "DATE",
         "datetime": "DATETIME",
         "float": "FLOAT",
+        "numeric": "NUMERIC" if scale is None else f"NUMERIC(30, {scale})",
     }.get(generic, generic.upper())
-    return Column(name, sql, generic, nullable and not primary_key, length, primary_key)
+    precision = None if scale is None else 30
+    return Column(name, sql, generic, nullable and not primary_key, length, primary_key, precision, scale)
 
 
 def table(

@@ -26,6 +26,7 @@ def run_rule() -> Callable[..., pd.Series]:
         length: int | None = None,
         unique: bool = False,
         nullable: bool = True,
+        scale: int | None = None,
         extra: dict[str, Any] | None = None,
         key: AnonKey = KEY,
         **options: Any,
@@ -33,7 +34,7 @@ def run_rule() -> Callable[..., pd.Series]:
         series = values if isinstance(values, pd.Series) else pd.Series(values)
         kind = generic or GENERIC.get(str(series.dtype), "string")
         others = dict(extra or {})
-        columns = [column("v", kind, length=length, nullable=nullable)]
+        columns = [column("v", kind, length=length, nullable=nullable, scale=scale)]
         columns += [column(n, GENERIC.get(str(pd.Series(v).dtype), "string")) for n, v in others.items()]
         extras = {n: pd.Series(v, index=series.index) for n, v in others.items()}
         frame = pd.DataFrame({"v": series, **extras})

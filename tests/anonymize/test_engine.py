@@ -217,6 +217,23 @@ def test_outputs_fit_the_column(run_rule) -> None:
     assert ints[0] == run_rule("token", pd.Series([5]), cls="key")[0]  # exact next to NULLs
 
 
+def test_a_numeric_column_gets_exact_decimal_text(run_rule) -> None:
+    """NUMERIC holds more digits than a float (checkpoints keep its text): a rule's numbers come back
+    as text at the column's scale, and text that is not a number fails the column."""
+    generalized = run_rule(
+        "generalize_number",
+        pd.Series(["53200.55", "-0.5", None]),
+        cls="quasi",
+        generic="numeric",
+        scale=2,
+        bucket=1000,
+    )
+    assert generalized.tolist()[:2] == ["53000.00", "-1000.00"] and pd.isna(generalized[2])
+    assert run_rule("constant", pd.Series(["1.5"]), cls="safe", generic="numeric", value=7).tolist() == ["7"]
+    with pytest.raises(ChecksFailed, match="produced text that is not a number for a NUMERIC column"):
+        run_rule("constant", pd.Series(["1.5"]), cls="safe", generic="numeric", value="n/a")
+
+
 def test_a_rule_that_can_collide_is_refused_on_a_unique_column(run_rule) -> None:
     for rule in ("phone", "first_name", "mask", "card_number"):
         with pytest.raises(BadInput, match="UNIQUE/PRIMARY KEY"):
