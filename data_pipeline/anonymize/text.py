@@ -13,7 +13,6 @@ as text has no columnar shape.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data_pipeline.anonymize import documents
 from data_pipeline.anonymize.detect import ANY_IDENTIFIER, KINDS, classify, find_people, known_names, may_hold
 from data_pipeline.anonymize.registry import RULES, STRING, RuleContext, register
 
@@ -290,26 +290,9 @@ def json_paths(values: pd.Series, ctx: RuleContext) -> pd.Series:
     Walking the documents is per document in Python, like the regex pass of free text. A value that is
     not JSON is scrubbed as free text.
     """
-    docs, not_json = _parsed(values.tolist())
-    _scrub_documents(docs, values.index, ctx, ctx.options["paths"], ctx.options.get("names", True))
-    out = [d if i in not_json else json.dumps(d, ensure_ascii=False) for i, d in enumerate(docs)]
-    return pd.Series(out, index=values.index, dtype=object)
-
-
-def _parsed(values: list) -> tuple[list, set[int]]:
-    """Documents parsed from JSON text (others deep-copied: the raw frame is never mutated), and the
-    positions of text that is not JSON."""
-    docs, not_json = [], set()
-    for i, value in enumerate(values):
-        if isinstance(value, str):
-            try:
-                docs.append(json.loads(value))
-            except ValueError:
-                docs.append(value)
-                not_json.add(i)
-        else:
-            docs.append(copy.deepcopy(value))
-    return docs, not_json
+    parsed = documents.parse(values.tolist())
+    _scrub_documents(parsed.docs, values.index, ctx, ctx.options["paths"], ctx.options.get("names", True))
+    return pd.Series([parsed.text(i) for i in range(len(parsed.docs))], index=values.index, dtype=object)
 
 
 def _scrub_documents(docs: list, labels: pd.Index, ctx: RuleContext, paths: dict, names: bool) -> None:
@@ -362,9 +345,9 @@ def _nested(name: str, options: dict, found: list, rows: pd.Index, ctx: RuleCont
         values = copy.deepcopy(found)
         _scrub_documents(values, rows, ctx, {}, names)
         return values
-    docs, not_json = _parsed(found)
-    _scrub_documents(docs, rows, ctx, options.get("paths") or {}, names)
+    parsed = documents.parse(found)
+    _scrub_documents(parsed.docs, rows, ctx, options.get("paths") or {}, names)
     return [
-        json.dumps(d, ensure_ascii=False) if isinstance(v, str) and i not in not_json else d
-        for i, (v, d) in enumerate(zip(found, docs, strict=True))
+        parsed.text(i) if isinstance(v, str) else d
+        for i, (v, d) in enumerate(zip(found, parsed.docs, strict=True))
     ]
