@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_pipeline.anonymize.detect import PATTERNS, VALID, may_hold
+from data_pipeline.anonymize.detect import PATTERNS, VALID, find_all, may_hold
 from data_pipeline.anonymize.formats import Chars
 from data_pipeline.anonymize.hashing import keyed_hash, text_array
 from data_pipeline.anonymize.registry import RULES
@@ -192,7 +192,7 @@ def find_each(text: pd.Series, kinds: Iterable[str]) -> Iterator[tuple[str, pd.S
         rows = candidates[may_hold(candidates, [kind])] if len(kinds) > 1 and len(candidates) else candidates
         yield (
             kind,
-            rows.str.findall(PATTERNS[kind]).explode().dropna() if len(rows) else pd.Series([], dtype=object),
+            find_all(rows, kind),
         )
 
 

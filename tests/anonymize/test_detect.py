@@ -13,8 +13,10 @@ from data_pipeline.anonymize.detect import (
     ANY_IDENTIFIER,
     KINDS,
     PATTERNS,
+    RE2_EXACT,
     VALID,
     classify,
+    find_all,
     fold,
     folded_names,
     is_card_number,
@@ -80,6 +82,27 @@ def test_arrows_prefilter_keeps_every_text_pythons_regex_matches(texts: list[str
     for kind, pattern in [*PATTERNS.items(), ("any", ANY_IDENTIFIER)]:
         for text, kept in zip(texts, _prefiltered(texts, kind), strict=True):
             assert kept or not pattern.search(text), (kind, text)
+
+
+# email-shaped text: addresses made of every class the pattern reads and characters it stops at,
+# run together or apart, so texts hold none, one or several matches
+_ADDRESS = st.builds(
+    "{}@{}.{}".format,
+    st.text(st.sampled_from("ab9._%+-é"), min_size=1, max_size=5),
+    st.text(st.sampled_from("ab9.-_"), min_size=1, max_size=5),
+    st.text(st.sampled_from("ioZé1"), min_size=1, max_size=3),
+)
+_MAILISH = st.lists(_ADDRESS | st.text(st.sampled_from(" x@.%\n"), max_size=3), max_size=4).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_MAILISH | st.text(max_size=30), min_size=1, max_size=8))
+def test_arrow_finds_exactly_the_matches_pythons_regex_finds(texts: list[str]) -> None:
+    """For RE2_EXACT kinds Arrow finds the match of a text holding one: the same matches, no more."""
+    for kind in RE2_EXACT:
+        found = find_all(pd.Series(texts, dtype=object), kind)
+        for row, text in enumerate(texts):
+            assert sorted(found[found.index == row].tolist()) == sorted(PATTERNS[kind].findall(text)), text
 
 
 @pytest.mark.parametrize("number", PHONES)
