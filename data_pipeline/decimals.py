@@ -36,6 +36,20 @@ def decimal_text(values: pd.Series, scale: int | None = None) -> pd.Series:
     return values.astype(object).map(_text)
 
 
+def canonical(values: pd.Series) -> pd.Series:
+    """One text per number whatever its scale or type, so keys compare as the database compares them:
+    a NUMERIC(12, 0) or an integer column may reference a NUMERIC(12, 2) key.
+
+    >>> canonical(pd.Series(["5.00", "6.50", "-0.0", "500"])).tolist(), canonical(pd.Series([5, 7])).tolist()
+    (['5', '6.5', '0', '500'], ['5', '7'])
+    """
+    text = pa.array(decimal_text(values), type=pa.string(), from_pandas=True)
+    text = pc.replace_substring_regex(text, r"(\.[0-9]*?)0+$", r"\1")  # trailing zeros of a fraction
+    text = pc.replace_substring_regex(text, r"\.$", "")
+    text = pc.replace_substring_regex(text, r"^-0$", "0")
+    return pd.Series(text.to_pandas().array, index=values.index)
+
+
 def _text(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from data_pipeline.decimals import all_numbers, decimal_text
+from data_pipeline.decimals import all_numbers, canonical, decimal_text
 
 
 def test_decimals_keep_every_digit_and_their_nan() -> None:
@@ -46,3 +46,15 @@ def test_text_is_left_as_it_is() -> None:
 )
 def test_all_numbers_reads_what_the_database_reads_as_a_number(values: list, expected: bool) -> None:
     assert all_numbers(pd.Series(values, dtype=object)) is expected
+
+
+def test_canonical_keys_are_one_text_per_number_whatever_the_scale_or_type() -> None:
+    assert canonical(pd.Series(["5.00", "6.50", "-0.0", "500", "0.000100"])).tolist() == [
+        "5",
+        "6.5",
+        "0",
+        "500",
+        "0.0001",
+    ]
+    assert canonical(pd.Series([5, 7])).tolist() == ["5", "7"]  # an integer column referencing NUMERIC
+    assert canonical(pd.Series(["12.30", "NaN", None], dtype=object)).tolist()[:2] == ["12.3", "NaN"]

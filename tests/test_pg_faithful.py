@@ -483,6 +483,12 @@ CREATE TABLE accounts (
     id numeric(20, 0) PRIMARY KEY, balance numeric(30, 6) NOT NULL, rate numeric, salary numeric(12, 2)
 );
 CREATE TABLE transfers (id integer PRIMARY KEY, account numeric(20, 0) NOT NULL REFERENCES accounts (id));
+CREATE TABLE ledgers (code numeric(12, 2) PRIMARY KEY);
+CREATE TABLE entries (
+    id integer PRIMARY KEY, ledger numeric(12, 0) REFERENCES ledgers, fallback integer REFERENCES ledgers
+);
+INSERT INTO ledgers VALUES (5), (6.5);
+INSERT INTO entries VALUES (1, 5, 5), (2, NULL, NULL);
 INSERT INTO accounts VALUES
     (9007199254740993, 12345678901234.123456, 0.1000000000000000000001, 53200.55),
     (9007199254740992, -0.000001, 'NaN', NULL),
@@ -496,7 +502,8 @@ def test_numeric_values_arrive_digit_for_digit(
 ) -> None:
     """NUMERIC holds more than a float's 15 digits: 20-digit keys (two of them one apart, past 2^53)
     stay distinct and their references resolve, balances and rates keep every digit and NaN, and a
-    generalized salary comes back at its column's scale."""
+    generalized salary comes back at its column's scale. A NUMERIC(12, 0) or integer column that
+    references a NUMERIC(12, 2) key ('5.00') resolves, as it does in the database."""
     with sa.create_engine(pg_url).begin() as conn:
         conn.exec_driver_sql(NUMERIC_DDL)
     keep = {"class": "safe", "rule": "keep"}
@@ -512,6 +519,14 @@ def test_numeric_values_arrive_digit_for_digit(
                             "balance": keep,
                             "rate": keep,
                             "salary": {"class": "quasi", "rule": "generalize_number", "bucket": 1000},
+                        }
+                    },
+                    "ledgers": {"columns": {"code": {"class": "key", "rule": "keep"}}},
+                    "entries": {
+                        "columns": {
+                            "id": {"class": "key", "rule": "keep"},
+                            "ledger": {"class": "key", "rule": "keep"},
+                            "fallback": {"class": "key", "rule": "keep"},
                         }
                     },
                     "transfers": {
@@ -542,3 +557,8 @@ def test_numeric_values_arrive_digit_for_digit(
         ("98765432109876543210", "0.000000", "0.000000000000000000000000000001", "99000.00"),
     ]
     assert transfers == [(1, "9007199254740993"), (2, "98765432109876543210")]
+    with sa.create_engine(target).connect() as conn:
+        assert (
+            conn.exec_driver_sql("SELECT count(*) FROM entries WHERE ledger = 5 AND fallback = 5").scalar()
+            == 1
+        )

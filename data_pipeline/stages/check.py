@@ -4,9 +4,12 @@ on every row of the staged release in the target: see stages/publish.py.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from data_pipeline import __version__, checks
+import pandas as pd
+
+from data_pipeline import __version__, checks, decimals
 from data_pipeline.checkpoint import CheckpointRef
 from data_pipeline.context import Context
 from data_pipeline.ledger import AnonymizedRecord
@@ -38,9 +41,15 @@ def foreign_keys(
         return checks.foreign_keys_outcome(spec, {})
     broken = {}
     for fk in spec.foreign_keys:
+        parent = ctx.schema.table(fk.ref_table)
+        numbers = [  # NUMERIC keys are decimal text, at their column's scale
+            i
+            for i, (c, p) in enumerate(zip(fk.columns, fk.ref_columns, strict=True))
+            if "numeric" in (spec.column(c).generic, parent.column(p).generic)
+        ]
         missing = checks.dangling_references(
-            ctx.anonymized.batches(refs[table], columns=list(fk.columns)),
-            ctx.anonymized.batches(refs[fk.ref_table], columns=list(fk.ref_columns)),
+            _comparable(ctx.anonymized.batches(refs[table], columns=list(fk.columns)), numbers),
+            _comparable(ctx.anonymized.batches(refs[fk.ref_table], columns=list(fk.ref_columns)), numbers),
             ctx.settings.spill_dir,
         )
         if missing:
@@ -49,6 +58,15 @@ def foreign_keys(
     if spec.foreign_keys and outcome.passed:
         ctx.ledger.record("foreign_keys", run_id=run_id, table=table, checkpoints=read)
     return outcome
+
+
+def _comparable(frames: Iterator[pd.DataFrame], numbers: list[int]) -> Iterator[pd.DataFrame]:
+    """Key batches whose columns at positions `numbers` hold canonical decimal text: '5.00' in a
+    NUMERIC(12, 2) key is the 5 an integer or NUMERIC(12, 0) column references."""
+    for frame in frames:
+        for i in numbers:
+            frame[frame.columns[i]] = decimals.canonical(frame.iloc[:, i])
+        yield frame
 
 
 def unchecked_or_failed(ctx: Context, refs: dict[str, CheckpointRef]) -> list[str]:
