@@ -506,38 +506,17 @@ def test_numeric_values_arrive_digit_for_digit(
     references a NUMERIC(12, 2) key ('5.00') resolves, as it does in the database."""
     with sa.create_engine(pg_url).begin() as conn:
         conn.exec_driver_sql(NUMERIC_DDL)
-    keep = {"class": "safe", "rule": "keep"}
+    key, keep = {"class": "key", "rule": "keep"}, {"class": "safe", "rule": "keep"}
+    salary = {"class": "quasi", "rule": "generalize_number", "bucket": 1000}
+    tables = {
+        "accounts": {"id": key, "balance": keep, "rate": keep, "salary": salary},
+        "ledgers": {"code": key},
+        "entries": {"id": key, "ledger": key, "fallback": key},
+        "transfers": {"id": key, "account": key},
+    }
     policy = tmp_path / "numbers.yaml"
     policy.write_text(
-        yaml.safe_dump(
-            {
-                "version": 1,
-                "tables": {
-                    "accounts": {
-                        "columns": {
-                            "id": {"class": "key", "rule": "keep"},
-                            "balance": keep,
-                            "rate": keep,
-                            "salary": {"class": "quasi", "rule": "generalize_number", "bucket": 1000},
-                        }
-                    },
-                    "ledgers": {"columns": {"code": {"class": "key", "rule": "keep"}}},
-                    "entries": {
-                        "columns": {
-                            "id": {"class": "key", "rule": "keep"},
-                            "ledger": {"class": "key", "rule": "keep"},
-                            "fallback": {"class": "key", "rule": "keep"},
-                        }
-                    },
-                    "transfers": {
-                        "columns": {
-                            "id": {"class": "key", "rule": "keep"},
-                            "account": {"class": "key", "rule": "keep"},
-                        }
-                    },
-                },
-            }
-        )
+        yaml.safe_dump({"version": 1, "tables": {t: {"columns": c} for t, c in tables.items()}})
     )
     args = ["--home", str(home), "--source", pg_url, "--target", target, "--policy", str(policy)]
     monkeypatch.setenv("DP_SUITES", str(no_suites))
