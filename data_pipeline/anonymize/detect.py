@@ -118,8 +118,10 @@ def find_all(text: pd.Series, kind: str) -> pd.Series:
     ['a@b.io', 'c@d.io', 'e@f.io']
     """
     pattern = PATTERNS[kind]
-    if kind not in RE2_EXACT or not len(text):
-        return text.str.findall(pattern).explode().dropna() if len(text) else pd.Series([], dtype=object)
+    if not len(text):
+        return pd.Series([], dtype=object)
+    if kind not in RE2_EXACT:
+        return text.str.findall(pattern).explode().dropna()
     arrow = text_array(text)
     counts = pc.count_substring_regex(arrow, pattern.pattern).to_numpy(zero_copy_only=False)
     one = counts == 1
