@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from data_pipeline.decimals import decimal_text
+from data_pipeline.decimals import decimal_text, scalar_text
 from data_pipeline.errors import BadInput
 from data_pipeline.schema import Column, Table, table_from_dict
 
@@ -117,13 +117,9 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
 
 def text_form(value: object) -> str | None:
     """JSON documents and arrays as JSON, UUIDs and the like as text; NULL (None/NaN) stays NULL."""
-    if value is None or isinstance(value, str):
-        return value
     if isinstance(value, dict | list):
         return json.dumps(value, default=str)
-    if isinstance(value, float) and value != value:  # NaN
-        return None
-    return str(value)
+    return scalar_text(value)
 
 
 def _coerce(frame: pd.DataFrame, table: Table) -> pd.DataFrame:

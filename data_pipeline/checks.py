@@ -183,14 +183,13 @@ HIGH_PRECISION = ("email", "card_number", "iban")  # checksums/shape make false 
 
 
 def find_each(text: pd.Series, kinds: Iterable[str]) -> Iterator[tuple[str, pd.Series]]:
-    """(kind, every match of its pattern, indexed by row and exploded) for each kind. Arrow's RE2
-    first keeps the rows that can hold a match of any kind, then those of each (`may_hold`), so
-    `find_all` (Python's regex but for e-mails, the slow part) sees only those (most text holds none)."""
+    """(kind, every match of its pattern, indexed by row and exploded) for each kind. With several
+    kinds Arrow's RE2 first keeps the rows that can hold a match of any (`may_hold`), and `find_all`
+    narrows them per kind, so Python's regex, the slow part, sees only those (most text holds none)."""
     kinds = tuple(kinds)
-    candidates = text[may_hold(text, kinds)] if len(text) else text
+    candidates = text[may_hold(text, kinds)] if len(kinds) > 1 and len(text) else text
     for kind in kinds:
-        rows = candidates[may_hold(candidates, [kind])] if len(kinds) > 1 and len(candidates) else candidates
-        yield kind, find_all(rows, kind)
+        yield kind, find_all(candidates, kind)
 
 
 def embedded_identifiers(text: pd.Series, kinds: Iterable[str] = HIGH_PRECISION) -> pd.Series:

@@ -33,7 +33,7 @@ def decimal_text(values: pd.Series, scale: int | None = None) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         text = pc.cast(pa.array(values, from_pandas=True), pa.string())
         return pd.Series(text.to_pandas().array, index=values.index)
-    return values.astype(object).map(_text)
+    return values.astype(object).map(scalar_text)
 
 
 def canonical(values: pd.Series) -> pd.Series:
@@ -50,10 +50,11 @@ def canonical(values: pd.Series) -> pd.Series:
     return pd.Series(text.to_pandas().array, index=values.index)
 
 
-def _text(value: object) -> str | None:
+def scalar_text(value: object) -> str | None:
+    """A value as text (a Decimal, UUID, int...); NULL (None, pandas' NaN) stays NULL."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, float) and value != value:  # pandas' NULL
+    if isinstance(value, float) and value != value:
         return None
     return str(value)
 

@@ -111,13 +111,16 @@ RE2_EXACT = frozenset({"email"})  # RE2 reads these patterns as Python does: ASC
 
 def find_all(text: pd.Series, kind: str) -> pd.Series:
     """Every match of `kind`'s pattern in each text, indexed by row (a row once per match). Where
-    RE2 reads the pattern exactly as Python does (RE2_EXACT), Arrow finds the match of every text
-    holding one, over the whole column; Python's regex reads texts holding several, and other kinds.
+    RE2 reads the pattern exactly as Python does (RE2_EXACT), Arrow counts the matches of every
+    text and finds the one of each text holding one; Python's regex reads texts holding several.
+    Other kinds: Arrow keeps the texts that can hold a match (`may_hold`), Python's regex reads them.
 
     >>> find_all(pd.Series(["a@b.io and c@d.io", "mail e@f.io"]), "email").sort_values().tolist()
     ['a@b.io', 'c@d.io', 'e@f.io']
     """
     pattern = PATTERNS[kind]
+    if kind not in RE2_EXACT and len(text):
+        text = text[may_hold(text, [kind])]
     if not len(text):
         return pd.Series([], dtype=object)
     if kind not in RE2_EXACT:
